@@ -1,0 +1,3 @@
+from censorwatch.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Layer 1: plain data. Standard library only, no I/O."""

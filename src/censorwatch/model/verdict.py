@@ -1,0 +1,70 @@
+"""The per-measurement verdict: the output contract of ``analysis.classify``.
+
+OONI-compatible keys (``blocking`` ... ``title_match``) keep OONI's meaning; ``status``/``method``/
+``fingerprint``/``rule`` are ours. ``to_dict`` gives the JSON shape printed by ``censorwatch classify``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+Status = Literal["ok", "anomaly", "confirmed", "down", "failure"]
+STATUSES: Final[tuple[str, ...]] = ("ok", "anomaly", "confirmed", "down", "failure")
+Blocking = Literal[False, "dns", "tcp_ip", "http-failure", "http-diff"] | None
+
+#: Dotted mechanisms a verdict's ``method`` may name.
+METHODS: Final[frozenset[str]] = frozenset(
+    {
+        "dns.nxdomain", "dns.bogon", "dns.injection", "dns.blockpage", "dns.failure",
+        "tcp.timeout", "tcp.refused", "tcp.reset", "tcp.failure",
+        "tls.reset", "tls.timeout", "tls.eof", "tls.mitm", "tls.failure",
+        "http.reset", "http.timeout", "http.eof", "http.blockpage", "http.diff", "http.failure",
+        "throttle", "vpn.blocked", "unreachable", "outage",
+    }
+)
+
+
+@dataclass(slots=True)
+class Fingerprint:
+    id: str
+    scope: str
+    source: str = "ooni"  # ooni | censoredplanet | censorwatch
+    location: str | None = None  # dns | body | header:<name> | ...
+    expected_countries: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Verdict:
+    # identity
+    source: str | None
+    measurement_uid: str | None
+    report_id: str | None
+    test_name: str
+    probe_cc: str
+    probe_asn: str
+    input: str | None
+    domain: str | None
+    measurement_start_time: str | None  # ISO 8601 UTC
+    # ours
+    status: Status
+    method: str | None
+    rule: str
+    rules_version: str
+    explanation: str
+    fingerprint: Fingerprint | None = None
+    # OONI-compatible
+    blocking: Blocking = None
+    accessible: bool | None = None
+    dns_consistency: Literal["consistent", "inconsistent"] | None = None
+    body_length_match: bool | None = None
+    body_proportion: float | None = None
+    status_code_match: bool | None = None
+    headers_match: bool | None = None
+    title_match: bool | None = None
+    #: test-specific facts behind the verdict (platform parts, measured rates, ...)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return d

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CENSORWATCH_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """``../shared`` beside the repository; tests that need it fail loudly (never skip) without it."""
+    if not (SHARED / "data").is_dir():
+        pytest.fail(f"../shared is missing: expected {SHARED}/data (set CENSORWATCH_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def samples(shared: Path) -> Path:
+    return shared / "data" / "ooni-samples"
