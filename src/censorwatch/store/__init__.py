@@ -1,0 +1,1 @@
+"""Layer 2: storage. The only package that knows SQL and files (reader, DuckDB, Parquet)."""

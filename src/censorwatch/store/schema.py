@@ -1,0 +1,176 @@
+"""DuckDB schema: the single source of every table's shape.
+
+Areas add tables here (additively) so that writers (pipeline, collector) and readers (web, report)
+agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free-form facts ``JSON``.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+CORE = [
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )
+    """,
+    # One row per measurement; raw is the measurement's bytes exactly as read, zstd-compressed.
+    """
+    CREATE TABLE IF NOT EXISTS measurements (
+        measurement_uid VARCHAR PRIMARY KEY,
+        report_id VARCHAR,
+        test_name VARCHAR NOT NULL,
+        input VARCHAR,
+        domain VARCHAR,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        measurement_start_time TIMESTAMP NOT NULL,
+        software_name VARCHAR,
+        software_version VARCHAR,
+        is_lab BOOLEAN DEFAULT FALSE,
+        source VARCHAR,
+        ingested_at TIMESTAMP NOT NULL,
+        raw_size INTEGER NOT NULL,
+        raw BLOB NOT NULL
+    )
+    """,
+    # One flat row per network step (OONI pipeline style): kind in dns|tcp|tls|http|event.
+    """
+    CREATE TABLE IF NOT EXISTS observations (
+        measurement_uid VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        idx INTEGER NOT NULL,
+        hostname VARCHAR,
+        query_type VARCHAR,
+        engine VARCHAR,
+        resolver VARCHAR,
+        ip VARCHAR,
+        port INTEGER,
+        server_name VARCHAR,
+        url VARCHAR,
+        status_code INTEGER,
+        body_length BIGINT,
+        answers VARCHAR[],
+        operation VARCHAR,
+        num_bytes BIGINT,
+        failure VARCHAR,
+        t0 DOUBLE,
+        t DOUBLE
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS verdicts (
+        measurement_uid VARCHAR PRIMARY KEY,
+        rules_version VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        method VARCHAR,
+        rule VARCHAR NOT NULL,
+        explanation VARCHAR,
+        fingerprint_id VARCHAR,
+        fingerprint_scope VARCHAR,
+        blocking VARCHAR,            -- 'false' | 'dns' | 'tcp_ip' | 'http-failure' | 'http-diff' | NULL
+        accessible BOOLEAN,
+        dns_consistency VARCHAR,
+        body_length_match BOOLEAN,
+        body_proportion DOUBLE,
+        status_code_match BOOLEAN,
+        headers_match BOOLEAN,
+        title_match BOOLEAN,
+        test_name VARCHAR NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        input VARCHAR,
+        domain VARCHAR,
+        measurement_start_time TIMESTAMP NOT NULL,
+        details JSON
+    )
+    """,
+]
+
+DETECTION = [
+    # (country, network, target) per hour; `methods` maps method -> count.
+    """
+    CREATE TABLE IF NOT EXISTS agg_hourly (
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        total INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        anomaly INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        failure INTEGER NOT NULL,
+        methods JSON,
+        PRIMARY KEY (probe_cc, probe_asn, domain, hour)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS agg_daily (
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        total INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        anomaly INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        failure INTEGER NOT NULL,
+        methods JSON,
+        PRIMARY KEY (probe_cc, probe_asn, domain, day)
+    )
+    """,
+    # Measurement volume per network per hour across all targets (outage detection input).
+    """
+    CREATE TABLE IF NOT EXISTS volume_hourly (
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        total INTEGER NOT NULL,
+        reachable INTEGER NOT NULL,
+        PRIMARY KEY (probe_cc, probe_asn, hour)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,           -- 'blocking' | 'outage'
+        detector VARCHAR NOT NULL,       -- 'bayes' (ours) | 'cusum' (OONI baseline)
+        cc VARCHAR NOT NULL,
+        asn VARCHAR,                     -- one network, or NULL for country-wide events (see asns)
+        asns VARCHAR[],
+        target VARCHAR,                  -- domain; NULL for outages
+        start_time TIMESTAMP NOT NULL,
+        end_time TIMESTAMP,              -- NULL while ongoing
+        method VARCHAR,
+        confidence VARCHAR,
+        measurements INTEGER NOT NULL,
+        evidence VARCHAR[],              -- measurement uids
+        details JSON
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS incidents (
+        id VARCHAR PRIMARY KEY,          -- stable: derived from cc, target and first start
+        cc VARCHAR NOT NULL,
+        target VARCHAR,                  -- NULL for a network outage incident
+        kind VARCHAR NOT NULL,           -- 'blocking' | 'outage'
+        asns VARCHAR[] NOT NULL,
+        methods VARCHAR[] NOT NULL,
+        start_time TIMESTAMP NOT NULL,
+        end_time TIMESTAMP,
+        confidence VARCHAR NOT NULL,     -- 'suspected' | 'likely' | 'confirmed'
+        confidence_rule VARCHAR NOT NULL,-- stable id of the rule that set the confidence
+        confidence_reason VARCHAR NOT NULL,
+        event_ids VARCHAR[] NOT NULL,
+        evidence VARCHAR[] NOT NULL,
+        measurements INTEGER NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        details JSON
+    )
+    """,
+]
+
+ALL = CORE + DETECTION
