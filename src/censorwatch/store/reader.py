@@ -201,7 +201,7 @@ def _open(path: Path) -> IO[bytes]:
     if str(path) == "-":
         return sys.stdin.buffer
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
