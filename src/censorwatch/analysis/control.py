@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from censorwatch.analysis.netaddr import canonical_ip, split_endpoint
+from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
 from censorwatch.model import failures
 
 #: The TH's spellings of NXDOMAIN (current, legacy Python helper, measurement-kit).
@@ -62,8 +62,24 @@ class Control:
     ip_flags: dict[str, int] = field(default_factory=dict)
 
     @property
+    def dns_ips(self) -> list[str]:
+        """The IP addresses among the control's DNS answers (old helpers also list CNAME targets)."""
+        return [a for a in self.dns_addrs if parse_ip(a) is not None]
+
+    @property
+    def dns_failed(self) -> bool:
+        """The control got no usable address: a DNS failure, or only names (a dangling CNAME)."""
+        return self.dns_present and (self.dns_failure is not None or not self.dns_ips)
+
+    @property
     def dns_nxdomain(self) -> bool:
-        return self.dns_raw_failure in TH_NXDOMAIN or self.dns_failure == failures.DNS_NXDOMAIN
+        """NXDOMAIN for the control; also a dangling CNAME whose fetch then failed with NXDOMAIN."""
+        if self.dns_raw_failure in TH_NXDOMAIN or self.dns_failure == failures.DNS_NXDOMAIN:
+            return True
+        return (
+            self.dns_present and self.dns_failure is None and not self.dns_ips and self.http is not None
+            and self.http.failure == failures.DNS_NXDOMAIN
+        )
 
     @classmethod
     def from_raw(cls, raw: Any) -> Control:

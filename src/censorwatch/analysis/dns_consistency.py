@@ -129,7 +129,7 @@ def analyse_dns(
         elif view.validated:
             view.consistency, view.reason = "consistent", "tls_validated"
         return view
-    th_failed = control.dns_failure is not None
+    th_failed = control.dns_failed
     if pfail is not None:
         if th_failed and view.probe_nxdomain and control.dns_nxdomain:
             view.consistency, view.reason = "consistent", "nxdomain_both"
@@ -138,7 +138,7 @@ def analyse_dns(
         else:
             view.consistency, view.reason = "inconsistent", "probe_failed"
         return view
-    th = set(control.dns_addrs)
+    th = set(control.dns_ips)
     if view.bogons and not all(b in th for b in view.bogons):
         view.consistency, view.reason = "inconsistent", "bogon"
         return view

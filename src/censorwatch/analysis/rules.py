@@ -38,6 +38,7 @@ RULES: Final[dict[str, str]] = {
     "wc.http.redirect_nxdomain": "a redirect target did not resolve for the probe: DNS blocking",
     "wc.http.dns": "the probe's fetch failed and DNS was inconsistent: DNS blocking",
     "wc.http.failure": "the probe's fetch failed (reset, timeout, EOF, refused, TLS): http-failure",
+    "wc.http.redirect_filter": "the fetch failed after a redirect to a filter's page (fingerprint or private IP)",
     "wc.http.unknown_failure": "the probe's fetch failed with an error that is not interference",
     "wc.http.no_control": "the control has no page to compare with",
     "wc.http.match": "status code and body/headers/title match the control's: not blocked",

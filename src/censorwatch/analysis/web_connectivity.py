@@ -17,7 +17,7 @@ from censorwatch.analysis.cdn import is_cdn_challenge
 from censorwatch.analysis.control import Control
 from censorwatch.analysis.dns_consistency import DNSView, analyse_dns
 from censorwatch.analysis.fingerprints import FingerprintRule, Fingerprints
-from censorwatch.analysis.netaddr import canonical_ip, parse_ip
+from censorwatch.analysis.netaddr import canonical_ip, is_bogon, parse_ip
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
@@ -130,6 +130,27 @@ def _tcp_failure(obs: Observations) -> str | None:
     return fails[0] if fails else None
 
 
+def _private_redirect(req: HTTPRequest, lab: bool) -> str | None:
+    """The Location of a redirect that points at a non-public IP literal (a local filter's portal)."""
+    if req.response is None or not req.response.code or req.response.code // 100 != 3:
+        return None
+    loc = req.response.header("location") or ""
+    host = _host(loc)
+    return loc if host and is_bogon(host, lab=lab) else None
+
+
+def _connects_for_url(obs: Observations, url: str | None) -> list[TCPConnect]:
+    """The TCP connects on the URL's port (newer probes also try 443 for an http URL), else all."""
+    port = None
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        pass
+    mine = [t for t in obs.tcp_connect if t.port == port]
+    return mine or obs.tcp_connect
+
+
 def _dns_method(dns: DNSView) -> str:
     if dns.bogons:
         return "dns.bogon"
@@ -156,7 +177,8 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if not domain:
         return make_verdict(m, "failure", "wc.no_input", "The measurement does not say which website it tested.")
     obs = m.observations(with_events=False)
-    control = Control.from_raw(tk.get("control"))
+    control_failure = tk.get("control_failure")
+    control = Control.from_raw(tk.get("control")) if control_failure is None else Control()
     dns = analyse_dns(domain, obs, control, tk, lab=m.is_lab)
     final = obs.requests[0] if obs.requests else None
     cmp = compare(final, control)
@@ -187,9 +209,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  "tampering.", blocking=False, accessible=True)
 
     # Fingerprints: false positives first, then blockpages (DNS answers, every response of the chain).
-    th_addrs = set(control.dns_addrs)
+    th_addrs = set(control.dns_ips)
     dns_hits = [(r, a) for a in dns.probe_addrs if a not in th_addrs for r in fps.match_dns(a, lab=m.is_lab)]
     http_hits: list[tuple[FingerprintRule, str]] = []
+    weak_hits: list[tuple[FingerprintRule, str]] = []  # matches a false positive forbids to confirm
     for i, req in enumerate(obs.requests):
         if req.response is None:
             continue
@@ -197,7 +220,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         res = fps.match_response(req.response, scan_body=scan_body)
         if res.false_positive is not None:
             details.setdefault("false_positive", res.false_positive.id)
+            weak_hits.extend((r, req.url or domain) for r in res.suppressed)
         http_hits.extend((r, req.url or domain) for r in res.blockpages)
+        private = _private_redirect(req, m.is_lab)
+        if private:
+            details.setdefault("redirect_to_private_address", private)
     best_dns, best_http = _pick(dns_hits, cc), _pick(http_hits, cc)
     for best, kind in ((best_dns, "dns"), (best_http, "http")):
         if best is None or not best[0].confirms(cc):
@@ -211,7 +238,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         return v("confirmed", "wc.fingerprint.http", f"The page the probe received for {domain} is a known "
                  f"blockpage ({rule.id}, scope {rule.scope}).", blocking=blocking, accessible=False,
                  method="dns.blockpage" if blocking == "dns" else "http.blockpage", fp=rule)
-    weak = best_dns or best_http  # a match that does not confirm: evidence for an anomaly only
+    weak = best_dns or best_http or _pick(weak_hits, cc)  # matches that do not confirm: evidence only
 
     # Rule 1 (OONI's form): the final HTTPS request (maybe on another site, after redirects) succeeded.
     if https_ok:
@@ -219,8 +246,8 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  "valid certificate.", blocking=False, accessible=True)
 
     # Rule 2: no control, no comparison.
-    if tk.get("control_failure") is not None or not control.present:
-        details["control_failure"] = str(tk.get("control_failure") or "missing control")
+    if control_failure is not None or not control.present:
+        details["control_failure"] = str(control_failure or "missing control")
         return v("failure", "wc.control_failure", f"The control server could not be reached, so the probe's "
                  f"results for {domain} cannot be judged.")
 
@@ -233,9 +260,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             return v("anomaly", "wc.dns.nxdomain", f"The probe's DNS said {domain} does not exist, while the "
                      "control resolved it.", blocking="dns", accessible=False, method="dns.nxdomain",
                      fp=weak[0] if weak else None)
-        if control.dns_present and control.dns_failure is not None:
+        if control.dns_failed:
             return v("down", "wc.dns.failure_down", f"The DNS lookup of {domain} failed for the control too "
-                     f"({control.dns_failure}), so the site's DNS is broken, not censored.", blocking=False,
+                     f"({control.dns_failure or 'no address'}), so the site's DNS is broken, not censored.",
+                     blocking=False,
                      accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
@@ -245,7 +273,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  f"({dns.probe_failure}) and the control has no DNS result to compare with.")
 
     # Rule 4: no TCP connection succeeded.
-    attempts = obs.tcp_connect
+    attempts = _connects_for_url(obs, final.url if final is not None else m.input)
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
@@ -274,6 +302,8 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     tls_fail, tls_any_ok = _tls_failure_for(obs, final_host or domain)
     if final is None and tls_fail is not None and not tls_any_ok:
         pfail = tls_fail
+    elif final is None and attempts and not any(t.success for t in attempts):
+        pfail = _tcp_failure(obs)
     elif final is None and tk.get("http_experiment_failure"):
         pfail = F.normalize(tk.get("http_experiment_failure"))
 
@@ -311,6 +341,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         if dns.consistency == "inconsistent":
             return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({pfail}) and "
                      f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns))
+        if weak is not None or "redirect_to_private_address" in details:
+            return v("anomaly", "wc.http.redirect_filter", f"The probe was redirected away from {domain} to "
+                     "a filtering page" + (f" ({weak[0].id})" if weak else " on a private address") + ".",
+                     blocking="http-failure", accessible=False, method="http.blockpage",
+                     fp=weak[0] if weak else None)
         return v("failure", "wc.http.unknown_failure", f"Loading {domain} failed with an error that says "
                  f"nothing about censorship ({pfail}).")
 

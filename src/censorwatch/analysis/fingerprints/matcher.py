@@ -13,10 +13,12 @@ from censorwatch.model.observations import HTTPResponse
 
 @dataclass(frozen=True, slots=True)
 class ResponseMatch:
-    """What one HTTP response matched. A false positive, when found, suppresses every blockpage."""
+    """What one HTTP response matched. A false positive, when found, means the blockpage matches of the
+    same response can never confirm (they are kept, as weaker evidence, in ``suppressed``)."""
 
     false_positive: FingerprintRule | None = None
     blockpages: tuple[FingerprintRule, ...] = ()
+    suppressed: tuple[FingerprintRule, ...] = ()
 
 
 NO_MATCH = ResponseMatch()
@@ -81,5 +83,5 @@ class Fingerprints:
             return NO_MATCH
         for h in hits:
             if h.is_false_positive:
-                return ResponseMatch(false_positive=h)
+                return ResponseMatch(false_positive=h, suppressed=tuple(r for r in hits if not r.is_false_positive))
         return ResponseMatch(blockpages=tuple(hits))
