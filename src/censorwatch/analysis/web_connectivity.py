@@ -21,7 +21,7 @@ from censorwatch.analysis.netaddr import canonical_ip, is_bogon, parse_ip
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
-from censorwatch.model.observations import HTTPRequest, Observations
+from censorwatch.model.observations import HTTPRequest, Observations, TCPConnect
 from censorwatch.model.verdict import Verdict
 
 #: Probe HTTP failures OONI treats as interference (rule 6).

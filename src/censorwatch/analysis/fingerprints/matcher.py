@@ -85,3 +85,10 @@ class Fingerprints:
             if h.is_false_positive:
                 return ResponseMatch(false_positive=h, suppressed=tuple(r for r in hits if not r.is_false_positive))
         return ResponseMatch(blockpages=tuple(hits))
+
+    def match_response_text(self, text: str) -> FingerprintRule | None:
+        """A raw response (status line, headers, body as one text): the best blockpage, false positives first."""
+        hits = self._body.match(text) + self._response.match(text)
+        if any(h.is_false_positive for h in hits) or not hits:
+            return None
+        return sorted(hits, key=lambda h: (h.scope not in ("nat", "isp", "prod"), -(h.confidence or 0)))[0]
