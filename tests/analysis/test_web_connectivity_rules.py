@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from wc_builder import BODY, control, query, request, tcp, wc
 
 from censorwatch.analysis import classify
 from censorwatch.analysis.fingerprints import builtin_fingerprints
-from wc_builder import BODY, control, query, request, tcp, wc
 
 IP = "93.184.216.34"
 
