@@ -214,10 +214,9 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     http_hits: list[tuple[FingerprintRule, str]] = []
     weak_hits: list[tuple[FingerprintRule, str]] = []  # matches a false positive forbids to confirm
     for i, req in enumerate(obs.requests):
-        if req.response is None:
-            continue
-        scan_body = not (i == 0 and cmp.page_matches)  # a page equal to the control's is the site's own
-        res = fps.match_response(req.response, scan_body=scan_body)
+        if req.response is None or (i == 0 and cmp.page_matches):
+            continue  # a final page equal to the control's is the site's own
+        res = fps.match_response(req.response)
         if res.false_positive is not None:
             details.setdefault("false_positive", res.false_positive.id)
             weak_hits.extend((r, req.url or domain) for r in res.suppressed)

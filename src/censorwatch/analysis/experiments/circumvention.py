@@ -85,14 +85,15 @@ def classify_openvpn(m: Measurement, fps: Fingerprints) -> Verdict:
         return make_verdict(m, "failure", "openvpn.no_data", "The measurement holds no results.")
     obs = m.observations(with_events=False)
     raw_tcp = tk.get("tcp_connect")
+    connects = obs.tcp_connect
     if isinstance(raw_tcp, dict):  # a single connect, not a list
-        obs.tcp_connect = Observations.from_test_keys({"tcp_connect": [raw_tcp]}).tcp_connect
+        connects = Observations.from_test_keys({"tcp_connect": [raw_tcp]}, with_events=False).tcp_connect
     failure = F.normalize(tk.get("failure"))
     remote = tk.get("remote") or m.input
     details = {"remote": remote, "failure": failure, "transport": tk.get("transport")}
-    if obs.tcp_connect and not any(t.success for t in obs.tcp_connect):
+    if connects and not any(t.success for t in connects):
         return make_verdict(m, "anomaly", "openvpn.tcp", f"The VPN gateway {remote} could not be reached "
-                            f"({obs.tcp_connect[0].failure}).", method="vpn.blocked", details=details)
+                            f"({connects[0].failure}).", method="vpn.blocked", details=details)
     if failure is not None:
         return make_verdict(m, "anomaly", "openvpn.handshake", f"The OpenVPN handshake with {remote} failed "
                             f"({failure}).", method="vpn.blocked", details=details)
