@@ -139,15 +139,17 @@ def _private_redirect(req: HTTPRequest, lab: bool) -> str | None:
     return loc if host and is_bogon(host, lab=lab) else None
 
 
-def _connects_for_url(obs: Observations, url: str | None) -> list[TCPConnect]:
-    """The TCP connects on the URL's port (newer probes also try 443 for an http URL), else all."""
+def _connects_for_url(obs: Observations, url: str | None, addrs: list[str]) -> list[TCPConnect]:
+    """The TCP connects to the measured URL: on its port (newer probes also try 443 for an http URL)
+    and, when the probe's DNS answer is known, to those addresses (not to a redirect's); else all."""
     port = None
     try:
         parts = urlsplit(url or "")
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     except ValueError:
         pass
-    mine = [t for t in obs.tcp_connect if t.port == port]
+    wanted = set(addrs)
+    mine = [t for t in obs.tcp_connect if t.port == port and (not wanted or canonical_ip(t.ip or "") in wanted)]
     return mine or obs.tcp_connect
 
 
@@ -272,7 +274,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  f"({dns.probe_failure}) and the control has no DNS result to compare with.")
 
     # Rule 4: no TCP connection succeeded.
-    attempts = _connects_for_url(obs, final.url if final is not None else m.input)
+    attempts = _connects_for_url(obs, m.input, dns.probe_addrs)
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
@@ -316,6 +318,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  f"({control.http.failure}), so the page cannot be compared.")
 
     if final is None and pfail is None:
+        if dns.consistency == "inconsistent":
+            return v("anomaly", "wc.dns.inconsistent", f"The probe did not fetch {domain}: "
+                     f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns),
+                     fp=weak[0] if weak else None)
         return v("failure", "wc.no_requests", f"The probe made no HTTP request for {domain}, so nothing can be "
                  "judged.")
 
