@@ -54,6 +54,8 @@ def _echoed_headers(body: str | None) -> dict[str, Any] | None:
         h = obj.get("headers_dict") or obj.get("request_headers")
         if isinstance(h, dict):
             return h
+        if isinstance(h, list):  # [[name, value], ...]
+            return {str(p[0]): p[1] for p in h if isinstance(p, list | tuple) and len(p) == 2}
     return None
 
 
