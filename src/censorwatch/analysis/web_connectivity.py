@@ -359,10 +359,13 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if control.http is None or not control.http.status_code or control.http.status_code <= 0:
         return v("failure", "wc.http.no_control", f"The probe loaded {domain} but the control has no page to "
                  "compare it with.")
+    resp = final.response if final is not None else None
+    if resp is None or not resp.code:
+        return v("failure", "wc.http.no_response", f"The probe's fetch of {domain} recorded neither an error nor "
+                 "a response, so it cannot be judged.")
     if cmp.page_matches:
         return v("ok", "wc.http.match", f"The page the probe got for {domain} matches the one the control got.",
                  blocking=False, accessible=True)
-    resp = final.response if final is not None else None
     if is_cdn_challenge(resp) and dns.consistency != "inconsistent" and weak is None:
         return v("ok", "wc.http.cdn_challenge", f"{domain}'s CDN showed the probe a bot check (CAPTCHA) that "
                  "the control did not get; that is the site's own protection, not evidence of censorship.",
