@@ -1,0 +1,27 @@
+"""Layer 3: drives ``analysis`` over ``store``.
+
+``run_analysis`` runs the analysis stages in order over a store. Each stage is one call that returns
+a small dict of counts for the summary; add a stage by adding one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from censorwatch.pipeline import verdicts
+from censorwatch.store.db import Store
+
+ENGINES = ("local", "spark")
+
+StageResult = dict[str, Any]
+
+
+def run_analysis(
+    store: Store, engine: str = "local", *, fingerprints: Any = None
+) -> dict[str, StageResult]:
+    """Run every analysis stage over ``store``: verdicts first (what later stages read)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    results: dict[str, StageResult] = {}
+    results["verdicts"] = verdicts.run(store, fingerprints=fingerprints)
+    return results
