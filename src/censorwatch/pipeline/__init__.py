@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from censorwatch.pipeline import verdicts
+from censorwatch.pipeline.verdicts import Progress
 from censorwatch.store.db import Store
 
 ENGINES = ("local", "spark")
@@ -17,11 +18,15 @@ StageResult = dict[str, Any]
 
 
 def run_analysis(
-    store: Store, engine: str = "local", *, fingerprints: Any = None
+    store: Store, engine: str = "local", *, fingerprints: Any = None, on_progress: Progress | None = None
 ) -> dict[str, StageResult]:
-    """Run every analysis stage over ``store``: verdicts first (what later stages read)."""
+    """Run every analysis stage over ``store``: verdicts first (what later stages read).
+
+    ``engine`` picks how the aggregate stages run (``local`` DuckDB or ``spark``); classification
+    itself is always local Python. ``on_progress(stage, done, total)`` reports long stages.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
     results: dict[str, StageResult] = {}
-    results["verdicts"] = verdicts.run(store, fingerprints=fingerprints)
+    results["verdicts"] = verdicts.run(store, fingerprints=fingerprints, on_progress=on_progress)
     return results

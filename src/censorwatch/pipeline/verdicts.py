@@ -20,7 +20,8 @@ from censorwatch.store.rows import RowBatch
 
 BATCH_SIZE = 2000
 
-Progress = Callable[[int], None]
+#: ``on_progress(stage, done, total)``
+Progress = Callable[[str, int, int], None]
 
 
 def run(
@@ -40,8 +41,10 @@ def run(
     version = rules_version or analysis.RULES_VERSION
     t0 = time.perf_counter()
     stale = store.count_stale(version)
-    classified = errors = 0
+    classified = errors = done = 0
     after = ""
+    if on_progress is not None:
+        on_progress("verdicts", 0, stale)
     while True:
         rows = store.stale(version, after=after, limit=batch_size)
         if not rows:
@@ -62,7 +65,8 @@ def run(
             batch.add_verdict(r.measurement_uid, v, m.measurement_start_time)
         classified += store.write(batch, replace_verdicts=True).verdicts
         after = rows[-1].measurement_uid
+        done += len(rows)
         if on_progress is not None:
-            on_progress(len(rows))
+            on_progress("verdicts", done, stale)
     return {"stale": stale, "classified": classified, "errors": errors,
             "seconds": round(time.perf_counter() - t0, 3)}
