@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import orjson
@@ -30,7 +30,7 @@ EXIT_OK, EXIT_BAD_RECORDS = 0, 1
 STATUS_STYLE = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta"}
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     text = "text"
 
