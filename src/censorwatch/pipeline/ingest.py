@@ -8,8 +8,10 @@ the rest.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,23 @@ class IngestStats:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch of decoded measurements is alive.
+
+    Decoded JSON holds no reference cycles, so reference counting frees it all; but tens of
+    thousands of live dicts make every collection walk them again (measured: JSON decoding alone
+    ran ~3x slower with the collector on).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def raw_bytes_of(m: Measurement) -> bytes:
     """The bytes the reader read the measurement from (or its compact JSON when unknown)."""
     raw = getattr(m, "raw_bytes", None)
@@ -61,6 +80,21 @@ def ingest(
     """Store every measurement in ``items`` not stored yet, with its observations and verdict."""
     stats = IngestStats()
     t0 = time.perf_counter()
+    with no_cyclic_gc():
+        _ingest(store, items, stats, fingerprints, classify, batch_size, on_error)
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def _ingest(
+    store: Store,
+    items: Iterable[Measurement | ReadError],
+    stats: IngestStats,
+    fingerprints: Any,
+    classify: bool,
+    batch_size: int,
+    on_error: Callable[[ReadError], None] | None,
+) -> None:
     pending: dict[str, Measurement] = {}
     for item in items:
         stats.read += 1
@@ -79,8 +113,6 @@ def ingest(
             pending = {}
     if pending:
         _flush(store, pending, stats, fingerprints, classify, on_error)
-    stats.seconds = time.perf_counter() - t0
-    return stats
 
 
 def _flush(

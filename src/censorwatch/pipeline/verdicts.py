@@ -15,6 +15,7 @@ import orjson
 
 from censorwatch import analysis
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.pipeline.ingest import no_cyclic_gc
 from censorwatch.store.db import Store
 from censorwatch.store.rows import RowBatch
 
@@ -38,7 +39,13 @@ def run(
     longer make a measurement, or whose classification raises, is counted in ``errors`` and left
     stale (the next run tries again); it never stops the stage.
     """
-    version = rules_version or analysis.RULES_VERSION
+    with no_cyclic_gc():
+        return _run(store, fingerprints, rules_version or analysis.RULES_VERSION, batch_size, on_progress)
+
+
+def _run(
+    store: Store, fingerprints: Any, version: str, batch_size: int, on_progress: Progress | None
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     stale = store.count_stale(version)
     classified = errors = done = 0

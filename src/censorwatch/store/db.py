@@ -130,7 +130,7 @@ class Store:
                     [datetime.now(UTC).replace(tzinfo=None)],
                 ))
                 con.unregister("_batch_m")
-                if batch.o["measurement_uid"]:
+                if batch.observation_count:
                     con.register("_batch_o", batch.observations_table())
                     res.observations = _count(con.execute(
                         "INSERT INTO observations SELECT o.* FROM _batch_o o "
