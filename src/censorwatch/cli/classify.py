@@ -42,22 +42,21 @@ def _short_source(source: str | None) -> str:
 
 def _table(verdicts: list[Verdict]) -> Table:
     t = Table(header_style="bold", show_lines=False)
-    t.add_column("source", no_wrap=True, max_width=48)
-    t.add_column("test", no_wrap=True)
+    t.add_column("source", no_wrap=True, max_width=40)
+    t.add_column("test", overflow="fold", max_width=16)
     t.add_column("network", no_wrap=True)
-    t.add_column("target", overflow="fold", max_width=40)
+    t.add_column("target", overflow="fold", max_width=28)
     t.add_column("status", no_wrap=True)
-    t.add_column("method / blocking", no_wrap=True)
-    t.add_column("rule", no_wrap=True)
-    t.add_column("explanation", ratio=1, min_width=30)
+    t.add_column("method / blocking", overflow="fold", max_width=24)
+    t.add_column("rule", overflow="fold", max_width=26)
+    t.add_column("explanation", ratio=1, min_width=40)
     for v in verdicts:
         style = STATUS_STYLE.get(v.status, "")
         blocking = "false" if v.blocking is False else (v.blocking or "null")
-        fp = f" [dim]fp {v.fingerprint.id}[/]" if v.fingerprint is not None else ""
         t.add_row(
             _short_source(v.source), v.test_name, f"{v.probe_cc} {v.probe_asn}", v.domain or v.input or "",
             f"[{style}]{v.status}[/]" if style else v.status,
-            f"{v.method or '-'} / {blocking}", v.rule, v.explanation + fp,
+            f"{v.method or '-'} / {blocking}", v.rule, v.explanation,
         )
     counts = Counter(v.status for v in verdicts)
     t.caption = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no measurements"

@@ -89,10 +89,16 @@ def load_fingerprints_or_exit(console: Console, directory: Path | None) -> Any:
     from censorwatch.analysis.fingerprints import load_fingerprints
 
     try:
-        return load_fingerprints(directory)
+        fps = load_fingerprints(directory)
     except (OSError, ValueError) as exc:
-        console.print(f"error: cannot load fingerprints from {directory}: {exc}", markup=False)
+        console.print(f"error: cannot load fingerprints: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    if fps.errors:
+        console.print(
+            f"warning: {len(fps.errors)} fingerprint rows skipped, first: {fps.errors[0]}",
+            markup=False, style="yellow",
+        )
+    return fps
 
 
 FINGERPRINTS_HELP = (
