@@ -150,16 +150,36 @@ _COERCE: dict[str, Any] = {
 
 def _split_address(address: Any) -> tuple[str | None, int | None]:
     """``"1.2.3.4:443"`` / ``"[::1]:443"`` -> ``(ip, port)``; anything else -> ``(text, None)``."""
-    if not isinstance(address, str):
+    if type(address) is not str:
         return None, None
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        return host, int(port) if port.isdigit() else None
-    if address.count(":") == 1:
-        host, _, port = address.partition(":")
-        return host, int(port) if port.isdigit() and len(port) <= 5 else None
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:  # a bare IPv6 address, no port
+        return address, None
+    if port.isdigit() and len(port) <= 5:
+        return host, int(port)
     return address, None
+
+
+_FAILURES: dict[str, str | None] = {}
+_MISS = object()
+
+
+def _failure(v: Any) -> str | None:
+    """``failures.normalize`` with a cache: a few dozen distinct strings cover the whole archive."""
+    if v is None:
+        return None
+    if type(v) is str:
+        hit = _FAILURES.get(v, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        if len(_FAILURES) < 10_000:
+            _FAILURES[v] = failures.normalize(v)
+            return _FAILURES[v]
+    return failures.normalize(v)
 
 
 def _body_length(body: Any) -> int | None:
@@ -235,7 +255,7 @@ class RowBatch:
     def add_observations(self, uid: str, tk: dict[str, Any]) -> None:
         """One flat row per network step recorded in ``test_keys`` (kinds dns, tcp, tls, http, event)."""
         add = self.obs_rows.append
-        norm = failures.normalize
+        norm = _failure
         items = tk.get("queries")
         if type(items) is list:
             for idx, d in enumerate(items):
