@@ -8,6 +8,8 @@ from pathlib import Path
 from censorwatch.analysis.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
+#: modules of analysis/ owned by other areas, with their own rule ids and versions
+OTHER_AREAS = {"throttle.py", "platform.py", "vpn.py", "platform_dispatch.py", "merkle.py"}
 
 
 def test_every_rule_is_documented() -> None:
@@ -20,6 +22,8 @@ def test_every_rule_id_in_the_code_is_registered() -> None:
     src = ROOT / "src" / "censorwatch" / "analysis"
     used: set[str] = set()
     for path in src.rglob("*.py"):
+        if path.name in OTHER_AREAS or "detect" in path.parts:
+            continue
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'"((?:wc|whatsapp|telegram|signal|facebook_messenger|bootstrap|tor|openvpn|'
                                r'riseupvpn|meek|hirl|hhfm|http_requests|dns_consistency|browser_web|dnscheck)'
