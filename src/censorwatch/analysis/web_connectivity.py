@@ -180,10 +180,12 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     # Rule 5: the control's own fetch failed.
     if control.http is not None and control.http.failure is not None:
         if pfail is not None or final is None:
-            text = f"The control could not load {domain} either ({say(control.http.failure)})"
+            ours = f" ({say(pfail)})" if pfail else ""
+            text = f"Loading {domain} failed for the probe{ours} and for the control ({say(control.http.failure)})"
             tls = list(control.tls.values())
             if tls and not any(t.ok for t in tls):
-                text = f"The control's secure (TLS) handshakes with {domain} failed too ({say(tls[0].failure)})"
+                text = (f"The secure (TLS) handshakes with {domain} failed for the probe and for the control "
+                        f"({say(tls[0].failure)})")
             return v("down", "wc.http.down", f"{text}, so the site is down or broken for everyone, not censored.",
                      blocking=False, accessible=False)
         return v("failure", "wc.http.control_failed", f"The probe loaded {domain} but the control could not "
