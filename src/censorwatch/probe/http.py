@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from censorwatch.model import failures as F
 from censorwatch.probe import errors, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy
+from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
 from censorwatch.probe.tcp import Conn, HostLimiter
 from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
@@ -313,7 +313,7 @@ async def get(
                 if cookie:
                     headers.append(("Cookie", cookie))
                 if conn is None:
-                    addrs, dns_failure = await resolve(host)
+                    addrs, dns_failure = ([host], None) if parse_ip(host) else await resolve(host)
                     if dns_failure is not None:
                         failure, raw = dns_failure, f"resolving {host}: {dns_failure}"
                     else:

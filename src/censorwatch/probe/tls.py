@@ -14,6 +14,7 @@ import _ssl
 import base64
 import ipaddress
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification as xv
 
 from censorwatch.model import failures as F
@@ -61,7 +63,13 @@ class TrustStore:
             if self.system:
                 paths += [Path(p) for p in SYSTEM_BUNDLES[:1] if Path(p).exists()]
             for p in paths:
-                certs.extend(x509.load_pem_x509_certificates(p.read_bytes()))
+                with warnings.catch_warnings():
+                    # the system bundle has a legacy root with a negative serial: usable, just old
+                    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                    try:
+                        certs.extend(x509.load_pem_x509_certificates(p.read_bytes()))
+                    except ValueError as exc:
+                        raise ValueError(f"{p}: not a PEM certificate file ({exc})") from None
             if not certs:
                 raise ValueError("no trust anchors: no system bundle and no --ca-file")
             self._store = xv.Store(certs)
