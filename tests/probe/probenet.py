@@ -281,11 +281,14 @@ class Net:
     th_dns_addr: str = ""
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    accepted: dict[str, int] = field(default_factory=dict)
 
     def track(self, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
+            local = w.get_extra_info("sockname")[0]
+            self.accepted[local] = self.accepted.get(local, 0) + 1
             self.tasks.add(task)
             try:
                 await handler(r, w)

@@ -33,7 +33,9 @@ def _error(status: int, error: str, reason: str) -> Response:
     return _json({"error": error, "reason": reason}, status)
 
 
-def create_app(helper: Helper, *, max_body: int = MAX_BODY, max_concurrency: int = 32) -> Starlette:
+def create_app(
+    helper: Helper, *, max_body: int = MAX_BODY, max_concurrency: int = 32, queue_wait: float = QUEUE_WAIT
+) -> Starlette:
     sem = asyncio.Semaphore(max_concurrency)
 
     async def th(request: Request) -> Response:
@@ -60,7 +62,7 @@ def create_app(helper: Helper, *, max_body: int = MAX_BODY, max_concurrency: int
             return _error(403, "destination_refused",
                           f"{req.host} is {why}: the control server only reaches public addresses")
         try:
-            async with asyncio.timeout(QUEUE_WAIT):
+            async with asyncio.timeout(queue_wait):
                 await sem.acquire()
         except TimeoutError:
             return _error(503, "busy", "too many requests in flight, retry later")

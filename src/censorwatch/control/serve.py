@@ -24,11 +24,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 def server(
     cfg: HelperConfig, *, tls_cert: Path | None = None, tls_key: Path | None = None,
-    max_concurrency: int = 32, log_level: str = "warning",
+    max_concurrency: int = 32, log_level: str = "warning", queue_wait: float = 5.0,
 ) -> uvicorn.Server:
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
-    app = create_app(Helper(cfg), max_concurrency=max_concurrency)
+    app = create_app(Helper(cfg), max_concurrency=max_concurrency, queue_wait=queue_wait)
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="off",
         ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
