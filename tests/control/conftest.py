@@ -1,31 +1,14 @@
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 
-from probenet import Net, start_net  # noqa: E402
-
-from censorwatch.control import serve  # noqa: E402
-from censorwatch.control.asnmap import ASNMap  # noqa: E402
-from censorwatch.control.helper import HelperConfig  # noqa: E402
-from censorwatch.probe.timeouts import Timeouts  # noqa: E402
-
-TH_TIMEOUTS = Timeouts(dns=1.0, tcp=2.0, tls=2.0, http_headers=1.5, http_body=3.0, control=10.0)
-
-
-@dataclass
-class Control:
-    url: str
-    ca_file: Path
-    cfg: HelperConfig
+from probenet import Net, start_net
 
 
 @pytest.fixture
@@ -35,37 +18,3 @@ async def net(tmp_path: Path) -> AsyncIterator[Net]:
         yield n
     finally:
         await n.close()
-
-
-@asynccontextmanager
-async def running_control(net: Net, *, lab: bool, host: str = "127.0.0.1", asn_map: ASNMap | None = None,
-                          max_concurrency: int = 32, queue_wait: float = 5.0) -> AsyncIterator[Control]:
-    cert = net.tmp / f"control-{host}.crt"
-    key = net.tmp / f"control-{host}.key"
-    c, k = net.ca.issue(["control.test"], ips=[host])
-    cert.write_bytes(c)
-    key.write_bytes(k)
-    cfg = HelperConfig(lab=lab, resolver=net.th_dns_addr, doh_url=None, ca_files=[net.ca_file],
-                       trust_system=False, timeouts=TH_TIMEOUTS, asn_map=asn_map)
-    srv = serve.server(cfg, tls_cert=cert, tls_key=key, max_concurrency=max_concurrency, queue_wait=queue_wait)
-    sock = serve.bind(host, 0)
-    port = sock.getsockname()[1]
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    for _ in range(200):
-        if srv.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield Control(f"https://{host}:{port}/", net.ca_file, cfg)
-    finally:
-        srv.should_exit = True
-        await asyncio.wait_for(task, 5)
-        sock.close()
-
-
-@pytest.fixture
-def control_factory(net: Net) -> Callable[..., object]:
-    def make(**kw: object) -> object:
-        return running_control(net, **kw)  # type: ignore[arg-type]
-
-    return make

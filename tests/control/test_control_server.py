@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from conftest import running_control
+from controlnet import running_control
 from probenet import BLOCKPAGE_SITE, HTTP_SITE, HTTPS_EXPIRED, HTTPS_VALID, PAGE, Net
 
 from censorwatch.control.asnmap import ASNMap
