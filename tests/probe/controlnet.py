@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from probenet import Net
+from probenet import PROBE_SRC, Net
 
 from censorwatch.control import serve
 from censorwatch.control.asnmap import ASNMap
 from censorwatch.control.helper import HelperConfig
+from censorwatch.probe.config import ProbeConfig
 from censorwatch.probe.timeouts import Timeouts
 
 TH_TIMEOUTS = Timeouts(dns=1.0, tcp=2.0, tls=2.0, http_headers=1.5, http_body=3.0, control=10.0)
@@ -49,3 +50,16 @@ async def running_control(net: Net, *, lab: bool, host: str = "127.0.0.1", asn_m
         srv.should_exit = True
         await asyncio.wait_for(task, 5)
         sock.close()
+
+
+PROBE_TIMEOUTS = Timeouts(dns=1.0, tcp=2.0, tls=2.0, http_headers=1.5, http_body=3.0, control=10.0)
+
+
+def probe_config(net: Net, control_url: str | None, urls: list[str], **kw: object) -> ProbeConfig:
+    """A probe that resolves with the censoring resolver and connects from PROBE_SRC."""
+    base: dict[str, object] = dict(
+        urls=urls, control_url=control_url, ca_files=[net.ca_file], trust_system=False, allow_loopback=True,
+        system_resolver=net.probe_dns_addr, source_address=PROBE_SRC, timeouts=PROBE_TIMEOUTS,
+    )
+    base.update(kw)
+    return ProbeConfig(**base)  # type: ignore[arg-type]

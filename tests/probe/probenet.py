@@ -217,8 +217,10 @@ async def site_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         if path == "/close":
             writer.close()
             return
-        if path == "/hang":
+        if path.startswith("/hang"):
             await asyncio.sleep(3600)
+        if path.startswith("/slow"):
+            await asyncio.sleep(0.3)
         if path == "/loop":
             writer.write(response(302, b"", [("Location", "/loop")], "Found"))
         elif path == "/redirect":
@@ -247,6 +249,9 @@ async def site_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             writer.write(response(200, f"<html><title>Your address</title>you are {PUBLIC_IP}</html>".encode()))
         elif path == "/offsite":
             writer.write(response(302, b"", [("Location", "http://127.0.0.1:1/")], "Found"))
+        elif page is BLOCKPAGE:  # what a middlebox injects: its own headers, no length, then close
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Censor: lab\r\n"
+                         b"Connection: close\r\n\r\n" + BLOCKPAGE)
         else:
             writer.write(response(200, page))
         await writer.drain()
@@ -282,19 +287,26 @@ class Net:
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     accepted: dict[str, int] = field(default_factory=dict)
+    #: (server ip, client ip) -> connections open now / at most at once
+    active: dict[tuple[str, str], int] = field(default_factory=dict)
+    max_active: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def track(self, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
             local = w.get_extra_info("sockname")[0]
+            key = (local, w.get_extra_info("peername")[0])
             self.accepted[local] = self.accepted.get(local, 0) + 1
+            self.active[key] = self.active.get(key, 0) + 1
+            self.max_active[key] = max(self.max_active.get(key, 0), self.active[key])
             self.tasks.add(task)
             try:
                 await handler(r, w)
             except asyncio.CancelledError:
                 w.close()
             finally:
+                self.active[key] -= 1
                 self.tasks.discard(task)
 
         return wrapped
@@ -326,13 +338,20 @@ HTTPS_UNKNOWN_CA = "127.0.0.6"
 TLS_RESET = "127.0.0.7"
 TLS_HANG = "127.0.0.8"
 NOTHING = "127.0.0.9"  # nothing listens: connection_refused
+#: the probe connects from here in tests; the "censoring" sites below misbehave only towards it,
+#: the control server (connecting from 127.0.0.1) gets the real site: a censor in the path
+PROBE_SRC = "127.0.0.77"
+CENSOR_RESET = "127.0.0.20"  # resets the probe's HTTP request
+CENSOR_BLOCKPAGE = "127.0.0.21"  # serves the probe a blockpage
+CENSOR_TLS = "127.0.0.22"  # resets the probe's TLS ClientHello
 
 UNCENSORED_ZONE: dict[str, Rule] = {
     "ok.test": [HTTP_SITE], "valid.test": [HTTPS_VALID], "expired.test": [HTTPS_EXPIRED],
     "wronghost.test": [HTTPS_WRONG_HOST], "unknownca.test": [HTTPS_UNKNOWN_CA], "tlsreset.test": [TLS_RESET],
     "tlshang.test": [TLS_HANG], "refused.test": [NOTHING], "nx.test": "nxdomain",
     "censored-dns.test": [HTTP_SITE], "censored-nx.test": [HTTP_SITE], "dual.test": [HTTP_SITE, NOTHING],
-    "blockpage.test": [HTTP_SITE],
+    "blockpage.test": [HTTP_SITE], "httpreset.test": [CENSOR_RESET], "httpdiff.test": [CENSOR_BLOCKPAGE],
+    "tlsblock.test": [CENSOR_TLS],
 }
 #: the probe's resolver: a censoring one
 CENSORED_ZONE: dict[str, Rule] = {
@@ -341,6 +360,28 @@ CENSORED_ZONE: dict[str, Rule] = {
     "refused-dns.test": "refused", "dnstimeout.test": "timeout", "wrongid.test": "wrongid",
     "garbage.test": "garbage",
 }
+
+
+def censoring(kind: str, tls_ctx: ssl.SSLContext | None = None) -> Callable[..., Awaitable[None]]:
+    """A site that misbehaves (``kind``) only towards PROBE_SRC."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        probe = writer.get_extra_info("peername")[0] == PROBE_SRC
+        if kind == "tls":
+            if probe:
+                await tls_reset_handler(reader, writer)
+                return
+            assert tls_ctx is not None
+            await writer.start_tls(tls_ctx)
+            await site_handler(reader, writer)
+        elif kind == "reset" and probe:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                await _read_request(reader)
+                reset(writer)
+        else:
+            await site_handler(reader, writer, page=BLOCKPAGE if probe else PAGE)
+
+    return handler
 
 
 async def start_net(tmp: Path) -> Net:
@@ -375,6 +416,12 @@ async def start_net(tmp: Path) -> Net:
             continue
         net.servers.append(await asyncio.start_server(net.track(site_handler), ip, net.https_port,
                                                       ssl=server_context(tmp, ip, ck)))
+    net.servers.append(await asyncio.start_server(net.track(censoring("reset")), CENSOR_RESET, net.http_port))
+    net.servers.append(await asyncio.start_server(net.track(censoring("blockpage")), CENSOR_BLOCKPAGE,
+                                                  net.http_port))
+    tls_ctx = server_context(tmp, "tlsblock", ca.issue(["tlsblock.test"]))
+    net.servers.append(await asyncio.start_server(net.track(censoring("tls", tls_ctx)), CENSOR_TLS,
+                                                  net.https_port))
     net.servers.append(await asyncio.start_server(net.track(tls_reset_handler), TLS_RESET, net.https_port))
     net.servers.append(await asyncio.start_server(net.track(hang_handler), TLS_HANG, net.https_port))
     return net

@@ -49,6 +49,8 @@ class HTTPSettings:
     body_cap: int = BODY_CAP
     max_redirects: int = 10
     headers: tuple[tuple[str, str], ...] = DEFAULT_HEADERS
+    #: local address to connect from (None: the kernel's choice)
+    source_address: str | None = None
 
 
 @dataclass
@@ -266,7 +268,8 @@ async def open_conn(
     raw: str | None = None
     for ip in addrs:
         entry, conn = await tcp.connect(trace, ip, port, timeout=settings.timeouts.tcp,
-                                        policy=settings.policy, limiter=settings.limiter)
+                                        policy=settings.policy, limiter=settings.limiter,
+                                        source=settings.source_address)
         out.tcp_connect.append(entry)
         if conn is None:
             failure, raw = entry["status"]["failure"], entry["failure_raw"]
