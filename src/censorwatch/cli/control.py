@@ -41,7 +41,7 @@ def serve_cmd(
                                    log_level=log_level)
         sock = control_serve.bind(host, port)
     except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     scheme = "https" if tls_cert else "http"
     bound = sock.getsockname()

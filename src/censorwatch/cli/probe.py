@@ -225,6 +225,8 @@ def probe_cmd(
     timeout: float | None = typer.Option(None, "--timeout", min=0.1, help="One timeout for every step."),
     allow_loopback: bool = typer.Option(False, "--allow-loopback", hidden=True, envvar="CENSORWATCH_ALLOW_LOOPBACK",
                                         help="Tests only: measure 127.0.0.0/8 targets."),
+    source_address: str | None = typer.Option(None, "--source-address",
+                                              help="Connect from this local address (one uplink)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
@@ -234,7 +236,7 @@ def probe_cmd(
     try:
         targets = _targets(urls or [], input_file, list_name)
     except lists.InputError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     if not targets:
         console.print("[red]error:[/] nothing to measure: give URLs, --input-file or --list")
@@ -246,7 +248,7 @@ def probe_cmd(
         doh_url=_comparison(doh_url, "CENSORWATCH_DOH_URL", DEFAULT_DOH_URL, lab),
         concurrency=concurrency, per_host=per_host, url_deadline=url_deadline, run_deadline=deadline,
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
-        probe_cc=cc, probe_asn=asn, no_asn=no_asn,
+        probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
@@ -258,7 +260,7 @@ def probe_cmd(
         try:
             build_context(config)  # validate resolvers, CA files, cc/asn before measuring
         except ValueError as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
         try:
             code = asyncio.run(_main(config, out=sink, db=db, submit=submit, every=interval, repeat=repeat,
