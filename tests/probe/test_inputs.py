@@ -63,7 +63,7 @@ def test_config_errors(tmp_path: Path) -> None:
         build_context(ProbeConfig(**base))  # type: ignore[arg-type]
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate")
-    with pytest.raises(ValueError, match="ca.pem: not a PEM certificate file"):
+    with pytest.raises(ValueError, match=r"ca\.pem: not a PEM certificate file"):
         build_context(ProbeConfig(**{**base, "ca_files": [ca]}))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"--asn 'ASX': expected AS12345"):
         build_context(ProbeConfig(resolv_conf=rc, probe_asn="ASX"))
