@@ -49,7 +49,7 @@ def _servers(rtt: float, port: int, ready: mp.Queue) -> None:  # type: ignore[ty
 
     async def web(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            while await reader.readline() not in (b"\r\n", b"\n", b""):
                 pass
             if writer.get_extra_info("peername")[0] == PROBE_SRC:
                 await asyncio.sleep(2 * rtt)
