@@ -65,8 +65,9 @@ async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None
     env = _env(tmp_path, CENSORWATCH_TEST_LISTS=str(lists))
     async with running_control(net, lab=True) as ctl:
         code, _, err = await _cli([*_probe_args(net, ctl.url), "--accept-risk", "--list", "pk", "-f", str(urls),
-                                   "--out", str(out), "--cc", "PK", "--lab"], env)
+                                   "--out", str(out), "--cc", "PK", "--lab", "--db", str(tmp_path / "cw.duckdb")], env)
     assert code == 0, err
+    assert "stored 3 new measurements" in err
     ms = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert sorted(m["input"] for m in ms) == sorted([net.url("ok.test"), net.url("censored-nx.test"),
                                                       net.url("valid.test", https=True)])  # deduplicated
@@ -74,6 +75,22 @@ async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None
     assert by[net.url("censored-nx.test")]["test_keys"]["blocking"] == "dns"
     assert all(m["probe_cc"] == "PK" and m["annotations"]["censorwatch_lab"] for m in ms)
     assert "3/3 done, 1 blocked" in err and "blocking: dns" in err and "summary" in err
+    # round trip: the analyser's CLI reads what the probe wrote and gives the same verdicts
+    code, verdicts, err = await _cli(["classify", str(out)], env)
+    assert code == 0, err
+    vs = {v["input"]: v for v in map(orjson.loads, verdicts.splitlines())}
+    assert len(vs) == 3
+    for url, m in by.items():
+        tk = m["test_keys"]
+        for key in ("blocking", "accessible", "dns_consistency", "status_code_match", "body_length_match",
+                    "headers_match", "title_match"):
+            assert vs[url][key] == tk[key], (url, key)
+        assert (vs[url]["status"], vs[url]["rule"]) == (tk["x_status"], tk["x_rule"])
+    from censorwatch.store.db import Store
+
+    with Store(tmp_path / "cw.duckdb", read_only=True) as store:
+        counts = store.counts()
+    assert counts["measurements"] == 3 and counts["verdicts"] == 3, counts
 
 
 async def test_bad_inputs_are_located(net: Net, tmp_path: Path) -> None:
