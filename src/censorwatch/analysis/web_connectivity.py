@@ -147,8 +147,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
-        if (theirs and not any(c.ok for c in theirs)) or (
-            not theirs and control.http is not None and control.http.failure is not None
+        control_fetch_failed = control.http is not None and control.http.failure is not None
+        # Down: the control failed too. With inconsistent DNS the probe's addresses are the censor's
+        # (a bogon, a dead "ghost" address), so only the control's own fetch of the site counts.
+        if control_fetch_failed if dns.consistency == "inconsistent" else (
+            (theirs and not any(c.ok for c in theirs)) or (not theirs and control_fetch_failed)
         ):
             return v("down", "wc.tcp.down", f"Neither the probe nor the control could connect to {domain}, so "
                      "the site is down, not censored.", blocking=False, accessible=False)
