@@ -71,9 +71,9 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             title_match=cmp.title_match, details=details,
         )
 
-    final_ok = final is not None and final.failure is None
-    https_ok = final_ok and (final.url or "").lower().startswith("https://")  # type: ignore[union-attr]
-    final_host = url_host(final.url) if final is not None else ""
+    final_url = (final.url or "") if final is not None else ""
+    https_ok = final is not None and final.failure is None and final_url.lower().startswith("https://")
+    final_host = url_host(final_url)
     # Rule 1 (strong form): HTTPS to the site itself succeeded -> its certificate rules out tampering.
     if https_ok and (not final_host or same_site(final_host, domain)):
         return v("ok", "wc.https_ok", f"{domain} loaded over HTTPS with a valid certificate, which rules out "
@@ -127,14 +127,14 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             if dns.consistency == "consistent":
                 return v("down", "wc.dns.nxdomain_down", f"{domain} does not exist in DNS for the control either, "
                          "so the site is gone, not censored.", blocking=False, accessible=False)
-            return v("anomaly", "wc.dns.nxdomain", f"The probe's DNS said {domain} does not exist, while the "
-                     "control resolved it.", blocking="dns", accessible=False, method="dns.nxdomain",
+            seen = "the control resolved it" if control.dns_ips else "the control's DNS did not say so"
+            return v("anomaly", "wc.dns.nxdomain", f"The probe's DNS said {domain} does not exist, while "
+                     f"{seen}.", blocking="dns", accessible=False, method="dns.nxdomain",
                      fp=weak[0] if weak else None)
         if control.dns_failed:
             return v("down", "wc.dns.failure_down", f"The DNS lookup of {domain} failed for the control too "
-                     f"({control.dns_failure or 'no address'}), so the site's DNS is broken, not censored.",
-                     blocking=False,
-                     accessible=False)
+                     f"({say(control.dns_failure or F.DNS_NO_ANSWER)}), so the site's DNS is broken, not censored.",
+                     blocking=False, accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
                      f"({say(dns.probe_failure)}) while the control resolved it.", blocking="dns", accessible=False,
