@@ -261,3 +261,9 @@ def test_control_failing_on_the_censors_addresses_does_not_make_the_site_down() 
               requests=[request("http://example.org/", failure="generic_timeout_error")],
               ctrl=control(tcp_ok={"198.51.200.9:80": False, f"{IP}:80": False}, http_failure="generic_timeout_error"))
     assert v(dead).status == "down"
+
+
+def test_control_shown_a_cloudflare_challenge_is_no_comparison() -> None:
+    ctrl = control(code=403, title="Just a moment...", headers={"Server": "cloudflare", "CF-RAY": "1"})
+    r = v(wc(ctrl=ctrl))
+    assert (r.status, r.rule, r.blocking) == ("failure", "wc.http.control_challenged", None)

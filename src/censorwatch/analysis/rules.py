@@ -45,6 +45,7 @@ RULES: Final[dict[str, str]] = {
     "wc.http.no_response": "the fetch recorded neither an error nor a response",
     "wc.http.match": "status code and body/headers/title match the control's: not blocked",
     "wc.http.cdn_challenge": "a CDN bot check (Cloudflare) shown to the probe only: not censorship",
+    "wc.http.control_challenged": "the control got a CDN bot check instead of the page: no comparison",
     "wc.http.diff_dns": "the page differs and DNS was inconsistent: DNS blocking",
     "wc.http.diff": "the page differs from the control's: http-diff",
     # instant messaging (no control: anomaly at most)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from censorwatch.analysis.cdn import is_cdn_challenge
+from censorwatch.analysis.cdn import control_was_challenged, is_cdn_challenge
 from censorwatch.analysis.control import Control
 from censorwatch.analysis.dns_consistency import analyse_dns
 from censorwatch.analysis.fingerprints import FingerprintRule, Fingerprints
@@ -246,6 +246,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         return v("ok", "wc.http.cdn_challenge", f"{domain}'s CDN showed the probe a bot check (CAPTCHA) that "
                  "the control did not get; that is the site's own protection, not evidence of censorship.",
                  blocking=False, accessible=True)
+    if weak is None and not is_cdn_challenge(resp) and control_was_challenged(
+        control.http.status_code, control.http.header_names, control.http.title
+    ):
+        return v("failure", "wc.http.control_challenged", f"The control was shown {domain}'s CDN bot check "
+                 "(CAPTCHA) instead of the page, so the probe's page cannot be compared with it.")
     if dns.consistency == "inconsistent":
         return v("anomaly", "wc.http.diff_dns", f"The page the probe got for {domain} differs from the "
                  f"control's and {dns_words(domain, dns)}.", blocking="dns", accessible=False,
