@@ -30,3 +30,10 @@ def test_every_rule_id_in_the_code_is_registered() -> None:
                                r'\.[a-z_.]+)"', text))
     assert used, "no rule ids found"
     assert not (used - set(RULES)), f"unregistered: {used - set(RULES)}"
+
+
+def test_the_documented_rules_version_is_the_current_one() -> None:
+    from censorwatch.analysis import RULES_VERSION
+
+    doc = (ROOT / "docs" / "classification.md").read_text(encoding="utf-8")
+    assert f"Rules version: `{RULES_VERSION}`" in doc
