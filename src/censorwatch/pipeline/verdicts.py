@@ -61,10 +61,9 @@ def _run(
             try:
                 m = Measurement.from_raw(orjson.loads(r.raw), source=r.source)
                 v = analysis.classify(m, fingerprints)
-            except (orjson.JSONDecodeError, InvalidMeasurement):
-                errors += 1
-                continue
-            except Exception:  # a rule bug must not stop the stage; the row stays stale
+            except (orjson.JSONDecodeError, InvalidMeasurement, Exception):
+                # stored bytes that no longer make a measurement, or a rule bug: count it, leave the
+                # row stale (the next run tries again), never stop the stage
                 errors += 1
                 continue
             if v.measurement_uid is None:
