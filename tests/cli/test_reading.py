@@ -16,7 +16,7 @@ from censorwatch.store.reader import ReadError, read_paths
 
 def test_tracked_reads_everything_and_completes(samples: Path, tmp_path: Path) -> None:
     lines = [
-        orjson.dumps({"test_name": "dnscheck", "measurement_start_time": f"2024-02-17 10:00:{i:02d}",
+        orjson.dumps({"test_name": "dnscheck", "measurement_start_time": f"2024-02-17 10:{i // 60:02d}:{i % 60:02d}",
                       "test_keys": {"pad": "x" * 500}})
         for i in range(600)
     ]
