@@ -10,7 +10,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
         self._zstd = zstandard.ZstdDecompressor()
+        # DuckDB's own progress bar would print over ours
+        self.con.execute("SET enable_progress_bar = false").fetchall()
         if not read_only:
             self._init_schema()
 
@@ -166,17 +168,24 @@ class Store:
         ).fetchone()
         return self._decompress(row[0]) if row else None
 
-    def stale(self, rules_version: str, *, after: str = "", limit: int = 5000) -> list[StoredMeasurement]:
-        """Up to ``limit`` measurements (uid > ``after``, in uid order) whose verdict is missing or
-        was made by another rules version."""
-        rows = self.con.execute(
-            "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
-            "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-            "WHERE m.measurement_uid > ? AND (v.rules_version IS NULL OR v.rules_version <> ?) "
-            "ORDER BY m.measurement_uid LIMIT ?",
-            [after, rules_version, limit],
-        ).fetchall()
-        return [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+    def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or was made by another rules version, in chunks.
+
+        The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
+        can be written on this store's connection while iterating, and memory stays bounded.
+        """
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
+                "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
+                "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
+                [rules_version],
+            )
+            while rows := cur.fetchmany(chunk):
+                yield [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+        finally:
+            cur.close()
 
     def count_stale(self, rules_version: str) -> int:
         return _count(self.con.execute(
