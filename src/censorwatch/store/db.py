@@ -23,7 +23,13 @@ import zstandard
 
 from censorwatch.store import schema
 from censorwatch.store.paths import resolve_db_path
-from censorwatch.store.rows import RowBatch
+from censorwatch.store.rows import MEASUREMENT_SCHEMA, OBSERVATION_SCHEMA, VERDICT_SCHEMA, RowBatch
+
+# Column lists named explicitly, so columns other areas add to these tables (additively) never
+# shift an insert.
+_M_COLS = ", ".join(MEASUREMENT_SCHEMA.names)
+_O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
+_V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 
 class StoreError(RuntimeError):
@@ -125,9 +131,7 @@ class Store:
                     "ANTI JOIN measurements m ON m.measurement_uid = b.measurement_uid"
                 )
                 res.measurements = _count(con.execute(
-                    "INSERT INTO measurements SELECT b.measurement_uid, b.report_id, b.test_name, b.input, "
-                    "b.domain, b.probe_cc, b.probe_asn, b.measurement_start_time, b.software_name, "
-                    "b.software_version, b.is_lab, b.source, ?::TIMESTAMP, b.raw_size, b.raw "
+                    f"INSERT INTO measurements ({_M_COLS}, ingested_at) SELECT {_M_COLS}, ?::TIMESTAMP "
                     "FROM _batch_m b SEMI JOIN _new_uids n ON n.measurement_uid = b.measurement_uid",
                     [datetime.now(UTC).replace(tzinfo=None)],
                 ))
@@ -135,7 +139,7 @@ class Store:
                 if batch.observation_count:
                     con.register("_batch_o", batch.observations_table())
                     res.observations = _count(con.execute(
-                        "INSERT INTO observations SELECT o.* FROM _batch_o o "
+                        f"INSERT INTO observations ({_O_COLS}) SELECT {_O_COLS} FROM _batch_o o "
                         "SEMI JOIN _new_uids n ON n.measurement_uid = o.measurement_uid"
                     ))
                     con.unregister("_batch_o")
@@ -147,7 +151,7 @@ class Store:
                         "DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM _batch_v)"
                     ))
                 res.verdicts = _count(con.execute(
-                    "INSERT INTO verdicts SELECT v.* FROM _batch_v v "
+                    f"INSERT INTO verdicts ({_V_COLS}) SELECT {_V_COLS} FROM _batch_v v "
                     "ANTI JOIN verdicts old ON old.measurement_uid = v.measurement_uid"
                 ))
                 con.unregister("_batch_v")
