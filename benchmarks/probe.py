@@ -121,7 +121,8 @@ async def _measure(args: argparse.Namespace, port: int, dns_port: int, control: 
     failed = [m for m in done if m["test_keys"]["http_experiment_failure"] or
               (control and m["test_keys"]["control_failure"])]
     return {"done": len(done), "seconds": seconds, "cpu_ms": 1000 * cpu / max(1, len(done)), "failed": len(failed), "errors": stats.errors,
-            "sample": failed[0]["test_keys"].get("http_experiment_failure") if failed else None,
+            "sample": sorted({str(m["test_keys"]["http_experiment_failure"] or m["test_keys"]["control_failure"])
+                              for m in failed})[:5],
             "blocked": stats.blocked}
 
 

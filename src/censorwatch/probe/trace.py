@@ -33,6 +33,8 @@ class Trace:
     start: float = field(default_factory=time.monotonic)
     network_events: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    #: False: keep no events (long-lived connections that are not part of a measurement)
+    record: bool = True
 
     def now(self) -> float:
         return round(time.monotonic() - self.start, 6)
@@ -52,6 +54,8 @@ class Trace:
         transaction_id: int | None = None,
         **extra: Any,
     ) -> None:
+        if not self.record:
+            return
         t = self.now()
         ev: dict[str, Any] = {
             "operation": operation,
