@@ -48,8 +48,11 @@ async def test_consent_is_required_once_then_remembered(net: Net, tmp_path: Path
     assert orjson.loads((tmp_path / "config" / "consent.json").read_bytes())["how"] == "--accept-risk"
     m = orjson.loads(out.splitlines()[0])
     assert m["test_keys"]["requests"][0]["response"]["code"] == 200
-    code, out, err = await _cli([*_probe_args(net, None), "--out", "-", net.url("ok.test")], env)
-    assert code == 0 and "know the risks" not in err  # remembered
+    # remembered: no flag needed any more; --every repeats the run
+    code, out, err = await _cli([*_probe_args(net, None), "--every", "1s", "--repeat", "2", "--out", "-",
+                                 net.url("ok.test")], env)
+    assert code == 0 and "know the risks" not in err, err
+    assert len(out.splitlines()) == 2 and "next run in 1 s" in err
 
 
 async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None:
@@ -120,15 +123,6 @@ async def test_ctrl_c_keeps_what_finished(net: Net, tmp_path: Path) -> None:
     lines = out.read_bytes().splitlines()
     assert [orjson.loads(line)["input"] for line in lines] == [net.url("ok.test")]
     assert b"interrupted" in err
-
-
-async def test_every_repeats(net: Net, tmp_path: Path) -> None:
-    out = tmp_path / "out.jsonl"
-    code, _, err = await _cli([*_probe_args(net, None), "--accept-risk", "--every", "1s", "--repeat", "2",
-                               "--out", str(out), net.url("ok.test")], _env(tmp_path))
-    assert code == 0, err
-    starts = [orjson.loads(line)["report_id"] for line in out.read_bytes().splitlines()]
-    assert len(starts) == 2 and "next run in 1 s" in err
 
 
 async def test_control_serve_cli(net: Net, tmp_path: Path) -> None:
