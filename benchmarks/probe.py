@@ -101,6 +101,12 @@ def _control(cert: str, key: str, ca: str, resolver: str, ready: mp.Queue) -> No
     serve.run(srv, sock)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.1.1", 0))
@@ -155,7 +161,12 @@ def main() -> int:
         control = f"https://127.0.1.250:{q.get(timeout=30)}/"
         time.sleep(1.0)
     try:
+        before = [_cpu_seconds(p.pid) for p in procs if p.pid]
         res = asyncio.run(_measure(args, port, dns_port, control, tmp / "ca.pem"))
+        after = [_cpu_seconds(p.pid) for p in procs if p.pid]
+        per = [1000 * (a - b) / max(1, res["done"]) for a, b in zip(after, before, strict=True)]
+        res["servers_cpu_ms"] = per[0]
+        res["control_cpu_ms"] = per[1] if len(per) > 1 else 0.0
     finally:
         for p in procs:
             p.terminate()
@@ -167,7 +178,8 @@ def main() -> int:
     print(f"{res['done']} URLs in {res['seconds']:.1f} s at concurrency {args.concurrency}, RTT {args.rtt * 1000:.0f} ms: "
           f"{rate * 60:,.0f} URLs/min = {pct:.0f} % of the ideal {ideal * 60:,.0f}/min; "
           f"failed because of the probe: {res['failed']} ({res['sample']}); errors {len(res['errors'])}; "
-          f"control {'on' if control else 'off'}; probe CPU {res['cpu_ms']:.1f} ms/URL; "
+          f"control {'on' if control else 'off'}; CPU per URL: probe {res['cpu_ms']:.1f} ms, control "
+          f"{res['control_cpu_ms']:.1f} ms, sites+DNS {res['servers_cpu_ms']:.1f} ms; "
           f"load avg {os.getloadavg()[0]:.1f}")
     if not args.no_write:
         out = REPO / "benchmarks" / "results" / "probe.md"
@@ -176,8 +188,9 @@ def main() -> int:
         row = (f"| probe web_connectivity, {len(HOSTS)} local hosts, RTT {args.rtt * 1000:.0f} ms emulated, "
                f"concurrency {args.concurrency}, control {'on (HTTPS, local)' if control else 'off'} | `{cmd}` | "
                f"{rate * 60:,.0f} URLs/min = {pct:.0f} % of ideal {ideal * 60:,.0f}/min "
-               f"({res['done']} URLs, {res['failed']} failed because of the probe; probe CPU "
-               f"{res['cpu_ms']:.1f} ms/URL) | "
+               f"({res['done']} URLs, {res['failed']} failed because of the probe; CPU per URL: probe "
+               f"{res['cpu_ms']:.1f} ms, control {res['control_cpu_ms']:.1f} ms, sites+DNS "
+               f"{res['servers_cpu_ms']:.1f} ms) | "
                f"2-core {platform.machine()} VM, Python {platform.python_version()}, "
                f"load avg {os.getloadavg()[0]:.1f} |\n")
         text = out.read_text() if out.exists() else "# probe benchmark\n\n" + header
