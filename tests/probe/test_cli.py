@@ -55,6 +55,29 @@ async def test_consent_is_required_once_then_remembered(net: Net, tmp_path: Path
     assert len(out.splitlines()) == 2 and "next run in 1 s" in err
 
 
+async def test_interactive_yes_on_a_terminal(net: Net, tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    args = [*_probe_args(net, None), "--out", str(tmp_path / "o.jsonl"), net.url("ok.test")]
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "censorwatch", *args, env=_env(tmp_path),
+                                                stdin=slave, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    os.close(slave)
+    try:
+        assert proc.stdout is not None
+        prompt = b""
+        while b"Do you accept these risks" not in prompt:
+            prompt += await asyncio.wait_for(proc.stdout.read(200), 30)
+        os.write(master, b"y\n")
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert orjson.loads((tmp_path / "config" / "consent.json").read_bytes())["how"] == "interactive"
+    assert (tmp_path / "o.jsonl").read_bytes().count(b"\n") == 1
+
+
 async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()
@@ -68,7 +91,8 @@ async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None
     env = _env(tmp_path, CENSORWATCH_TEST_LISTS=str(lists))
     async with running_control(net, lab=True) as ctl:
         code, _, err = await _cli([*_probe_args(net, ctl.url), "--accept-risk", "--list", "pk", "-f", str(urls),
-                                   "--out", str(out), "--cc", "PK", "--lab", "--db", str(tmp_path / "cw.duckdb")], env)
+                                   "--out", str(out), "--cc", "PK", "--lab", "--db", str(tmp_path / "cw.duckdb"),
+                                   "--progress"], env)
     assert code == 0, err
     assert "stored 3 new measurements" in err
     ms = [orjson.loads(line) for line in out.read_bytes().splitlines()]

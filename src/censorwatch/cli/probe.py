@@ -227,7 +227,7 @@ def probe_cmd(
                                         help="Tests only: measure 127.0.0.0/8 targets."),
     source_address: str | None = typer.Option(None, "--source-address",
                                               help="Connect from this local address (one uplink)."),
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress display."),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
     _require_consent(accept_risk)
@@ -264,7 +264,7 @@ def probe_cmd(
             raise typer.Exit(2) from None
         try:
             code = asyncio.run(_main(config, out=sink, db=db, submit=submit, every=interval, repeat=repeat,
-                                     show_progress=not no_progress))
+                                     show_progress=progress))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] finished measurements were written")
             raise typer.Exit(130) from None
