@@ -101,7 +101,7 @@ async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None
     by = {m["input"]: m for m in ms}
     assert by[net.url("censored-nx.test")]["test_keys"]["blocking"] == "dns"
     assert all(m["probe_cc"] == "PK" and m["annotations"]["censorwatch_lab"] for m in ms)
-    assert "3/3 done, 1 blocked" in err and "blocking: dns" in err and "summary" in err
+    assert "3/3 done, 1 blocked" in err and "anomaly" in err and "summary" in err
     # round trip: the analyser's CLI reads what the probe wrote and gives the same verdicts
     code, verdicts, err = await _cli(["classify", str(out)], env)
     assert code == 0, err

@@ -96,16 +96,20 @@ def _write_db(db: Path, measurements: list[dict[str, Any]]) -> int:
 
 def _summary(stats: RunStats, seconds: float) -> Table:
     t = Table(title="censorwatch probe: summary", show_lines=False)
-    t.add_column("outcome")
+    t.add_column("verdict")
+    t.add_column("blocking")
     t.add_column("measurements", justify="right")
-    labels = {"False": "accessible / not blocked", "None": "unknown (no control or site down)"}
-    for key, n in sorted(stats.by_blocking.items(), key=lambda kv: -kv[1]):
-        t.add_row(labels.get(key, f"blocking: {key}"), str(n))
+    styles = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta"}
+    for (status, blocking), n in sorted(stats.by_outcome.items(), key=lambda kv: -kv[1]):
+        style = styles.get(status, "")
+        t.add_row(f"[{style}]{status}[/]" if style else status,
+                  {"False": "no", "None": "unknown"}.get(blocking, blocking), str(n))
     if stats.failed:
-        t.add_row("[red]not measured (internal error)[/]", str(stats.failed))
+        t.add_row("[red]not measured[/]", "internal error", str(stats.failed))
     rate = stats.done / seconds * 60 if seconds > 0 else 0.0
     t.caption = (f"{stats.done}/{stats.total} done, {stats.blocked} blocked, "
                  f"{seconds:.1f} s, {rate:.0f} URLs/min")
+    t.min_width = len(t.caption) + 2
     return t
 
 

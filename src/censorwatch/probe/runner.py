@@ -27,7 +27,8 @@ class RunStats:
     done: int = 0
     blocked: int = 0
     failed: int = 0  # measurements that could not be produced (deadline, internal error)
-    by_blocking: dict[str, int] = field(default_factory=dict)
+    #: (verdict status, blocking) -> measurements, e.g. ("anomaly", "dns"), ("ok", "False")
+    by_outcome: dict[tuple[str, str], int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -112,8 +113,8 @@ async def run(config: ProbeConfig, stats: RunStats | None = None) -> list[dict[s
         stats.done += 1
         if blocking not in (False, None):
             stats.blocked += 1
-        key = str(blocking)
-        stats.by_blocking[key] = stats.by_blocking.get(key, 0) + 1
+        key = (str(m["test_keys"].get("x_status")), str(blocking))
+        stats.by_outcome[key] = stats.by_outcome.get(key, 0) + 1
         if config.on_measurement is not None:
             config.on_measurement(m)
 
