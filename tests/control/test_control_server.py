@@ -198,3 +198,23 @@ def test_asn_map_errors(tmp_path: Path) -> None:
     p.write_text("ip,number\n")
     with pytest.raises(ValueError, match=r"m.csv:1: expected the header"):
         ASNMap.load(p)
+
+
+ODD_TARGETS = [
+    "http://exa mple.test/", "http://пример.рф/", "http://a..b/", "http://" + "a" * 300 + ".test/",
+    "http://0x7f000001/", "http://127.1/", "https://ok.test:1/", "http://ok.test/\r\nX: y",
+]
+
+
+async def test_odd_targets_never_crash_the_server(net: Net) -> None:
+    async with running_control(net, lab=False) as ctl:
+        for url in ODD_TARGETS:
+            r = await _post(ctl.url, ctl.ca_file, _req(url))
+            assert r.status_code in (200, 400), (url, r.text)
+            if r.status_code == 200:
+                out = r.json()
+                jsonschema.validate(out, RESPONSE_SCHEMA)
+                assert not any(v["status"] for v in out["tcp_connect"].values()), url
+                assert out["http_request"]["failure"] is not None, url
+            else:
+                jsonschema.validate(r.json(), ERROR_SCHEMA)
