@@ -213,3 +213,19 @@ async def test_every_misbehaviour_has_its_exact_failure(net: Net) -> None:
     assert len(loop) == 11 and loop[-1]["request"]["url"] == net.url("ok.test", "/loop")
     wrong = done[net.url("wronghost.test", https=True)]["test_keys"]["tls_handshakes"][0]
     assert wrong["peer_certificates"] and wrong["validation"]["failure"] == "ssl_invalid_hostname"
+
+
+async def test_comparison_resolvers_are_recorded_apart(net: Net) -> None:
+    from probenet import BLOCKPAGE_SITE, HTTPS_VALID
+
+    doh = f"https://{HTTPS_VALID}:{net.https_port}/dns-query"
+    async with running_control(net, lab=True) as ctl:
+        m = (await run(probe_config(net, ctl.url, [net.url("censored-dns.test")],
+                                    public_resolver=net.th_dns_addr, doh_url=doh)))[0]
+    tk = m["test_keys"]
+    assert [(q["engine"], q["answers"][0]["ipv4"]) for q in tk["queries"] if q["answers"]] == [("system", BLOCKPAGE_SITE)]
+    cmp_ = {(q["engine"], q["query_type"]): q for q in tk["x_comparison_queries"]}
+    assert set(cmp_) == {("udp", "A"), ("udp", "AAAA"), ("doh", "A"), ("doh", "AAAA")}
+    assert cmp_[("udp", "A")]["answers"][0]["ipv4"] == HTTP_SITE and cmp_[("doh", "A")]["answers"][0]["ipv4"] == HTTP_SITE
+    assert cmp_[("udp", "A")]["resolver_address"] == net.th_dns_addr and cmp_[("doh", "A")]["resolver_address"] == doh
+    assert tk["blocking"] == "dns"  # the verdict still reads the system resolver only
