@@ -218,3 +218,13 @@ async def test_odd_targets_never_crash_the_server(net: Net) -> None:
                 assert out["http_request"]["failure"] is not None, url
             else:
                 jsonschema.validate(r.json(), ERROR_SCHEMA)
+
+
+async def test_resolves_through_doh(net: Net) -> None:
+    doh = f"https://{HTTPS_VALID}:{net.https_port}/dns-query"
+    async with running_control(net, lab=True, doh_url=doh) as ctl:
+        assert ctl.cfg.resolver is None and ctl.cfg.doh_url == doh
+        ok = (await _post(ctl.url, ctl.ca_file, _req(net.url("censored-dns.test")))).json()
+        nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+    assert ok["dns"] == {"addrs": [HTTP_SITE], "failure": None} and ok["http_request"]["status_code"] == 200
+    assert nx["dns"] == {"addrs": [], "failure": "dns_name_error"}
