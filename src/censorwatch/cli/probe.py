@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import sys
@@ -254,6 +255,10 @@ def probe_cmd(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
+    if submit is not None and importlib.util.find_spec("censorwatch.probe.submit") is None:
+        console.print("[red]error:[/] --submit needs the submission queue (censorwatch.probe.submit), "
+                      "which this installation lacks", soft_wrap=True)
+        raise typer.Exit(2)
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
         sink: IO[bytes] | None = None
