@@ -77,12 +77,16 @@ async def test_https_valid_and_expired(net: Net) -> None:
 async def test_nxdomain_and_probe_only_endpoint(net: Net) -> None:
     async with running_control(net, lab=True) as ctl:
         nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+        refused = (await _post(ctl.url, ctl.ca_file, _req(net.url("refused.test")))).json()
         # the probe's (censored) resolver answered the blockpage address; the TH resolves the real one
         bogus = f"{BLOCKPAGE_SITE}:{net.http_port}"
         cmp_ = (await _post(ctl.url, ctl.ca_file, _req(net.url("censored-dns.test"), [bogus]))).json()
     jsonschema.validate(nx, RESPONSE_SCHEMA)
     assert nx["dns"] == {"addrs": [], "failure": "dns_name_error"}
     assert nx["http_request"]["failure"] == "dns_nxdomain_error" and nx["tcp_connect"] == {}
+    jsonschema.validate(refused, RESPONSE_SCHEMA)
+    assert refused["tcp_connect"] == {f"127.0.0.9:{net.http_port}": {"status": False, "failure": "connection_refused"}}
+    assert refused["http_request"]["failure"] == "connection_refused" and refused["http_request"]["status_code"] == -1
     assert cmp_["dns"]["addrs"] == [HTTP_SITE]
     assert set(cmp_["tcp_connect"]) == {bogus, f"{HTTP_SITE}:{net.http_port}"}
     assert cmp_["ip_info"][BLOCKPAGE_SITE]["flags"] == 1 | 4 and cmp_["ip_info"][HTTP_SITE]["flags"] == 2 | 4

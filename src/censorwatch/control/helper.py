@@ -89,6 +89,10 @@ class Helper:
         refused: dict[str, str] = {}
         valid_tls: set[str] = set()
 
+        own = {tcp.endpoint(a, req.port) for a in addrs}
+        usable: dict[str, tcp.Conn] = {}  # the helper's own endpoints that connected (and validated)
+        first_failure: dict[str, str] = {}
+
         async def one(ip: str, port: int) -> None:
             ep = tcp.endpoint(ip, port)
             why = self.policy.refusal(ip)
@@ -98,7 +102,9 @@ class Helper:
             entry, conn = await tcp.connect(trace, ip, port, timeout=self.cfg.timeouts.tcp, policy=self.policy)
             tcp_out[ep] = {"status": conn is not None, "failure": entry["status"]["failure"]}
             if conn is None:
+                first_failure.setdefault(ep, entry["status"]["failure"])
                 return
+            keep = False
             try:
                 if req.scheme == "https":
                     hs = await tls.handshake(conn, req.host, timeout=self.cfg.timeouts.tls,
@@ -107,8 +113,15 @@ class Helper:
                                    "failure": hs["failure"]}
                     if hs["failure"] is None:
                         valid_tls.add(ip)
+                    else:
+                        first_failure.setdefault(ep, hs["failure"])
+                        return
+                if ep in own:
+                    usable[ep] = conn
+                    keep = True
             finally:
-                await conn.close()
+                if not keep:
+                    await conn.close()
 
         known = {req.host: (addrs, dns_failure)}
 
@@ -120,11 +133,22 @@ class Helper:
         headers = tuple(req.headers) if req.headers else self.settings.headers
         settings = http.HTTPSettings(timeouts=self.settings.timeouts, policy=self.policy,
                                      trust=self.settings.trust, body_cap=self.cfg.body_cap, headers=headers)
-        async with asyncio.TaskGroup() as tg:
-            for ip, port in endpoints:
-                tg.create_task(one(ip, port))
-            fetch = tg.create_task(http.get(req.url, trace=trace, resolve=resolve, settings=settings))
-        res = fetch.result()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for ip, port in endpoints:
+                    tg.create_task(one(ip, port))
+            # fetch on the first of the helper's own addresses that worked: its view, not the probe's
+            first_ep = next((tcp.endpoint(a, req.port) for a in addrs if tcp.endpoint(a, req.port) in usable), None)
+            first = usable.pop(first_ep) if first_ep else None
+            tried = [tcp.endpoint(a, req.port) for a in addrs if tcp.endpoint(a, req.port) in first_failure]
+            if first is None and tried:
+                # every address already failed: say how, without trying them all again
+                res = http.FetchResult(failure=first_failure[tried[0]])
+            else:
+                res = await http.get(req.url, trace=trace, resolve=resolve, settings=settings, first_conn=first)
+        finally:
+            for c in usable.values():
+                await c.close()
         return {
             "tcp_connect": tcp_out,
             "tls_handshake": tls_out,
