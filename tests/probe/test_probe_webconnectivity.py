@@ -14,7 +14,7 @@ from probenet import CENSOR_TLS, HTTP_SITE, NOTHING, PROBE_SRC, Net
 
 from censorwatch.analysis import classify
 from censorwatch.model.measurement import Measurement
-from censorwatch.probe import RunStats, run
+from censorwatch.probe import RunStats, Timeouts, run
 from censorwatch.probe.webconnectivity import SUMMARY_KEYS
 from censorwatch.store.reader import read_paths
 
@@ -144,15 +144,16 @@ async def test_deadlines(net: Net) -> None:
     m = (await run(cfg))[0]
     tk = m["test_keys"]
     assert tk["x_deadline_exceeded"] is True and tk["requests"][0]["failure"] == "generic_timeout_error"
-    assert m["test_runtime"] < 1.5
+    assert m["test_runtime"] < 3.0
     stats = RunStats()
     t0 = asyncio.get_running_loop().time()
     quick = net.url("valid.test", https=True)
+    slow = Timeouts(dns=5, tcp=5, tls=5, http_headers=30, http_body=30, control=30)
     cfg = probe_config(net, None, [net.url("ok.test", "/hang"), net.url("ok.test", "/hang?2"), quick],
-                       run_deadline=1.0, url_deadline=30)
+                       run_deadline=3.0, url_deadline=60, timeouts=slow)
     done = await run(cfg, stats)
-    assert [d["input"] for d in done] == [quick]
-    assert asyncio.get_running_loop().time() - t0 < 2.5 and stats.done == 1
+    assert [d["input"] for d in done] == [quick]  # the hanging ones were cut by the run deadline
+    assert asyncio.get_running_loop().time() - t0 < 10 and stats.done == 1
 
 
 async def test_at_most_two_connections_per_host(net: Net) -> None:
