@@ -18,6 +18,7 @@ from censorwatch.control.asnmap import ASNMap
 from censorwatch.control.protocol import RESPONSE_SCHEMA, BadRequest, parse_request
 from censorwatch.probe import control_client, http, tls
 from censorwatch.probe.netpolicy import AddressPolicy, why_not_public
+from censorwatch.probe.timeouts import Timeouts
 
 ERROR_SCHEMA = {
     "type": "object", "required": ["error", "reason"], "additionalProperties": False,
@@ -150,14 +151,18 @@ async def test_malformed_requests_get_400_with_a_reason(net: Net, body: bytes, r
 
 
 async def test_size_method_and_concurrency_limits(net: Net) -> None:
-    async with running_control(net, lab=True, max_concurrency=1, queue_wait=0.3) as ctl:
+    slow = Timeouts(dns=2, tcp=2, tls=2, http_headers=5, http_body=5, control=20)
+    async with running_control(net, lab=True, max_concurrency=1, queue_wait=0.2, timeouts=slow) as ctl:
         big = await _post(ctl.url, ctl.ca_file, None, raw=b'{"http_request": "' + b"a" * 70_000 + b'"}')
-        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ctl.ca_file)), timeout=15) as c:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ctl.ca_file)), timeout=30) as c:
             get = await c.get(ctl.url)
-            slow = asyncio.create_task(c.post(ctl.url, json=_req(net.url("ok.test", "/hang"))))
-            await asyncio.sleep(0.3)
+            slow_req = asyncio.create_task(c.post(ctl.url, json=_req(net.url("ok.test", "/hang"))))
+            for _ in range(200):  # until the helper is inside the hanging fetch (holding the only slot)
+                if net.active.get((HTTP_SITE, "127.0.0.1")):
+                    break
+                await asyncio.sleep(0.05)
             busy = await c.post(ctl.url, json=_req(net.url("ok.test")))
-            first = await slow
+            first = await slow_req
     assert big.status_code == 413 and big.json()["error"] == "request_too_large"
     assert get.status_code == 405 and get.json()["error"] == "method_not_allowed"
     assert busy.status_code == 503 and busy.json()["error"] == "busy"
