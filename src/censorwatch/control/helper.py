@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
 
 DEFAULT_DOH_URL = "https://1.1.1.1/dns-query"
+DNS_CACHE_SIZE = 10_000
+DNS_CACHE_SECONDS = 60.0
 BODY_CAP = 4 * 1024 * 1024
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,128})</title>", re.IGNORECASE)
 
@@ -66,6 +69,7 @@ class Helper:
         self.settings = http.HTTPSettings(timeouts=cfg.timeouts, policy=self.policy, trust=trust,
                                           body_cap=cfg.body_cap)
         self.udp = dns.split_hostport(cfg.resolver) if cfg.resolver else None
+        self._dns_cache: dict[str, tuple[tuple[str, ...], float]] = {}
         self.doh = None
         if self.udp is None and cfg.doh_url is not None:
             own = http.HTTPSettings(timeouts=cfg.timeouts, trust=trust,
@@ -73,10 +77,23 @@ class Helper:
             self.doh = dns.DoHClient(cfg.doh_url, own)
 
     async def resolve(self, trace: Trace, host: str) -> tuple[list[str], str | None]:
+        """The helper's view of ``host``; successful answers are cached for their TTL (at most a
+        minute), as the caching resolver in front of any real test helper would."""
         if dns._is_ip(host):
             return [host], None
-        _, addrs, failure = await dns.lookup(trace, host, timeout=self.cfg.timeouts.dns,
-                                             server=self.udp, doh=self.doh)
+        now = time.monotonic()
+        hit = self._dns_cache.get(host)
+        if hit is not None and hit[1] > now:
+            return list(hit[0]), None
+        queries, addrs, failure = await dns.lookup(trace, host, timeout=self.cfg.timeouts.dns,
+                                                   server=self.udp, doh=self.doh)
+        if failure is None and addrs:
+            ttls = [a.get("ttl") or 0 for q in queries for a in q["answers"]]
+            ttl = min([t for t in ttls if t > 0] or [0])
+            if ttl > 0:
+                if len(self._dns_cache) >= DNS_CACHE_SIZE:
+                    self._dns_cache.clear()
+                self._dns_cache[host] = (tuple(addrs), now + min(ttl, DNS_CACHE_SECONDS))
         return addrs, failure
 
     async def measure(self, req: THRequest) -> dict[str, Any]:
