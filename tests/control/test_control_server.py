@@ -237,3 +237,15 @@ async def test_resolves_through_doh(net: Net) -> None:
         nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
     assert ok["dns"] == {"addrs": [HTTP_SITE], "failure": None} and ok["http_request"]["status_code"] == 200
     assert nx["dns"] == {"addrs": [], "failure": "dns_name_error"}
+
+
+async def test_answers_are_cached_for_their_ttl_only_on_success(net: Net) -> None:
+    assert net.th_dns is not None
+    async with running_control(net, lab=True) as ctl:
+        for _ in range(3):
+            ok = (await _post(ctl.url, ctl.ca_file, _req(net.url("ok.test")))).json()
+            nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+    assert ok["dns"]["addrs"] == [HTTP_SITE] and nx["dns"]["failure"] == "dns_name_error"
+    asked = [q for q in net.th_dns.queries if q[1] == "A"]
+    assert asked.count(("ok.test", "A")) == 1  # TTL 60 s: answered from the cache twice
+    assert asked.count(("nx.test", "A")) == 3  # failures are never cached
