@@ -53,7 +53,7 @@ class Context:
     system_resolver: tuple[str, int]
     report_id: str
     control_url: str | None = None
-    control_http: http.HTTPSettings | None = None
+    control: control_client.ControlClient | None = None
     public_resolver: tuple[str, int] | None = None
     doh: dns.DoHClient | None = None
     lab: bool = False
@@ -157,13 +157,10 @@ async def _steps(
 
 
 async def _control(ctx: Context, url: str, endpoints: list[str], state: dict[str, Any]) -> None:
-    if ctx.control_url is None:
+    if ctx.control is None:
         state["control"] = (None, F.unknown("no control server configured"), None)
         return
-    assert ctx.control_http is not None
-    state["control"] = await control_client.ask(
-        ctx.control_url, url, endpoints, settings=ctx.control_http, resolver=ctx.system_resolver,
-        timeout=ctx.settings.timeouts.control)
+    state["control"] = await ctx.control.ask(url, endpoints)
 
 
 async def _connect_and_fetch(
