@@ -1,0 +1,264 @@
+"""One running lab world: topology + world daemon + control server + censors, with guaranteed teardown.
+
+Teardown runs on normal exit, on errors (try/finally), at interpreter exit (atexit) and on SIGINT/SIGTERM
+(the handlers raise :class:`Interrupted` so every ``finally`` runs). ``censorwatch lab clean`` removes
+what a killed process (SIGKILL) could not.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import platformdirs
+
+from censorwatch.lab import addresses as A
+from censorwatch.lab import netns
+from censorwatch.lab.censor import compile_rules
+from censorwatch.lab.certs import CertStore
+from censorwatch.lab.errors import LabError, require_root
+from censorwatch.lab.scenario import Rule, Scenario, ZoneChanges
+from censorwatch.lab.topology import Topology, new_run_id
+from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, DOH_NAMES, World
+
+READY_TIMEOUT = 15.0
+CONTROL_PORT = 443
+CONTROL_URL = f"https://{CONTROL_NAMES[0]}/"
+DOH_URL = f"https://{DOH_NAMES[0]}/dns-query"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("CENSORWATCH_LAB_CACHE")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("censorwatch")) / "lab"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM arrived while a lab world was up."""
+
+
+_LIVE: dict[str, LabInstance] = {}
+_LOCK = threading.Lock()
+_HANDLERS_INSTALLED = False
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+
+def _install_handlers() -> None:
+    global _HANDLERS_INSTALLED
+    if _HANDLERS_INSTALLED or threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    atexit.register(_teardown_all)
+    _HANDLERS_INSTALLED = True
+
+
+def _teardown_all() -> None:
+    for inst in list(_LIVE.values()):
+        inst.down()
+
+
+class LabInstance:
+    def __init__(self, scenario: Scenario, world: World = DEFAULT_WORLD, *, control: bool = True,
+                 run_id: str | None = None) -> None:
+        self.scenario = scenario
+        self.world = world
+        self.want_control = control
+        self.topo = Topology(run_id or new_run_id(), [n.name for n in scenario.networks])
+        self.certs = CertStore(cache_dir(), world)
+        self.daemon: subprocess.Popen[str] | None = None
+        self.control: subprocess.Popen[str] | None = None
+        self.censor: dict[str, tuple[Rule, ...]] = {n.name: n.censor for n in scenario.networks}
+        self.resolver: dict[str, ZoneChanges] = {n.name: n.resolver for n in scenario.networks}
+        self.everywhere = scenario.resolvers_everywhere
+        self.compiled: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self._up = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def __enter__(self) -> LabInstance:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def up(self) -> None:
+        require_root()
+        _install_handlers()
+        t0 = time.monotonic()
+        with _LOCK:
+            _LIVE[self.topo.run_id] = self
+        self._up = True
+        try:
+            self.certs.ensure()
+            self.topo.build(self.world)
+            self._compile_all()
+            self._write_config()
+            t1 = time.monotonic()
+            self.daemon = self._spawn([sys.executable, "-m", "censorwatch.lab.daemon", str(self.topo.state_dir)],
+                                      "daemon")
+            if self.want_control:
+                self.control = self._start_control()
+            self._wait_ready(self.daemon, "world daemon")
+            if self.control is not None:
+                self._wait_control()
+            self.timings = {"topology_s": t1 - t0, "up_s": time.monotonic() - t0}
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> list[str]:
+        if not self._up:
+            return []
+        self._up = False
+        t0 = time.monotonic()
+        for p in (self.control, self.daemon):
+            if p is not None and p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
+        for p in (self.control, self.daemon):
+            if p is not None:
+                try:
+                    p.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=2)
+        problems = self.topo.teardown()
+        with _LOCK:
+            _LIVE.pop(self.topo.run_id, None)
+        self.timings["down_s"] = time.monotonic() - t0
+        return problems
+
+    # -- processes ----------------------------------------------------------------------------------------
+    def _spawn(self, cmd: list[str], name: str, ns: str | None = None) -> subprocess.Popen[str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                             env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        log = open(self.topo.state_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
+        try:
+            return subprocess.Popen(["ip", "netns", "exec", ns or self.topo.inet, *cmd], stdout=subprocess.PIPE,
+                                    stderr=log, text=True, env=env, start_new_session=True)
+        finally:
+            log.close()
+
+    def _wait_ready(self, p: subprocess.Popen[str], what: str) -> None:
+        assert p.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([p.stdout], [], [], 0.1)
+            if r:
+                line = p.stdout.readline()
+                if line.strip() == "ready":
+                    return
+                if not line:
+                    break
+            elif p.poll() is not None:
+                break
+        log = (self.topo.state_dir / "daemon.log")
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        raise LabError(f"{what} did not start (exit {p.poll()}): {tail}")
+
+    def _start_control(self) -> subprocess.Popen[str] | None:
+        if importlib.util.find_spec("censorwatch.control") is None:
+            return None
+        cert = self.certs.host(A.CONTROL)
+        cmd = [sys.executable, "-m", "censorwatch", "control", "serve", "--lab-mode",
+               "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--cert", str(cert.cert),
+               "--key", str(cert.key), "--ca-file", str(self.certs.ca_file)]
+        return self._spawn(cmd, "control")
+
+    def _wait_control(self) -> None:
+        import socket
+
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.control is not None and self.control.poll() is not None:
+                tail = (self.topo.state_dir / "control.log").read_text()[-2000:]
+                raise LabError(f"control server exited ({self.control.returncode}): {tail}")
+            with netns.netns(self.topo.inet):
+                s = socket.socket()
+            s.settimeout(0.5)
+            try:
+                s.connect((A.CONTROL, CONTROL_PORT))
+                return
+            except OSError:
+                time.sleep(0.05)
+            finally:
+                s.close()
+        raise LabError("control server did not start listening")
+
+    # -- rules --------------------------------------------------------------------------------------------
+    def _compile_all(self) -> None:
+        for n, name in enumerate(self.topo.networks):
+            c = compile_rules(self.censor[name], self.world, n, self.topo.isp_if(n)[1])
+            netns.iptables_restore(self.topo.censor(n), c.iptables)
+            self.compiled[name] = c
+
+    def _write_config(self) -> None:
+        cfg = {
+            "run_id": self.topo.run_id,
+            "cache_dir": str(cache_dir()),
+            "everywhere": _zc(self.everywhere),
+            "networks": [
+                {"index": n, "name": name, "censor_ns": self.topo.censor(n), "resolver": _zc(self.resolver[name]),
+                 "proxy_rules": self.compiled[name].proxy_rules, "spoof": self.compiled[name].spoof}
+                for n, name in enumerate(self.topo.networks)
+            ],
+        }
+        tmp = self.topo.state_dir / "config.json.tmp"
+        tmp.write_text(json.dumps(cfg))
+        tmp.replace(self.topo.state_dir / "config.json")
+
+    def apply(self, network: str | None, censor: tuple[Rule, ...] | None = None,
+              resolver: ZoneChanges | None = None) -> None:
+        """Change the rules of one network (None: every network) while the world runs."""
+        targets = self.topo.networks if network is None else [network]
+        for name in targets:
+            if censor is not None:
+                self.censor[name] = censor
+            if resolver is not None:
+                self.resolver[name] = resolver
+        self._compile_all()
+        self._write_config()
+        if self.daemon is not None and self.daemon.poll() is None:
+            os.killpg(self.daemon.pid, signal.SIGHUP)
+            time.sleep(0.05)
+
+    def apply_timeline(self, until: float) -> None:
+        """Apply every timeline entry with ``at <= until`` (virtual time: no waiting)."""
+        for e in self.scenario.timeline:
+            if e.at <= until:
+                self.apply(e.network, e.censor, e.resolver)
+
+    # -- using it -----------------------------------------------------------------------------------------
+    def ns_of(self, network: str) -> str:
+        return self.topo.isp(self.topo.index(network))
+
+    def exec_cmd(self, network: str, cmd: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.ns_of(network), *cmd]
+
+    def network_info(self, network: str) -> dict[str, Any]:
+        n = self.topo.index(network)
+        net = self.scenario.network(network)
+        return {"name": network, "cc": net.cc, "asn": net.asn, "namespace": self.topo.isp(n),
+                "client": A.isp_client(n), "resolver": A.isp_resolver(n), "isp_proxy": A.isp_proxy(n)}
+
+
+def _zc(z: ZoneChanges) -> dict[str, Any]:
+    return {"remove": list(z.remove), "add": {k: list(v) for k, v in z.add.items()}}
