@@ -1,8 +1,10 @@
 """The world daemon: one asyncio process serving every host of the internet namespace and running
 every censor's user-space half (sockets are opened inside the censor namespaces with setns).
 
-Started by ``instance.LabInstance`` as ``ip netns exec <inet> python -m censorwatch.lab.daemon STATE``;
-prints ``ready`` once listening, re-reads ``STATE/config.json`` on SIGHUP, exits on SIGTERM/SIGINT.
+Started by ``instance.LabInstance`` as ``python -m censorwatch.lab.daemon STATE`` while the namespaces
+are still being built (its imports overlap the build); on ``go NAMESPACE`` from stdin it moves into the
+internet namespace, prints ``ready`` once listening, re-reads ``STATE/config.json`` on SIGHUP and exits
+on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ class Daemon:
             if h.http:
                 await self._serve(None, h.address, 80, SiteServer(h, None, doh).handle)
             if h.https:
-                await self._serve(None, h.address, 443, SiteServer(h, self.tls_for(h, certs), doh).handle)
+                await self._serve(None, h.address, 443, SiteServer(h, lambda h=h: self.tls_for(h, certs), doh).handle)
             for port in h.extra_tcp:
                 await self._serve(None, h.address, port, banner)
         for addr in self.zones:
@@ -202,6 +204,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m censorwatch.lab.daemon STATE_DIR", file=sys.stderr)
         return 2
+    line = sys.stdin.readline().split()
+    if len(line) != 2 or line[0] != "go":
+        return 1  # the parent gave up before the world was built
+    netns.enter(line[1])
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Daemon(Path(argv[0])).run())
     return 0

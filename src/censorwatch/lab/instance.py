@@ -31,12 +31,12 @@ from censorwatch.lab.certs import CertStore
 from censorwatch.lab.errors import LabError, require_root
 from censorwatch.lab.scenario import Rule, Scenario, ZoneChanges
 from censorwatch.lab.topology import Topology, new_run_id
-from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, DOH_NAMES, World
+from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, World
 
 READY_TIMEOUT = 15.0
 CONTROL_PORT = 443
 CONTROL_URL = f"https://{CONTROL_NAMES[0]}/"
-DOH_URL = f"https://{DOH_NAMES[0]}/dns-query"
+DOH_URL = f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query"
 
 
 def cache_dir() -> Path:
@@ -57,7 +57,7 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(f"signal {signal.Signals(signum).name}")
 
 
-def _install_handlers() -> None:
+def install_handlers() -> None:
     global _HANDLERS_INSTALLED
     if _HANDLERS_INSTALLED or threading.current_thread() is not threading.main_thread():
         return
@@ -99,19 +99,24 @@ class LabInstance:
 
     def up(self) -> None:
         require_root()
-        _install_handlers()
+        install_handlers()
         t0 = time.monotonic()
         with _LOCK:
             _LIVE[self.topo.run_id] = self
         self._up = True
         try:
+            self.topo.save()
+            # started first: its imports overlap the build; it enters the namespace on "go"
+            self.daemon = self._spawn([sys.executable, "-m", "censorwatch.lab.daemon", str(self.topo.state_dir)],
+                                      "daemon", ns="")
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()
             self._write_config()
             t1 = time.monotonic()
-            self.daemon = self._spawn([sys.executable, "-m", "censorwatch.lab.daemon", str(self.topo.state_dir)],
-                                      "daemon")
+            assert self.daemon.stdin is not None
+            self.daemon.stdin.write(f"go {self.topo.inet}\n")
+            self.daemon.stdin.flush()
             if self.want_control:
                 self.control = self._start_control()
             self._wait_ready(self.daemon, "world daemon")
@@ -123,14 +128,13 @@ class LabInstance:
             raise
 
     def down(self) -> list[str]:
-        if not self._up:
-            return []
+        """Idempotent and thorough: also cleans up after a half-finished ``up``."""
         self._up = False
         t0 = time.monotonic()
-        for p in (self.control, self.daemon):
+        for p, sig in ((self.control, signal.SIGTERM), (self.daemon, signal.SIGKILL)):
             if p is not None and p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGTERM)
+                    os.killpg(p.pid, sig)
         for p in (self.control, self.daemon):
             if p is not None:
                 try:
@@ -145,6 +149,15 @@ class LabInstance:
         self.timings["down_s"] = time.monotonic() - t0
         return problems
 
+    def detach(self) -> None:
+        """Leave the world running after this process exits (``lab up``); ``lab down`` removes it."""
+        assert self.daemon is not None
+        with _LOCK:
+            _LIVE.pop(self.topo.run_id, None)
+        self.topo.owner_pid = self.daemon.pid
+        self.topo.detached = True
+        self.topo.save()
+
     # -- processes ----------------------------------------------------------------------------------------
     def _spawn(self, cmd: list[str], name: str, ns: str | None = None) -> subprocess.Popen[str]:
         env = dict(os.environ)
@@ -152,7 +165,8 @@ class LabInstance:
                                              env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         log = open(self.topo.state_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
         try:
-            return subprocess.Popen(["ip", "netns", "exec", ns or self.topo.inet, *cmd], stdout=subprocess.PIPE,
+            prefix = ["ip", "netns", "exec", ns or self.topo.inet] if ns != "" else []
+            return subprocess.Popen([*prefix, *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=log, text=True, env=env, start_new_session=True)
         finally:
             log.close()
@@ -178,9 +192,12 @@ class LabInstance:
         if importlib.util.find_spec("censorwatch.control") is None:
             return None
         cert = self.certs.host(A.CONTROL)
+        asn_map = self.topo.state_dir / "asn-map.csv"
+        asn_map.write_text(asn_map_csv(self.scenario))
         cmd = [sys.executable, "-m", "censorwatch", "control", "serve", "--lab-mode",
-               "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--cert", str(cert.cert),
-               "--key", str(cert.key), "--ca-file", str(self.certs.ca_file)]
+               "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--tls-cert", str(cert.cert),
+               "--tls-key", str(cert.key), "--ca-file", str(self.certs.ca_file), "--doh-url", DOH_URL,
+               "--asn-map", str(asn_map)]
         return self._spawn(cmd, "control")
 
     def _wait_control(self) -> None:
@@ -258,6 +275,20 @@ class LabInstance:
         net = self.scenario.network(network)
         return {"name": network, "cc": net.cc, "asn": net.asn, "namespace": self.topo.isp(n),
                 "client": A.isp_client(n), "resolver": A.isp_resolver(n), "isp_proxy": A.isp_proxy(n)}
+
+
+def asn_map_csv(scenario: Scenario, world: World = DEFAULT_WORLD) -> str:
+    """network,asn,cc,as_name rows for the control server: every world host, every ISP of the scenario."""
+    rows = ["network,asn,cc,as_name"]
+    rows += [f"{h.address}/32,{h.asn},{h.cc},{h.as_name}" for h in world.hosts]
+    rows.append(f"198.18.53.0/24,{LAB_RESOLVER_ASN},ZZ,lab ISP resolvers")
+    for n, net in enumerate(scenario.networks):
+        rows.append(f"198.19.{n}.0/24,{net.asn.removeprefix('AS')},{net.cc},{net.name}")
+        rows.append(f"198.19.{100 + n}.0/30,{net.asn.removeprefix('AS')},{net.cc},{net.name}")
+    return "\n".join(rows) + "\n"
+
+
+LAB_RESOLVER_ASN = 64553
 
 
 def _zc(z: ZoneChanges) -> dict[str, Any]:

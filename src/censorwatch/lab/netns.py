@@ -82,6 +82,16 @@ def netns(ns: str | None) -> Iterator[None]:
         os.close(target)
 
 
+def enter(ns: str) -> None:
+    """Move the calling thread into ``ns`` for good."""
+    fd = os.open(NETNS_DIR / ns, os.O_RDONLY)
+    try:
+        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+            raise LabError(f"setns({ns}) failed: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(fd)
+
+
 def write_sysctl(ns: str, key: str, value: str) -> None:
     with netns(ns), open(f"/proc/sys/{key.replace('.', '/')}", "w") as f:
         f.write(value)

@@ -78,20 +78,30 @@ def _doh(req: http11.Request, resolve: Callable[[bytes], bytes]) -> bytes:
 class SiteServer:
     """Accepts on one (address, port); TLS contexts are picked per address (and SNI for @badssl)."""
 
-    def __init__(self, host: Host, tls: ssl.SSLContext | None, doh: Callable[[bytes], bytes] | None) -> None:
-        self.host, self.tls, self.doh = host, tls, doh
+    def __init__(self, host: Host, tls: Callable[[], ssl.SSLContext] | None,
+                 doh: Callable[[bytes], bytes] | None) -> None:
+        self.host, self.tls_factory, self.doh = host, tls, doh
+        self._tls: ssl.SSLContext | None = None
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """Built on first use: loading ~60 certificates at start-up would slow every world down."""
+        if self._tls is None and self.tls_factory is not None:
+            self._tls = self.tls_factory()
+        return self._tls
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             client = writer.get_extra_info("peername")[0]
-            if self.tls is not None:
+            tls = self.tls
+            if tls is not None:
                 async with asyncio.timeout(10):
-                    await writer.start_tls(self.tls)
+                    await writer.start_tls(tls)
             req = await http11.read_request(reader)
             if req is None:
                 await http11.send(writer, http11.response(400, b"bad request\n"))
                 return
-            await http11.send(writer, route(self.host, req, client, "https" if self.tls else "http", self.doh))
+            await http11.send(writer, route(self.host, req, client, "https" if tls else "http", self.doh))
         except (OSError, TimeoutError, ssl.SSLError, ValueError):
             pass
         finally:

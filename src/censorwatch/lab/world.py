@@ -29,6 +29,26 @@ class Host:
     extra_tcp: tuple[int, ...] = ()  # ports that accept and answer a banner (messaging endpoints)
     title: str = ""
     alias: str | None = None
+    as_number: int = 0  # 0: a private ASN of its own, derived from the address
+
+    @property
+    def asn(self) -> int:
+        if self.as_number:
+            return self.as_number
+        o = [int(x) for x in self.address.split(".")]
+        return 4200000000 + o[2] * 256 + o[3]
+
+    @property
+    def cc(self) -> str:
+        return "US" if self.as_number else "ZZ"
+
+    @property
+    def as_name(self) -> str:
+        return _AS_NAMES.get(self.as_number, f"lab host {self.address}")
+
+
+_AS_NAMES: Final = {13414: "TWITTER", 396986: "BYTEDANCE", 15169: "GOOGLE", 32934: "FACEBOOK",
+                    62041: "TELEGRAM", 16509: "AMAZON-02"}
 
 
 def _h(addr: str, *names: str, **kw: object) -> Host:
@@ -37,12 +57,13 @@ def _h(addr: str, *names: str, **kw: object) -> Host:
 
 def _whatsapp() -> list[Host]:
     hosts = [
-        _h("198.18.4.1", "web.whatsapp.com", "www.whatsapp.com", title="WhatsApp Web"),
-        _h("198.18.4.2", "v.whatsapp.net", title="WhatsApp registration"),
-        _h("198.18.4.3", "g.whatsapp.net", extra_tcp=(5222,), title="WhatsApp"),
+        _h("198.18.4.1", "web.whatsapp.com", "www.whatsapp.com", title="WhatsApp Web", as_number=32934),
+        _h("198.18.4.2", "v.whatsapp.net", title="WhatsApp registration", as_number=32934),
+        _h("198.18.4.3", "g.whatsapp.net", extra_tcp=(5222,), title="WhatsApp", as_number=32934),
     ]
     hosts += [
-        _h(f"198.18.4.{10 + n}", f"e{n}.whatsapp.net", extra_tcp=(5222,), title="WhatsApp endpoint")
+        _h(f"198.18.4.{10 + n}", f"e{n}.whatsapp.net", extra_tcp=(5222,), title="WhatsApp endpoint",
+           as_number=32934)
         for n in range(1, 17)
     ]
     return hosts
@@ -63,23 +84,23 @@ DEFAULT_HOSTS: Final[tuple[Host, ...]] = (
     _h(A.PUBLIC_RESOLVERS[0], DOH_NAMES[0], kind="doh", http=False),
     _h(A.PUBLIC_RESOLVERS[1], DOH_NAMES[1], kind="doh", http=False),
     # platform hosts (issues 7-8)
-    _h("198.18.2.1", "x.com", "www.x.com", title="X. It's what's happening"),
-    _h("198.18.2.2", "twitter.com", "www.twitter.com", "mobile.twitter.com", title="X (formerly Twitter)"),
-    _h("198.18.2.3", "api.x.com", "api.twitter.com", title="X API"),
-    _h("198.18.2.4", "t.co", kind="redirector", title="t.co"),
-    _h("198.18.2.5", "abs.twimg.com", title="twimg static"),
-    _h("198.18.2.6", "pbs.twimg.com", title="twimg media"),
-    _h("198.18.2.7", "video.twimg.com", kind="largefile", title="twimg video"),
-    _h("198.18.3.1", "www.tiktok.com", "tiktok.com", title="TikTok - Make Your Day"),
-    _h("198.18.3.2", "www.youtube.com", "youtube.com", title="YouTube"),
-    _h("198.18.3.3", "www.facebook.com", "facebook.com", "edge-mqtt.facebook.com", title="Facebook"),
+    _h("198.18.2.1", "x.com", "www.x.com", title="X. It's what's happening", as_number=13414),
+    _h("198.18.2.2", "twitter.com", "www.twitter.com", "mobile.twitter.com", title="X (formerly Twitter)", as_number=13414),
+    _h("198.18.2.3", "api.x.com", "api.twitter.com", title="X API", as_number=13414),
+    _h("198.18.2.4", "t.co", kind="redirector", title="t.co", as_number=13414),
+    _h("198.18.2.5", "abs.twimg.com", title="twimg static", as_number=13414),
+    _h("198.18.2.6", "pbs.twimg.com", title="twimg media", as_number=13414),
+    _h("198.18.2.7", "video.twimg.com", kind="largefile", title="twimg video", as_number=13414),
+    _h("198.18.3.1", "www.tiktok.com", "tiktok.com", title="TikTok - Make Your Day", as_number=396986),
+    _h("198.18.3.2", "www.youtube.com", "youtube.com", title="YouTube", as_number=15169),
+    _h("198.18.3.3", "www.facebook.com", "facebook.com", "edge-mqtt.facebook.com", title="Facebook", as_number=32934),
     *_whatsapp(),
-    _h("198.18.4.30", "web.telegram.org", title="Telegram Web"),
-    *(_h(f"198.18.4.{31 + n}", title="Telegram DC") for n in range(6)),
-    _h("198.18.4.40", "chat.signal.org", "textsecure-service.whispersystems.org", title="Signal"),
-    _h("198.18.4.41", "storage.signal.org", title="Signal storage"),
-    _h("198.18.4.42", "cdn.signal.org", "cdn2.signal.org", "cdn3.signal.org", title="Signal CDN"),
-    _h("198.18.4.43", "sfu.voip.signal.org", "updates.signal.org", title="Signal"),
+    _h("198.18.4.30", "web.telegram.org", title="Telegram Web", as_number=62041),
+    *(_h(f"198.18.4.{31 + n}", title="Telegram DC", as_number=62041) for n in range(6)),
+    _h("198.18.4.40", "chat.signal.org", "textsecure-service.whispersystems.org", title="Signal", as_number=16509),
+    _h("198.18.4.41", "storage.signal.org", title="Signal storage", as_number=16509),
+    _h("198.18.4.42", "cdn.signal.org", "cdn2.signal.org", "cdn3.signal.org", title="Signal CDN", as_number=16509),
+    _h("198.18.4.43", "sfu.voip.signal.org", "updates.signal.org", title="Signal", as_number=16509),
     _h(A.BENCH, f"*.{BENCH_ZONE}", kind="bench", title="bench"),
 )
 
