@@ -169,7 +169,7 @@ def _endpoint_action(sel: str, proto: str, action: str) -> str:
     if action == "refuse":
         return f"-A CW {sel} --syn -j REJECT --reject-with tcp-reset"
     if action == "reset":  # let the handshake finish, reset the first data segment
-        return f"-A CW {sel} -m length --length 53:65535 -j REJECT --reject-with tcp-reset"
+        return f"-A CW {sel} ! --syn -m length --length 53:65535 -j REJECT --reject-with tcp-reset"
     if action == "drop":
         return f"-A CW {sel} -j DROP"
     return f"-A CW {sel} -j ACCEPT"

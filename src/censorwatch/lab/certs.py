@@ -11,7 +11,6 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from censorwatch.lab.world import DEFAULT_WORLD, World

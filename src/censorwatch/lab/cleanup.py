@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -70,10 +71,8 @@ def _namespaces_of(info: RunInfo) -> list[str]:
 
 def remove(info: RunInfo) -> list[str]:
     if info.detached and info.alive:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(info.owner_pid, 15)
-        except ProcessLookupError:
-            pass
     return teardown_namespaces(_namespaces_of(info), STATE_ROOT / info.run_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import socket
@@ -152,13 +153,14 @@ class Daemon:
             if h.http:
                 await self._serve(None, h.address, 80, SiteServer(h, None, doh).handle)
             if h.https:
-                await self._serve(None, h.address, 443, SiteServer(h, lambda h=h: self.tls_for(h, certs), doh).handle)
+                factory = functools.partial(self.tls_for, h, certs)
+                await self._serve(None, h.address, 443, SiteServer(h, factory, doh).handle)
             for port in h.extra_tcp:
                 await self._serve(None, h.address, port, banner)
         for addr in self.zones:
             ans = self.resolver(addr)
             await self._udp(None, addr, 53, ans)
-            await self._serve(None, addr, 53, lambda r, w, a=ans: self._tcp_dns(a, r, w))
+            await self._serve(None, addr, 53, functools.partial(self._tcp_dns, ans))
         for net in self.config["networks"]:
             n, ns = net["index"], net["censor_ns"]
             proxy = CensorProxy(ns, net.get("proxy_rules", []), seed=n)
@@ -166,7 +168,7 @@ class Daemon:
             await self._serve(ns, "0.0.0.0", PROXY_PORT, proxy.handle)
             await self._udp(ns, A.isp_gateway(n), SPOOF_PORT, self.spoofer(n))
             public = self.zones[A.PUBLIC_RESOLVERS[0]]
-            isp = IspProxy(ns, lambda name, z=public: lookup(z, name))
+            isp = IspProxy(ns, functools.partial(lookup, public))
             for port in (80, 443):
                 await self._serve(ns, A.isp_proxy(n), port, isp.handle)
         loop.add_signal_handler(signal.SIGHUP, self._reload)

@@ -10,17 +10,17 @@ from typing import Final
 LARGEFILE_SIZE: Final = 8 * 1024 * 1024
 
 BLOCKPAGE_HTML: Final = (
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
-    "<meta name=\"censorwatch-blockpage\" content=\"lab\">\n"
-    "<title>Blocked by the lab censor</title></head>\n"
-    "<body><h1>This website is not accessible</h1>\n"
-    "<p>Access to this website has been blocked under the lab's rules. (censorwatch lab blockpage)</p>\n"
-    "</body></html>\n"
-).encode()
+    b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+    b"<meta name=\"censorwatch-blockpage\" content=\"lab\">\n"
+    b"<title>Blocked by the lab censor</title></head>\n"
+    b"<body><h1>This website is not accessible</h1>\n"
+    b"<p>Access to this website has been blocked under the lab's rules. (censorwatch lab blockpage)</p>\n"
+    b"</body></html>\n"
+)
 
 
 def _filler(seed: str, size: int) -> str:
-    words = []
+    words: list[str] = []
     h = hashlib.sha256(seed.encode()).hexdigest()
     while sum(len(w) + 1 for w in words) < size:
         h = hashlib.sha256(h.encode()).hexdigest()

@@ -350,7 +350,7 @@ def parse(doc: Any, source: str = "<scenario>") -> Scenario:
     desc = m.get("description", "")
     if not isinstance(desc, str):
         raise _fail(f"{source}: description", "expected a string")
-    defaults = {
+    defaults: dict[str, Any] = {
         "resolver": zone_changes(m["resolver"], f"{source}: resolver") if "resolver" in m else ZoneChanges(),
         "censor": rules(m["censor"], f"{source}: censor") if "censor" in m else (),
     }

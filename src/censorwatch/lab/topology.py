@@ -7,6 +7,7 @@ to 198.18.0.0/15 exist: nothing in the lab can reach the host's networks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -135,10 +136,8 @@ def teardown_namespaces(names: list[str], state_dir: Path | None) -> list[str]:
     pids = {pid for ns in existing for pid in netns.netns_pids(ns)} - {os.getpid()}
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 1.0
         while pids and time.monotonic() < deadline:
             pids = {p for p in pids if _alive(p)}
