@@ -83,29 +83,71 @@ class Shaper:
     def chunk(self) -> int:
         return min(CHUNK, max(512, int(self.rate / 20))) if self.rate else CHUNK
 
-    async def pace(self, n: int) -> None:
-        wait = self.delay
-        segments = max(1, n // 1448)
-        rto = RTO
-        for _ in range(segments):
+    def lost_penalty(self, n: int) -> float:
+        """Retransmission time for the segments of an ``n``-byte chunk that the link 'lost'."""
+        penalty, rto = 0.0, RTO
+        for _ in range(max(1, n // 1448)):
             if self.loss and self.rng.random() < self.loss:
-                wait += rto
+                penalty += rto
                 rto = min(rto * 2, 3.0)
-        if self.rate:
-            wait += n / self.rate
-        if wait:
-            await asyncio.sleep(wait)
+        return penalty
 
 
 async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, shaper: Shaper) -> None:
+    """Copy ``src`` to ``dst``. Shaped: every chunk arrives ``delay`` after it was read (latency, so
+    chunks stay pipelined), lost segments hold the stream back by a retransmission timeout, and the
+    writer paces to the rate cap."""
+    if not shaper.active:
+        await _copy(src, dst)
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=256)
+
+    async def read() -> None:
+        try:
+            while True:
+                async with asyncio.timeout(IDLE_TIMEOUT):
+                    data = await src.read(shaper.chunk())
+                await queue.put((loop.time() + shaper.delay, data))
+                if not data:
+                    return
+        except (OSError, TimeoutError):
+            await queue.put((loop.time(), b""))
+
+    async def write() -> None:
+        free_at = loop.time()
+        while True:
+            due, data = await queue.get()
+            if not data:
+                break
+            due += shaper.lost_penalty(len(data))
+            if shaper.rate:
+                free_at = max(free_at, due) + len(data) / shaper.rate
+                due = free_at
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            dst.write(data)
+            async with asyncio.timeout(IDLE_TIMEOUT):
+                await dst.drain()
+        if dst.can_write_eof():
+            dst.write_eof()
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(read())
+            tg.create_task(write())
+    except* (OSError, TimeoutError):
+        reset(dst)
+
+
+async def _copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
     try:
         while True:
             async with asyncio.timeout(IDLE_TIMEOUT):
-                data = await src.read(shaper.chunk())
+                data = await src.read(CHUNK)
             if not data:
                 break
-            if shaper.active:
-                await shaper.pace(len(data))
             dst.write(data)
             async with asyncio.timeout(IDLE_TIMEOUT):
                 await dst.drain()
@@ -119,7 +161,7 @@ async def splice(cr: asyncio.StreamReader, cw: asyncio.StreamWriter, ur: asyncio
                  uw: asyncio.StreamWriter, first: bytes, shaper: Shaper) -> None:
     if first:
         if shaper.active:
-            await shaper.pace(len(first))
+            await asyncio.sleep(shaper.delay + shaper.lost_penalty(len(first)))
         uw.write(first)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(pipe(cr, uw, shaper))
