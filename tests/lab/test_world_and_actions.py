@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from labclient import Client, client_for
 
 from censorwatch.lab import addresses as A
 from censorwatch.lab import scenario
 from censorwatch.lab.instance import LabInstance
 from censorwatch.lab.pages import LARGEFILE_SIZE
-from labclient import Client, client_for
 
 pytestmark = pytest.mark.lab
 

@@ -1,0 +1,139 @@
+"""No namespaces, processes, files or rules are left after any run: normal, failed, interrupted (SIGINT,
+SIGTERM) and killed (SIGKILL, then ``lab clean``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from censorwatch.lab import netns, scenario
+from censorwatch.lab.errors import ScenarioError
+from censorwatch.lab.instance import LabInstance
+from censorwatch.lab.topology import STATE_ROOT
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+SCENARIO = """
+name: cleanup
+probe: {test: web_connectivity, input: "https://www.example.com/"}
+networks:
+  - {name: one, censor: [{sni: www.example.com, action: reset}, {host: x.com, action: blockpage}]}
+  - {name: two}
+"""
+
+
+def traces(run_id: str) -> list[str]:
+    """Everything of run ``run_id`` that still exists."""
+    left = [f"netns {n}" for n in netns.list_netns() if n.startswith(f"cw{run_id}-")]
+    if netns.ETC_NETNS.is_dir():
+        left += [f"/etc/netns/{p.name}" for p in netns.ETC_NETNS.iterdir() if p.name.startswith(f"cw{run_id}-")]
+    if (STATE_ROOT / run_id).exists():
+        left.append(f"state {STATE_ROOT / run_id}")
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if f"{STATE_ROOT}/{run_id}" in cmd:
+                left.append(f"process {d.name}: {cmd}")
+    return left
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "censorwatch", "lab", *args], capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+
+
+def start_foreground(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO)
+    p = subprocess.Popen([sys.executable, "-m", "censorwatch", "lab", "up", str(f), "--foreground"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    m = re.search(r"lab world ([0-9a-f]{5}) is up", line)
+    assert m, f"no world started: {line!r} {p.stderr.read() if p.poll() is not None else ''}"
+    run_id = m.group(1)
+    assert any(t.startswith("netns") for t in traces(run_id)) and any(t.startswith("process") for t in traces(run_id))
+    return p, run_id
+
+
+def test_normal_run_leaves_nothing() -> None:
+    sc = scenario.parse(scenario_doc(), "cleanup")
+    with LabInstance(sc, control=False) as lab:
+        run_id = lab.topo.run_id
+        assert len(traces(run_id)) >= 5
+    assert traces(run_id) == []
+
+
+def test_failed_build_leaves_nothing() -> None:
+    doc = scenario_doc()
+    doc["networks"][1]["censor"] = [{"endpoint": "not-in-the-world.test:443", "action": "drop"}]
+    lab = LabInstance(scenario.parse(doc, "broken"), control=False)
+    with pytest.raises(ScenarioError, match="not a host of the world"):
+        lab.up()
+    assert traces(lab.topo.run_id) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_nothing(tmp_path: Path, sig: signal.Signals) -> None:
+    p, run_id = start_foreground(tmp_path)
+    p.send_signal(sig)
+    p.wait(timeout=20)
+    assert traces(run_id) == []
+
+
+def test_killed_run_is_cleaned(tmp_path: Path) -> None:
+    p, run_id = start_foreground(tmp_path)
+    p.kill()
+    p.wait(timeout=10)
+    time.sleep(0.2)
+    assert traces(run_id), "SIGKILL cannot clean up: leftovers expected before `lab clean`"
+    r = cli("clean")
+    assert r.returncode == 0, r.stderr
+    assert run_id in r.stdout
+    assert traces(run_id) == []
+
+
+def test_up_exec_down(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO)
+    r = cli("up", str(f))
+    assert r.returncode == 0, r.stderr
+    run_id = re.search(r"lab world ([0-9a-f]{5}) is up", r.stdout).group(1)  # type: ignore[union-attr]
+    try:
+        e = cli("exec", "two", "--run", run_id, "--", "cat", "/etc/resolv.conf")
+        assert e.returncode == 0, e.stderr
+        assert "nameserver 198.18.53.2" in e.stdout  # network "two" is ISP 1: its own resolver
+        e = cli("exec", "nope", "--run", run_id, "--", "true")
+        assert e.returncode == 2 and "no network 'nope'" in e.stderr
+        assert cli("clean").returncode == 0
+        assert traces(run_id), "`lab clean` must not remove a world that `lab up` keeps running"
+    finally:
+        d = cli("down", run_id)
+    assert d.returncode == 0, d.stderr
+    assert traces(run_id) == []
+
+
+def test_lab_run_cli_leaves_nothing(tmp_path: Path) -> None:
+    before = set(netns.list_netns())
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO)
+    r = cli("run", str(f), timeout=120)
+    assert r.stdout.strip(), r.stderr
+    assert set(netns.list_netns()) <= before
+
+
+def scenario_doc() -> dict:
+    import yaml
+
+    return yaml.safe_load(SCENARIO)
