@@ -34,6 +34,8 @@ from censorwatch.lab.topology import Topology, new_run_id
 from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, World
 
 READY_TIMEOUT = 15.0
+#: modules the control server command imports, loaded while the namespaces are built
+CONTROL_PRELOAD = "censorwatch.cli,censorwatch.cli.control"
 CONTROL_PORT = 443
 CONTROL_URL = f"https://{CONTROL_NAMES[0]}/"
 DOH_URL = f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query"
@@ -109,16 +111,17 @@ class LabInstance:
             # started first: its imports overlap the build; it enters the namespace on "go"
             self.daemon = self._spawn([sys.executable, "-m", "censorwatch.lab.daemon", str(self.topo.state_dir)],
                                       "daemon", ns="")
+            if self.want_control:
+                self.control = self._start_control()
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()
             self._write_config()
             t1 = time.monotonic()
-            assert self.daemon.stdin is not None
-            self.daemon.stdin.write(f"go {self.topo.inet}\n")
-            self.daemon.stdin.flush()
-            if self.want_control:
-                self.control = self._start_control()
+            for p in (self.daemon, self.control):
+                if p is not None and p.stdin is not None:
+                    p.stdin.write(f"go {self.topo.inet}\n")
+                    p.stdin.flush()
             self._wait_ready(self.daemon, "world daemon")
             if self.control is not None:
                 self._wait_control()
@@ -131,7 +134,7 @@ class LabInstance:
         """Idempotent and thorough: also cleans up after a half-finished ``up``."""
         self._up = False
         t0 = time.monotonic()
-        for p, sig in ((self.control, signal.SIGTERM), (self.daemon, signal.SIGKILL)):
+        for p, sig in ((self.control, signal.SIGKILL), (self.daemon, signal.SIGKILL)):  # stateless servers
             if p is not None and p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, sig)
@@ -191,14 +194,17 @@ class LabInstance:
     def _start_control(self) -> subprocess.Popen[str] | None:
         if importlib.util.find_spec("censorwatch.control") is None:
             return None
+        self.certs.ensure()
         cert = self.certs.host(A.CONTROL)
         asn_map = self.topo.state_dir / "asn-map.csv"
         asn_map.write_text(asn_map_csv(self.scenario))
-        cmd = [sys.executable, "-m", "censorwatch", "control", "serve", "--lab-mode",
+        # imports (a web stack) overlap the build; it enters the internet namespace on "go"
+        cmd = [sys.executable, "-m", "censorwatch.lab.nsrun", "--preload", CONTROL_PRELOAD, "--",
+               "censorwatch", "control", "serve", "--lab-mode",
                "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--tls-cert", str(cert.cert),
                "--tls-key", str(cert.key), "--ca-file", str(self.certs.ca_file), "--doh-url", DOH_URL,
                "--asn-map", str(asn_map)]
-        return self._spawn(cmd, "control")
+        return self._spawn(cmd, "control", ns="")
 
     def _wait_control(self) -> None:
         import socket

@@ -18,17 +18,17 @@ SUPPORTED_TESTS = ("web_connectivity",)
 PROBE_TIMEOUT = 120.0
 
 
-def probe_request(lab: LabInstance, network: str, urls: list[str]) -> dict[str, Any]:
+def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0) -> dict[str, Any]:
     net = lab.scenario.network(network)
     return {
         "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
         "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
-        "cc": net.cc, "asn": net.asn, "url_deadline": 60,
+        "cc": net.cc, "asn": net.asn, "url_deadline": url_deadline,
     }
 
 
 def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
-              timeout: float = PROBE_TIMEOUT) -> list[dict[str, Any]]:
+              timeout: float = PROBE_TIMEOUT, url_deadline: float = 60.0) -> list[dict[str, Any]]:
     if test not in SUPPORTED_TESTS:
         raise LabError(f"probe test {test!r} cannot run in the lab yet (supported: {', '.join(SUPPORTED_TESTS)})")
     env = dict(os.environ)
@@ -36,7 +36,7 @@ def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmd = lab.exec_cmd(network, [sys.executable, "-m", "censorwatch.lab.probe_entry"])
     try:
-        p = subprocess.run(cmd, input=json.dumps(probe_request(lab, network, urls)), capture_output=True,
+        p = subprocess.run(cmd, input=json.dumps(probe_request(lab, network, urls, url_deadline)), capture_output=True,
                            text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise LabError(f"the probe in {network} did not finish within {timeout:.0f}s") from None
