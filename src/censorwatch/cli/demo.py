@@ -47,7 +47,7 @@ def demo(
     try:
         require_root()
     except NeedRoot as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_dir or Path(platformdirs.user_data_dir("censorwatch")) / "demo" / stamp
@@ -65,9 +65,9 @@ def demo(
 
     install_handlers()  # Ctrl-C / SIGTERM tear the world down even though it runs in a worker thread
     d = Demo(minutes=minutes, rounds=rounds, on_measurement=keep,
-             on_log=lambda msg: console.print(f"[cyan]demo[/cyan] {msg}", highlight=False))
+             on_log=lambda msg: console.print(f"[cyan]demo[/cyan] {msg}", highlight=False, soft_wrap=True))
     console.print(f"[bold]censorwatch demo[/bold]: {minutes:g} min, {rounds} rounds "
-                  f"(one simulated hour each), output {out_dir}", highlight=False)
+                  f"(one simulated hour each), output {out_dir}", highlight=False, soft_wrap=True)
     try:
         with Progress(TextColumn("measuring"), BarColumn(), TextColumn("{task.fields[n]} measurements"),
                       TimeRemainingColumn(), console=console, transient=True) as progress:
@@ -81,7 +81,7 @@ def demo(
         if isinstance(_RESULT.get("error"), BaseException):
             raise _RESULT["error"]
     except LabError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         f.close()
@@ -93,17 +93,17 @@ def demo(
         table.add_row(*row)
     out.print(table)
     for e in result.errors[:10]:
-        console.print(f"[yellow]warning:[/yellow] {e}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {e}", highlight=False, soft_wrap=True)
     db = out_dir / "censorwatch.duckdb"
     analysed = _store_and_analyse(jsonl, db) if result.measurements else "no measurements"
     if isinstance(analysed, str):
-        out.print(f"analysis: {analysed}; measurements are in {jsonl}", highlight=False)
+        out.print(f"analysis: {analysed}; measurements are in {jsonl}", highlight=False, soft_wrap=True)
     else:
-        out.print("analysis: " + json.dumps(analysed, default=str), highlight=False)
+        out.print("analysis: " + json.dumps(analysed, default=str), highlight=False, soft_wrap=True)
         out.print(f"where to look:\n  measurements  {jsonl}\n  database      {db}\n"
                   f"  events        censorwatch events --db {db}\n"
                   f"  incidents     censorwatch incidents --db {db}\n"
-                  f"  dashboard     censorwatch serve --db {db}", highlight=False)
+                  f"  dashboard     censorwatch serve --db {db}", highlight=False, soft_wrap=True)
 
 
 _RESULT: dict[str, Any] = {}

@@ -21,7 +21,7 @@ app.add_typer(lab_app, name="lab")
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -43,7 +43,7 @@ def _root() -> None:
 def check(scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
     """Validate scenario files without building anything."""
     for sc in _load(scenarios):
-        out.print(f"ok  {sc.name}  ({sc.source})", highlight=False)
+        out.print(f"ok  {sc.name}  ({sc.source})", highlight=False, soft_wrap=True)
 
 
 def _text(r: dict) -> str:
@@ -79,7 +79,7 @@ def run(
             if fmt == "json":
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             else:
-                out.print(_text(r), highlight=False)
+                out.print(_text(r), highlight=False, soft_wrap=True)
 
         try:
             run_many(scs, jobs, on_result=done)
@@ -106,16 +106,16 @@ def up(
     except (LabError, ScenarioError) as exc:
         raise _fail(str(exc), 1) from None
     run_id = lab.topo.run_id
-    out.print(f"lab world {run_id} is up ({lab.timings['up_s']:.2f}s): scenario {sc.name}", highlight=False)
+    out.print(f"lab world {run_id} is up ({lab.timings['up_s']:.2f}s): scenario {sc.name}", highlight=False, soft_wrap=True)
     for net in sc.networks:
         i = lab.network_info(net.name)
         out.print(f"  network {net.name}: {i['cc']} {i['asn']}, namespace {i['namespace']}, client {i['client']}, "
-                  f"resolver {i['resolver']}", highlight=False)
-    out.print(f"  lab CA: {lab.certs.ca_file}", highlight=False)
+                  f"resolver {i['resolver']}", highlight=False, soft_wrap=True)
+    out.print(f"  lab CA: {lab.certs.ca_file}", highlight=False, soft_wrap=True)
     first = sc.networks[0].name
     out.print(f"use it:  censorwatch lab exec {first} -- curl --cacert {lab.certs.ca_file} https://www.example.com/\n"
               f"         censorwatch lab exec {first} -- python -m censorwatch.lab.probe_entry < request.json\n"
-              f"stop it: censorwatch lab down {run_id}", highlight=False)
+              f"stop it: censorwatch lab down {run_id}", highlight=False, soft_wrap=True)
     if not foreground:
         lab.detach()
         return
@@ -169,7 +169,7 @@ def down(run_id: Annotated[str | None, typer.Argument(help="World id; default: e
     for r in targets:
         problems = cleanup.remove(r)
         out.print(f"stopped {r.run_id}" + (f" (problems: {'; '.join(problems)})" if problems else ""),
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if not targets:
         out.print("no `lab up` world is running")
 
@@ -180,9 +180,9 @@ def clean(everything: Annotated[bool, typer.Option("--all", help="Also remove wo
     """Remove leftovers of dead runs: namespaces (with their veths and rules), processes, state files."""
     _root()
     removed, problems = cleanup.clean(everything=everything)
-    out.print(f"removed {len(removed)} world(s)" + (f": {', '.join(removed)}" if removed else ""), highlight=False)
+    out.print(f"removed {len(removed)} world(s)" + (f": {', '.join(removed)}" if removed else ""), highlight=False, soft_wrap=True)
     for p in problems:
-        console.print(f"[yellow]warning:[/yellow] {p}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {p}", highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(1)
 
@@ -193,5 +193,5 @@ def list_() -> None:
     for r in cleanup.runs():
         state = "up (lab up)" if r.detached and r.alive else "running" if r.alive else "dead (lab clean)"
         out.print(f"{r.run_id}  {state:<16}  networks: {', '.join(r.networks) or '?'}  "
-                  f"namespaces: {len(r.namespaces)}", highlight=False)
+                  f"namespaces: {len(r.namespaces)}", highlight=False, soft_wrap=True)
 
