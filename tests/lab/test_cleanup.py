@@ -125,12 +125,17 @@ def test_up_exec_down(tmp_path: Path) -> None:
 
 
 def test_lab_run_cli_leaves_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"  # a private state root: this run's worlds are told apart from others'
     before = set(netns.list_netns())
     f = tmp_path / "s.yaml"
     f.write_text(SCENARIO)
-    r = cli("run", str(f), timeout=120)
+    r = subprocess.run([sys.executable, "-m", "censorwatch", "lab", "run", str(f)], capture_output=True,
+                       text=True, timeout=120, env={**ENV, "CENSORWATCH_LAB_STATE": str(state)})
     assert r.stdout.strip(), r.stderr
-    assert set(netns.list_netns()) <= before
+    assert not state.exists() or not any(state.iterdir()), "state left behind"
+    # namespaces that appeared meanwhile must belong to other (live) users of the machine's lab
+    new = {n for n in set(netns.list_netns()) - before if n.startswith("cw")}
+    assert all((STATE_ROOT / n[2:7]).exists() for n in new), f"namespaces left behind: {new}"
 
 
 def scenario_doc() -> dict:

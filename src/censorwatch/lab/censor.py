@@ -31,8 +31,12 @@ class Compiled:
     spoof: dict[str, list[str]]  # qname -> forged addresses ([] = NXDOMAIN)
 
 
-def protocols_available() -> bool:
-    return importlib.util.find_spec("censorwatch.lab.protocols") is not None
+def known_protocols() -> frozenset[str] | None:
+    """Protocol names ``censorwatch.lab.protocols`` recognises; None when that module is absent."""
+    if importlib.util.find_spec("censorwatch.lab.protocols") is None:
+        return None
+    mod = importlib.import_module("censorwatch.lab.protocols")
+    return frozenset(getattr(mod, "PROTOCOLS", ()))
 
 
 def names_of(target: str) -> list[str]:
@@ -138,11 +142,18 @@ def compile_rules(rules: tuple[Rule, ...], world: World, network: int, isp_if: s
                 nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
                            + f" -j REDIRECT --to-ports {PROXY_PORT}")
         elif r.matcher == "protocol":
-            if not protocols_available():
+            known = known_protocols()
+            if known is None:
                 raise ScenarioError(f"{where}.protocol", "protocol matching is not available in this build "
                                     "(censorwatch.lab.protocols, written for issue 8, is not installed yet)")
+            if r.target not in known:
+                raise ScenarioError(f"{where}.protocol", f"unknown protocol {r.target!r} "
+                                    f"(known: {', '.join(sorted(known))})")
             nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
                        + f" -j REDIRECT --to-ports {PROXY_PORT}")
+            sel = " -m conntrack --ctorigdstport " + str(r.port) if r.port else ""
+            filt.append(f"-A CW -p tcp{sel} -j ACCEPT")  # TCP: the proxy decides
+            filt.append(f"-A CW -p udp{sel} -j NFQUEUE --queue-num 0 --queue-bypass")  # UDP: the packet judge
         proxy.append(d)
     text = "\n".join([
         "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
@@ -233,10 +244,10 @@ def _protocol_matches(name: str, payload: bytes) -> bool:
         mod = importlib.import_module("censorwatch.lab.protocols")
     except ImportError:
         return False
-    fn = getattr(mod, "classify", None)
+    fn = getattr(mod, "matches", None)
     if fn is None:
         return False
     try:
-        return fn(payload) == name
-    except Exception:
+        return bool(fn(name, payload, "tcp"))
+    except (ValueError, IndexError):
         return False

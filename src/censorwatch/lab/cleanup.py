@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from censorwatch.lab import netns
-from censorwatch.lab.topology import STATE_ROOT, Topology, teardown_namespaces
+from censorwatch.lab.topology import STATE_ROOT, Topology, process_start, teardown_namespaces
 
 _NS_RE = re.compile(r"^cw([0-9a-f]{5})-(inet|i\d+|c\d+)$")
 
@@ -26,7 +26,11 @@ class RunInfo:
     namespaces: list[str]
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, start: int = 0) -> bool:
+    if pid <= 0:
+        return False
+    if start and process_start(pid) != start:
+        return False  # the pid was reused by another process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,7 +53,8 @@ def runs() -> list[RunInfo]:
             except (OSError, ValueError, TypeError):
                 found[d.name] = RunInfo(d.name, [], 0, False, False, [])
                 continue
-            found[d.name] = RunInfo(t.run_id, t.networks, t.owner_pid, t.detached, _pid_alive(t.owner_pid),
+            found[d.name] = RunInfo(t.run_id, t.networks, t.owner_pid, t.detached,
+                                    _pid_alive(t.owner_pid, t.owner_start),
                                     [ns for ns in t.namespaces() if (netns.NETNS_DIR / ns).exists()])
     for ns in netns.list_netns():
         m = _NS_RE.match(ns)
@@ -98,6 +103,7 @@ def _owned_by_live(ns: str) -> bool:
         return False
     meta = STATE_ROOT / m.group(1) / "meta.json"
     try:
-        return _pid_alive(json.loads(meta.read_text())["owner_pid"])
+        m = json.loads(meta.read_text())
+        return _pid_alive(m["owner_pid"], m.get("owner_start", 0))
     except (OSError, ValueError, KeyError):
         return False

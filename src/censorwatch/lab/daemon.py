@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import random
 import signal
 import socket
 import ssl
@@ -27,6 +28,7 @@ from censorwatch.lab import addresses as A
 from censorwatch.lab import dnszone, netns
 from censorwatch.lab.censor import PROXY_PORT, SPOOF_PORT
 from censorwatch.lab.certs import CertStore
+from censorwatch.lab.nfqueue import Queue, udp_judge
 from censorwatch.lab.proxy import CensorProxy, IspProxy
 from censorwatch.lab.scenario import ZoneChanges
 from censorwatch.lab.sites import SiteServer, banner
@@ -167,11 +169,26 @@ class Daemon:
             self.proxies[n] = proxy
             await self._serve(ns, "0.0.0.0", PROXY_PORT, proxy.handle)
             await self._udp(ns, A.isp_gateway(n), SPOOF_PORT, self.spoofer(n))
+            self._queue(ns, proxy, n)
             public = self.zones[A.PUBLIC_RESOLVERS[0]]
             isp = IspProxy(ns, functools.partial(lookup, public))
             for port in (80, 443):
                 await self._serve(ns, A.isp_proxy(n), port, isp.handle)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    def _queue(self, ns: str, proxy: CensorProxy, n: int) -> None:
+        """The packet judge for UDP ``protocol:`` rules (NFQUEUE 0 of the censor namespace)."""
+        try:
+            from censorwatch.lab.protocols import matches
+        except ImportError:
+            return  # protocol rules are refused when the world is built
+        judge = udp_judge(lambda: proxy.rules, random.Random(n), matches)
+        try:
+            q = Queue(ns, judge)
+        except OSError as exc:
+            print(f"nfqueue unavailable in {ns}: {exc}", file=sys.stderr, flush=True)
+            return
+        q.start(asyncio.get_running_loop())
 
     def _reload(self) -> None:
         try:

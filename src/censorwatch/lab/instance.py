@@ -84,6 +84,7 @@ class LabInstance:
         self.certs = CertStore(cache_dir(), world)
         self.daemon: subprocess.Popen[str] | None = None
         self.control: subprocess.Popen[str] | None = None
+        self.vpn: subprocess.Popen[str] | None = None
         self.censor: dict[str, tuple[Rule, ...]] = {n.name: n.censor for n in scenario.networks}
         self.resolver: dict[str, ZoneChanges] = {n.name: n.resolver for n in scenario.networks}
         self.everywhere = scenario.resolvers_everywhere
@@ -113,16 +114,22 @@ class LabInstance:
                                       "daemon", ns="")
             if self.want_control:
                 self.control = self._start_control()
+            if importlib.util.find_spec("censorwatch.lab.vpn_servers") is not None:
+                self.vpn = self._spawn([sys.executable, "-m", "censorwatch.lab.nsrun", "--preload",
+                                        "censorwatch.lab.vpn_servers", "--", "censorwatch.lab.vpn_servers",
+                                        "--lab-defaults"], "vpn", ns="")
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()
             self._write_config()
             t1 = time.monotonic()
-            for p in (self.daemon, self.control):
+            for p in (self.daemon, self.control, self.vpn):
                 if p is not None and p.stdin is not None:
                     p.stdin.write(f"go {self.topo.inet}\n")
                     p.stdin.flush()
             self._wait_ready(self.daemon, "world daemon")
+            if self.vpn is not None:
+                self._wait_ready(self.vpn, "VPN servers", "vpn")
             if self.control is not None:
                 self._wait_control()
             self.timings = {"topology_s": t1 - t0, "up_s": time.monotonic() - t0}
@@ -134,11 +141,11 @@ class LabInstance:
         """Idempotent and thorough: also cleans up after a half-finished ``up``."""
         self._up = False
         t0 = time.monotonic()
-        for p, sig in ((self.control, signal.SIGKILL), (self.daemon, signal.SIGKILL)):  # stateless servers
+        for p in (self.control, self.daemon, self.vpn):  # stateless servers: no graceful shutdown needed
             if p is not None and p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, sig)
-        for p in (self.control, self.daemon):
+                    os.killpg(p.pid, signal.SIGKILL)
+        for p in (self.control, self.daemon, self.vpn):
             if p is not None:
                 try:
                     p.wait(timeout=2)
@@ -157,7 +164,10 @@ class LabInstance:
         assert self.daemon is not None
         with _LOCK:
             _LIVE.pop(self.topo.run_id, None)
+        from censorwatch.lab.topology import process_start
+
         self.topo.owner_pid = self.daemon.pid
+        self.topo.owner_start = process_start(self.daemon.pid)
         self.topo.detached = True
         self.topo.save()
 
@@ -174,7 +184,7 @@ class LabInstance:
         finally:
             log.close()
 
-    def _wait_ready(self, p: subprocess.Popen[str], what: str) -> None:
+    def _wait_ready(self, p: subprocess.Popen[str], what: str, log_name: str = "daemon") -> None:
         assert p.stdout is not None
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -187,7 +197,7 @@ class LabInstance:
                     break
             elif p.poll() is not None:
                 break
-        log = (self.topo.state_dir / "daemon.log")
+        log = self.topo.state_dir / f"{log_name}.log"
         tail = log.read_text()[-2000:] if log.exists() else ""
         raise LabError(f"{what} did not start (exit {p.poll()}): {tail}")
 

@@ -33,6 +33,8 @@ class Topology:
     networks: list[str]  # scenario network names, in order: index N = ISP N
     owner_pid: int = field(default_factory=os.getpid)
     detached: bool = False
+    #: the owner's start time (clock ticks since boot): a reused pid is not mistaken for the owner
+    owner_start: int = field(default_factory=lambda: process_start(os.getpid()))
 
     @property
     def prefix(self) -> str:
@@ -125,6 +127,14 @@ class Topology:
 
         Returns the problems met (empty when everything is gone)."""
         return teardown_namespaces(self.namespaces(), self.state_dir)
+
+
+def process_start(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def teardown_namespaces(names: list[str], state_dir: Path | None) -> list[str]:
