@@ -30,21 +30,23 @@ networks:
 """
 
 
+_PIDS: dict[str, set[int]] = {}
+
+
 def traces(run_id: str) -> list[str]:
-    """Everything of run ``run_id`` that still exists."""
-    left = [f"netns {n}" for n in netns.list_netns() if n.startswith(f"cw{run_id}-")]
+    """Everything of run ``run_id`` that still exists: namespaces, files, and every process ever seen
+    inside its namespaces (remembered across calls, so a process that outlives them is caught)."""
+    names = [n for n in netns.list_netns() if n.startswith(f"cw{run_id}-")]
+    seen = _PIDS.setdefault(run_id, set())
+    for n in names:
+        seen.update(netns.netns_pids(n))
+    left = [f"netns {n}" for n in names]
+    left += [f"process {pid}" for pid in sorted(seen) if Path(f"/proc/{pid}").exists()
+             and not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")]
     if netns.ETC_NETNS.is_dir():
         left += [f"/etc/netns/{p.name}" for p in netns.ETC_NETNS.iterdir() if p.name.startswith(f"cw{run_id}-")]
     if (STATE_ROOT / run_id).exists():
         left.append(f"state {STATE_ROOT / run_id}")
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if f"{STATE_ROOT}/{run_id}" in cmd:
-                left.append(f"process {d.name}: {cmd}")
     return left
 
 

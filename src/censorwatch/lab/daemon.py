@@ -1,10 +1,9 @@
 """The world daemon: one asyncio process serving every host of the internet namespace and running
 every censor's user-space half (sockets are opened inside the censor namespaces with setns).
 
-Started by ``instance.LabInstance`` as ``python -m censorwatch.lab.daemon STATE`` while the namespaces
-are still being built (its imports overlap the build); on ``go NAMESPACE`` from stdin it moves into the
-internet namespace, prints ``ready`` once listening, re-reads ``STATE/config.json`` on SIGHUP and exits
-on SIGTERM/SIGINT.
+Started by ``instance.LabInstance`` through ``nsrun`` (imports done early, then moved into the
+internet namespace) as ``censorwatch.lab.daemon STATE``; prints ``ready`` once listening, re-reads
+``STATE/config.json`` on SIGHUP and exits on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -223,10 +222,6 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m censorwatch.lab.daemon STATE_DIR", file=sys.stderr)
         return 2
-    line = sys.stdin.readline().split()
-    if len(line) != 2 or line[0] != "go":
-        return 1  # the parent gave up before the world was built
-    netns.enter(line[1])
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Daemon(Path(argv[0])).run())
     return 0

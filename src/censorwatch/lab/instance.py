@@ -15,7 +15,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,13 +28,16 @@ from censorwatch.lab import netns
 from censorwatch.lab.censor import compile_rules
 from censorwatch.lab.certs import CertStore
 from censorwatch.lab.errors import LabError, require_root
+from censorwatch.lab.pool import POOL
 from censorwatch.lab.scenario import Rule, Scenario, ZoneChanges
 from censorwatch.lab.topology import Topology, new_run_id
 from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, World
 
 READY_TIMEOUT = 15.0
-#: modules the control server command imports, loaded while the namespaces are built
-CONTROL_PRELOAD = "censorwatch.cli,censorwatch.cli.control"
+#: what each server imports before it is needed (see pool.py)
+CONTROL_PRELOAD = "censorwatch.cli:_load,censorwatch.control.serve"
+DAEMON_PRELOAD = "censorwatch.lab.daemon"
+VPN_PRELOAD = "censorwatch.lab.vpn_servers"
 CONTROL_PORT = 443
 CONTROL_URL = f"https://{CONTROL_NAMES[0]}/"
 DOH_URL = f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query"
@@ -109,24 +111,26 @@ class LabInstance:
         self._up = True
         try:
             self.topo.save()
-            # started first: its imports overlap the build; it enters the namespace on "go"
-            self.daemon = self._spawn([sys.executable, "-m", "censorwatch.lab.daemon", str(self.topo.state_dir)],
-                                      "daemon", ns="")
-            if self.want_control:
-                self.control = self._start_control()
+            # servers come from the warm pool (imports done) and enter the internet namespace on "go"
+            starts: list[tuple[subprocess.Popen[str], list[str], str]] = []
+            self.daemon = POOL.take(DAEMON_PRELOAD)
+            starts.append((self.daemon, ["censorwatch.lab.daemon", str(self.topo.state_dir)], "daemon"))
+            if self.want_control and importlib.util.find_spec("censorwatch.control") is not None:
+                self.control = POOL.take(CONTROL_PRELOAD)
+                starts.append((self.control, self._control_argv(), "control"))
             if importlib.util.find_spec("censorwatch.lab.vpn_servers") is not None:
-                self.vpn = self._spawn([sys.executable, "-m", "censorwatch.lab.nsrun", "--preload",
-                                        "censorwatch.lab.vpn_servers", "--", "censorwatch.lab.vpn_servers",
-                                        "--lab-defaults"], "vpn", ns="")
+                self.vpn = POOL.take(VPN_PRELOAD)
+                starts.append((self.vpn, ["censorwatch.lab.vpn_servers", "--lab-defaults"], "vpn"))
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()
             self._write_config()
             t1 = time.monotonic()
-            for p in (self.daemon, self.control, self.vpn):
-                if p is not None and p.stdin is not None:
-                    p.stdin.write(f"go {self.topo.inet}\n")
-                    p.stdin.flush()
+            for proc, argv, name in starts:
+                assert proc.stdin is not None
+                go = {"ns": self.topo.inet, "argv": argv, "log": str(self.topo.state_dir / f"{name}.log")}
+                proc.stdin.write(json.dumps(go) + "\n")
+                proc.stdin.flush()
             self._wait_ready(self.daemon, "world daemon")
             if self.vpn is not None:
                 self._wait_ready(self.vpn, "VPN servers", "vpn")
@@ -172,18 +176,6 @@ class LabInstance:
         self.topo.save()
 
     # -- processes ----------------------------------------------------------------------------------------
-    def _spawn(self, cmd: list[str], name: str, ns: str | None = None) -> subprocess.Popen[str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                             env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        log = open(self.topo.state_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
-        try:
-            prefix = ["ip", "netns", "exec", ns or self.topo.inet] if ns != "" else []
-            return subprocess.Popen([*prefix, *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, text=True, env=env, start_new_session=True)
-        finally:
-            log.close()
-
     def _wait_ready(self, p: subprocess.Popen[str], what: str, log_name: str = "daemon") -> None:
         assert p.stdout is not None
         deadline = time.monotonic() + READY_TIMEOUT
@@ -201,20 +193,15 @@ class LabInstance:
         tail = log.read_text()[-2000:] if log.exists() else ""
         raise LabError(f"{what} did not start (exit {p.poll()}): {tail}")
 
-    def _start_control(self) -> subprocess.Popen[str] | None:
-        if importlib.util.find_spec("censorwatch.control") is None:
-            return None
+    def _control_argv(self) -> list[str]:
         self.certs.ensure()
         cert = self.certs.host(A.CONTROL)
         asn_map = self.topo.state_dir / "asn-map.csv"
         asn_map.write_text(asn_map_csv(self.scenario))
-        # imports (a web stack) overlap the build; it enters the internet namespace on "go"
-        cmd = [sys.executable, "-m", "censorwatch.lab.nsrun", "--preload", CONTROL_PRELOAD, "--",
-               "censorwatch", "control", "serve", "--lab-mode",
+        return ["censorwatch", "control", "serve", "--lab-mode",
                "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--tls-cert", str(cert.cert),
                "--tls-key", str(cert.key), "--ca-file", str(self.certs.ca_file), "--doh-url", DOH_URL,
                "--asn-map", str(asn_map)]
-        return self._spawn(cmd, "control", ns="")
 
     def _wait_control(self) -> None:
         import socket
