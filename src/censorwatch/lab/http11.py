@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
-READ_TIMEOUT = 15.0
+READ_TIMEOUT = 45.0  # longer than any probe timeout: a dropped flow must look silent
 _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 415: "Unsupported Media Type"}
 

@@ -94,8 +94,8 @@ class SiteServer:
         try:
             client = writer.get_extra_info("peername")[0]
             tls = self.tls
-            if tls is not None:
-                async with asyncio.timeout(10):
+            if tls is not None:  # patient, like real servers: the probe's own timeouts must fire first
+                async with asyncio.timeout(http11.READ_TIMEOUT):
                     await writer.start_tls(tls)
             req = await http11.read_request(reader)
             if req is None:
