@@ -63,3 +63,19 @@ def test_bad_scenario_is_reported_with_its_key(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "censor[0].action" in r.stderr and "unknown action 'explode'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_findings_sentences() -> None:
+    import datetime as dt
+
+    from censorwatch.lab.demo import findings
+
+    rows = [{"round": i, "network": "ptcl", "domain": d, "blocking": b, "method": m}
+            for i in range(3) for d, b, m in [("x.com", "http-failure" if i else False, "tls.reset" if i else None),
+                                              ("www.example.com", False, None)]]
+    rows += [{"round": i, "network": "jazz", "domain": "x.com", "blocking": None, "method": None} for i in (1, 2)]
+    start = dt.datetime(2024, 2, 17, 0, 0)
+    got = findings(rows, start)
+    assert got[0] == "jazz: nothing blocked"
+    assert got[1] == "jazz: dark (no measurement reached anything) in rounds at 01:00, 02:00"
+    assert got[2] == "ptcl: x.com blocked from 01:00 (simulated) by tls.reset; reachable: www.example.com"

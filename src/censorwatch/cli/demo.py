@@ -41,7 +41,7 @@ def demo(
 ) -> None:
     """A Pakistan-like world with three ISPs: X gets blocked (SNI reset on two, DNS on the third), the
     mobile ISP goes dark, probes measure throughout; then store, analyse and report (needs root)."""
-    from censorwatch.lab.demo import Demo, summarize
+    from censorwatch.lab.demo import Demo, findings, summarize
     from censorwatch.lab.errors import LabError, NeedRoot, require_root
 
     try:
@@ -92,6 +92,9 @@ def demo(
     for row in summarize(result.rows):
         table.add_row(*row)
     out.print(table)
+    out.print("[bold]What the demo found[/bold]")
+    for line in findings(result.rows, d.sim_start):
+        out.print(f"  {line}", highlight=False, soft_wrap=True)
     for e in result.errors[:10]:
         console.print(f"[yellow]warning:[/yellow] {e}", highlight=False, soft_wrap=True)
     db = out_dir / "censorwatch.duckdb"
@@ -99,7 +102,7 @@ def demo(
     if isinstance(analysed, str):
         out.print(f"analysis: {analysed}; measurements are in {jsonl}", highlight=False, soft_wrap=True)
     else:
-        out.print("analysis: " + json.dumps(analysed, default=str), highlight=False, soft_wrap=True)
+        out.print("stored and analysed: " + json.dumps(analysed, default=str), highlight=False, soft_wrap=True)
         out.print(f"where to look:\n  measurements  {jsonl}\n  database      {db}\n"
                   f"  events        censorwatch events --db {db}\n"
                   f"  incidents     censorwatch incidents --db {db}\n"

@@ -155,3 +155,29 @@ def summarize(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         methods = sorted({r["method"] for r in rs if r["method"]})
         out.append((net, dom or "?", marks, ", ".join(methods)))
     return out
+
+
+def findings(rows: list[dict[str, Any]], sim_start: dt.datetime) -> list[str]:
+    """Plain sentences: per network, which domains were blocked from when and how, and dark rounds."""
+    def when(r: int) -> str:
+        return f"{sim_start + dt.timedelta(hours=r):%H:%M}"
+
+    out = []
+    for net in sorted({r["network"] for r in rows}):
+        rs = [r for r in rows if r["network"] == net]
+        rounds = sorted({r["round"] for r in rs})
+        dark = [i for i in rounds if all(r["blocking"] is None for r in rs if r["round"] == i)]
+        blocked = [r for r in rs if r["blocking"] not in (False, None)]
+        doms = sorted({r["domain"] for r in blocked})
+        open_doms = sorted({r["domain"] for r in rs} - set(doms))
+        if doms:
+            first = min(r["round"] for r in blocked)
+            methods = ", ".join(sorted({r["method"] for r in blocked if r["method"]}))
+            out.append(f"{net}: {', '.join(doms)} blocked from {when(first)} (simulated) by {methods}; "
+                       f"reachable: {', '.join(open_doms) or 'nothing'}")
+        else:
+            out.append(f"{net}: nothing blocked")
+        if dark:
+            out.append(f"{net}: dark (no measurement reached anything) in rounds at "
+                       + ", ".join(when(i) for i in dark))
+    return out
