@@ -1,4 +1,5 @@
-"""Runs inside an ISP namespace: reads a JSON probe request on stdin, prints one measurement per line.
+"""Runs inside an ISP namespace (through ``nsrun``): reads a JSON probe request on stdin, prints one
+measurement per line.
 
 Kept tiny so the probe's own code does the measuring (``censorwatch.probe.run``).
 """
@@ -21,7 +22,7 @@ def main() -> int:
     config = ProbeConfig(
         urls=req["urls"], control_url=req["control_url"], ca_files=[Path(req["ca_file"])],
         trust_system=False, lab=True, public_resolver=req.get("public_resolver"), doh_url=req.get("doh_url"),
-        probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
+        system_resolver=req.get("system_resolver"), probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
     )
     for m in asyncio.run(run(config)):
         print(json.dumps(m), flush=True)

@@ -3,19 +3,21 @@ resolv.conf, routes and censor) and classifying what it measured."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from censorwatch.lab import addresses as A
 from censorwatch.lab.errors import LabError
 from censorwatch.lab.instance import CONTROL_URL, LabInstance
+from censorwatch.lab.pool import POOL
 
 SUPPORTED_TESTS = ("web_connectivity",)
 PROBE_TIMEOUT = 120.0
+PROBE_PRELOAD = "censorwatch.lab.probe_entry,censorwatch.probe"
 
 
 def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0) -> dict[str, Any]:
@@ -24,26 +26,33 @@ def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline:
         "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
         "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
         "cc": net.cc, "asn": net.asn, "url_deadline": url_deadline,
+        # the namespace's /etc/resolv.conf says the same; explicit because nsrun does not remount /etc
+        "system_resolver": f"{A.isp_resolver(lab.topo.index(network))}:53",
     }
 
 
 def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
               timeout: float = PROBE_TIMEOUT, url_deadline: float = 60.0) -> list[dict[str, Any]]:
+    """Measure ``urls`` from inside ``network`` (a pre-imported probe process from the warm pool)."""
     if test not in SUPPORTED_TESTS:
         raise LabError(f"probe test {test!r} cannot run in the lab yet (supported: {', '.join(SUPPORTED_TESTS)})")
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    cmd = lab.exec_cmd(network, [sys.executable, "-m", "censorwatch.lab.probe_entry"])
+    proc = POOL.take(PROBE_PRELOAD)
+    go = {"ns": lab.ns_of(network), "argv": ["censorwatch.lab.probe_entry"],
+          "log": str(lab.topo.state_dir / f"probe-{network}.log")}
+    req = probe_request(lab, network, urls, url_deadline)
     try:
-        p = subprocess.run(cmd, input=json.dumps(probe_request(lab, network, urls, url_deadline)), capture_output=True,
-                           text=True, timeout=timeout, env=env)
+        stdout, _ = proc.communicate(json.dumps(go) + "\n" + json.dumps(req), timeout=timeout)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         raise LabError(f"the probe in {network} did not finish within {timeout:.0f}s") from None
-    out = [json.loads(line) for line in p.stdout.splitlines() if line.strip().startswith("{")]
+    out = [json.loads(line) for line in stdout.splitlines() if line.strip().startswith("{")]
     errors = [o["error"] for o in out if "error" in o and len(o) == 1]
-    if errors or p.returncode != 0:
-        raise LabError(f"the probe in {network} failed ({p.returncode}): {errors or p.stderr.strip()[-1500:]}")
+    if errors or proc.returncode != 0:
+        log = lab.topo.state_dir / f"probe-{network}.log"
+        tail = log.read_text()[-1500:] if log.exists() else ""
+        raise LabError(f"the probe in {network} failed ({proc.returncode}): {errors or tail.strip()}")
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from censorwatch.lab import instance
 from censorwatch.lab.errors import LabError, ScenarioError
 from censorwatch.lab.instance import LabInstance
+from censorwatch.lab.pool import POOL
 from censorwatch.lab.probing import classify, run_probe
 from censorwatch.lab.scenario import Scenario
 
@@ -45,6 +46,7 @@ def run_many(scenarios: list[Scenario], jobs: int = 1,
     """Results in input order; ``on_result`` is called as each finishes (for progress)."""
     STOP.clear()
     instance.install_handlers()
+    POOL.target = max(1, min(jobs, len(scenarios)) // 2)  # warm servers and probes for the next worlds
     results: list[dict[str, Any] | None] = [None] * len(scenarios)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="lab")
     futures: dict[Future[dict[str, Any]], int] = {pool.submit(run_one, sc): i for i, sc in enumerate(scenarios)}
