@@ -68,6 +68,9 @@ def bench_scenarios(n: int, jobs: int) -> dict[str, float | int]:
                            capture_output=True, text=True, env=env, timeout=3600)
         wall = time.monotonic() - t0
     lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    for x in lines:
+        if "error" in x:
+            print(f"  error in {x['scenario']}: {x['error'][:300]}", file=sys.stderr)
     return {"wall_s": wall, "results": len(lines), "errors": sum("error" in x for x in lines)}
 
 
@@ -82,6 +85,9 @@ def main() -> int:
         return 2
     load = os.getloadavg()[0]
     rows = []
+    from censorwatch.lab.pool import POOL
+
+    POOL.target = 1  # repeated worlds take their servers warm, as lab run does
     w = bench_worlds(args.repeat, control=False, networks=1)
     rows.append(("world setup + teardown, 1 ISP, no control server (median of "
                  f"{args.repeat})", f"{w['total_median']:.2f} s (up {w['up_median']:.2f} s, down "
