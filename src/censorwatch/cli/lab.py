@@ -112,6 +112,10 @@ def up(
         out.print(f"  network {net.name}: {i['cc']} {i['asn']}, namespace {i['namespace']}, client {i['client']}, "
                   f"resolver {i['resolver']}", highlight=False, soft_wrap=True)
     out.print(f"  lab CA: {lab.certs.ca_file}", highlight=False, soft_wrap=True)
+    from censorwatch.lab.instance import CONTROL_URL, DOH_URL
+
+    if lab.control is not None:
+        out.print(f"  control server: {CONTROL_URL}  public DoH: {DOH_URL}", highlight=False, soft_wrap=True)
     first = sc.networks[0].name
     out.print(f"use it:  censorwatch lab exec {first} -- curl --cacert {lab.certs.ca_file} https://www.example.com/\n"
               f"         censorwatch lab exec {first} -- python -m censorwatch.lab.probe_entry < request.json\n"

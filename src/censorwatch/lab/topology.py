@@ -24,7 +24,11 @@ PREFIX = "cw"
 
 
 def new_run_id() -> str:
-    return secrets.token_hex(3)[:5]
+    """5 hex digits (interface names must stay under 16 characters), not used by a live world."""
+    while True:
+        rid = secrets.token_hex(3)[:5]
+        if not (netns.NETNS_DIR / f"{PREFIX}{rid}-inet").exists() and not (STATE_ROOT / rid).exists():
+            return rid
 
 
 @dataclass(slots=True)
