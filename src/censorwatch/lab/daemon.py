@@ -194,6 +194,7 @@ class Daemon:
             self.load()
         except (OSError, ValueError, KeyError) as exc:
             print(f"reload failed: {exc}", file=sys.stderr, flush=True)
+        print(f"reloaded {self.config.get('generation', 0)}", flush=True)  # the parent waits for this
 
     async def _serve(self, ns: str | None, addr: str, port: int, handler: Any) -> None:
         sock = _listen(ns, addr, port)

@@ -92,6 +92,7 @@ class LabInstance:
         self.everywhere = scenario.resolvers_everywhere
         self.compiled: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        self.generation = 0  # of config.json; the daemon acknowledges each reload with it
         self._up = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -176,14 +177,15 @@ class LabInstance:
         self.topo.save()
 
     # -- processes ----------------------------------------------------------------------------------------
-    def _wait_ready(self, p: subprocess.Popen[str], what: str, log_name: str = "daemon") -> None:
+    def _wait_ready(self, p: subprocess.Popen[str], what: str, log_name: str = "daemon",
+                    expect: str = "ready", timeout: float = READY_TIMEOUT) -> None:
         assert p.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r, _, _ = select.select([p.stdout], [], [], 0.1)
             if r:
                 line = p.stdout.readline()
-                if line.strip() == "ready":
+                if line.strip() == expect:
                     return
                 if not line:
                     break
@@ -191,7 +193,7 @@ class LabInstance:
                 break
         log = self.topo.state_dir / f"{log_name}.log"
         tail = log.read_text()[-2000:] if log.exists() else ""
-        raise LabError(f"{what} did not start (exit {p.poll()}): {tail}")
+        raise LabError(f"{what}: no {expect!r} within {timeout:.0f}s (exit {p.poll()}): {tail}")
 
     def _control_argv(self) -> list[str]:
         self.certs.ensure()
@@ -231,7 +233,9 @@ class LabInstance:
             self.compiled[name] = c
 
     def _write_config(self) -> None:
+        self.generation += 1
         cfg = {
+            "generation": self.generation,
             "run_id": self.topo.run_id,
             "cache_dir": str(cache_dir()),
             "everywhere": _zc(self.everywhere),
@@ -258,7 +262,7 @@ class LabInstance:
         self._write_config()
         if self.daemon is not None and self.daemon.poll() is None:
             os.killpg(self.daemon.pid, signal.SIGHUP)
-            time.sleep(0.05)
+            self._wait_ready(self.daemon, "world daemon reload", expect=f"reloaded {self.generation}", timeout=10)
 
     def apply_timeline(self, until: float) -> None:
         """Apply every timeline entry with ``at <= until`` (virtual time: no waiting)."""
