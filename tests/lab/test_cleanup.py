@@ -144,3 +144,35 @@ def scenario_doc() -> dict:
     import yaml
 
     return yaml.safe_load(SCENARIO)
+
+
+def test_sigint_during_parallel_lab_run(tmp_path: Path) -> None:
+    """Ctrl-C while two worlds measure (--jobs 2): both are torn down, probes included."""
+    state = tmp_path / "state"
+    files = []
+    for i in range(2):
+        f = tmp_path / f"s{i}.yaml"
+        f.write_text(f"name: slow{i}\nprobe: {{test: web_connectivity, input: \"https://www.example.com/\"}}\n"
+                     "censor: [{sni: www.example.com, action: drop}]\n")
+        files.append(str(f))
+    p = subprocess.Popen([sys.executable, "-m", "censorwatch", "lab", "run", *files, "--jobs", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**ENV, "CENSORWATCH_LAB_STATE": str(state)})
+    run_ids: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(run_ids) < 2:
+        if state.is_dir():
+            run_ids |= {d.name for d in state.iterdir() if (d / "config.json").exists()}
+        time.sleep(0.1)
+    assert len(run_ids) == 2, f"worlds did not come up: {p.stderr.read() if p.poll() is not None else ''}"
+    time.sleep(1.0)  # the probes are now waiting on the dropped handshakes
+    for rid in run_ids:
+        assert traces(rid)  # remembers the processes inside
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert "interrupted" in err
+    for rid in run_ids:
+        left = [t for t in traces(rid) if not t.startswith("state")]
+        assert left == [], left
+    assert not any(state.iterdir())
