@@ -61,11 +61,17 @@ def start_foreground(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
     p = subprocess.Popen([sys.executable, "-m", "censorwatch", "lab", "up", str(f), "--foreground"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     assert p.stdout is not None
-    line = p.stdout.readline()
-    m = re.search(r"lab world ([0-9a-f]{5}) is up", line)
-    assert m, f"no world started: {line!r} {p.stderr.read() if p.poll() is not None else ''}"
-    run_id = m.group(1)
-    assert any(t.startswith("netns") for t in traces(run_id)) and any(t.startswith("process") for t in traces(run_id))
+    try:
+        line = p.stdout.readline()
+        m = re.search(r"lab world ([0-9a-f]{5}) is up", line)
+        assert m, f"no world started: {line!r} {p.stderr.read() if p.poll() is not None else ''}"
+        run_id = m.group(1)
+        assert any(t.startswith("netns") for t in traces(run_id))
+        assert any(t.startswith("process") for t in traces(run_id))
+    except BaseException:
+        p.terminate()  # never leave a world behind because an assertion failed
+        p.wait(timeout=30)
+        raise
     return p, run_id
 
 
