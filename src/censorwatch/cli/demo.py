@@ -36,7 +36,7 @@ def _store_and_analyse(jsonl: Path, db: Path) -> dict[str, Any] | str:
 @app.command()
 def demo(
     minutes: Annotated[float, typer.Option(min=0.5, max=120, help="Length of the compressed timeline.")] = 3.0,
-    rounds: Annotated[int, typer.Option(min=4, max=200, help="Probing rounds (one simulated hour each).")] = 15,
+    rounds: Annotated[int, typer.Option(min=4, max=200, help="Probing rounds (one simulated hour each).")] = 24,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where measurements and the database go.")] = None,
 ) -> None:
     """A Pakistan-like world with three ISPs: X gets blocked (SNI reset on two, DNS on the third), the

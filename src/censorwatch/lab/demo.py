@@ -61,7 +61,7 @@ class DemoResult:
 
 
 class Demo:
-    def __init__(self, minutes: float = 3.0, rounds: int = 15,
+    def __init__(self, minutes: float = 3.0, rounds: int = 24,
                  on_measurement: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
                  on_log: Callable[[str], None] | None = None) -> None:
         if minutes <= 0 or rounds < 2:
