@@ -35,7 +35,7 @@ from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, World
 
 READY_TIMEOUT = 15.0
 #: what each server imports before it is needed (see pool.py)
-CONTROL_PRELOAD = "censorwatch.cli:_load,censorwatch.control.serve"
+CONTROL_PRELOAD = "censorwatch.cli.control,censorwatch.control.serve"  # only the control command
 DAEMON_PRELOAD = "censorwatch.lab.daemon"
 VPN_PRELOAD = "censorwatch.lab.vpn_servers"
 CONTROL_PORT = 443
@@ -200,7 +200,8 @@ class LabInstance:
         cert = self.certs.host(A.CONTROL)
         asn_map = self.topo.state_dir / "asn-map.csv"
         asn_map.write_text(asn_map_csv(self.scenario))
-        return ["censorwatch", "control", "serve", "--lab-mode",
+        # the CLI app with only the control command registered (not every command module of the CLI)
+        return ["censorwatch.cli.app:app", "control", "serve", "--lab-mode",
                "--host", A.CONTROL, "--port", str(CONTROL_PORT), "--tls-cert", str(cert.cert),
                "--tls-key", str(cert.key), "--ca-file", str(self.certs.ca_file), "--doh-url", DOH_URL,
                "--asn-map", str(asn_map)]

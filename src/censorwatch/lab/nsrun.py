@@ -5,7 +5,7 @@
 ~1 s for a web stack) while the lab is still building its namespaces, or while it sits in the warm pool
 of ``instance.py``, then reads one JSON line from stdin: ``{"ns": NAME, "argv": [MODULE, ARGS...],
 "log": PATH}``. It sends stderr to ``log``, enters network namespace ``ns`` and runs ``MODULE`` as
-``__main__``. EOF on stdin (the parent gave up or exited) ends it without running anything.
+``__main__`` (or, for ``MODULE:CALLABLE``, calls it with ``sys.argv`` set). EOF on stdin (the parent gave up or exited) ends it without running anything.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ def main(argv: list[str]) -> int:
         os.close(fd)
     netns.enter(ns)
     sys.argv = args
-    runpy.run_module(args[0], run_name="__main__", alter_sys=True)
+    target, _, call = args[0].partition(":")
+    if call:  # "module:callable": call it (e.g. a typer app holding only the preloaded commands)
+        getattr(importlib.import_module(target), call)()
+    else:
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
     return 0
 
 
