@@ -82,6 +82,9 @@ class Demo:
         return self.sim_start + dt.timedelta(hours=elapsed / self.round_s)
 
     def run(self) -> DemoResult:
+        from censorwatch.lab.pool import POOL
+
+        POOL.target = len(self.scenario.networks)  # a warm probe per network for every next round
         with LabInstance(self.scenario) as lab:
             self.log(f"world {lab.topo.run_id} up in {lab.timings['up_s']:.2f}s: "
                      + ", ".join(f"{n.name} ({n.cc} {n.asn})" for n in self.scenario.networks))

@@ -26,7 +26,7 @@ def _spawn(preload: str) -> subprocess.Popen[str]:
 class Pool:
     def __init__(self) -> None:
         self.idle: dict[str, list[subprocess.Popen[str]]] = {}
-        self.target = 1
+        self.target = 0  # idle processes kept per kind; lab run and the demo raise it
         self.lock = threading.Lock()
         atexit.register(self.close)
 
