@@ -83,8 +83,9 @@ class Demo:
 
     def run(self) -> DemoResult:
         from censorwatch.lab.pool import POOL
+        from censorwatch.lab.probing import PROBE_PRELOAD
 
-        POOL.target = len(self.scenario.networks)  # a warm probe per network for every next round
+        POOL.per_kind[PROBE_PRELOAD] = len(self.scenario.networks)  # a warm probe per network and round
         with LabInstance(self.scenario) as lab:
             self.log(f"world {lab.topo.run_id} up in {lab.timings['up_s']:.2f}s: "
                      + ", ".join(f"{n.name} ({n.cc} {n.asn})" for n in self.scenario.networks))

@@ -27,6 +27,7 @@ class Pool:
     def __init__(self) -> None:
         self.idle: dict[str, list[subprocess.Popen[str]]] = {}
         self.target = 0  # idle processes kept per kind; lab run and the demo raise it
+        self.per_kind: dict[str, int] = {}  # overrides of ``target`` by preload string
         self.lock = threading.Lock()
         atexit.register(self.close)
 
@@ -35,7 +36,7 @@ class Pool:
         with self.lock:
             idle = [p for p in self.idle.get(preload, []) if p.poll() is None]
             proc = idle.pop(0) if idle else None
-            while len(idle) < self.target:
+            while len(idle) < self.per_kind.get(preload, self.target):
                 idle.append(_spawn(preload))
             self.idle[preload] = idle
         return proc or _spawn(preload)
