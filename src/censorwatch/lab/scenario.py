@@ -51,13 +51,6 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Rule:
-        d = dict(d)
-        if d.get("answer") is not None:
-            d["answer"] = tuple(d["answer"])
-        return cls(**d)
-
 
 @dataclass(frozen=True, slots=True)
 class Network:
