@@ -18,7 +18,7 @@ REPO = HERE.parents[1]
 SCENARIOS = sorted(p for p in HERE.glob("*.yaml") if p.name != "expected.yaml")
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HERE / "expected.yaml").read_text())
 
-pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]  # the first test builds 36 worlds
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]  # the first test builds a world per scenario
 
 
 @pytest.fixture(scope="module")
