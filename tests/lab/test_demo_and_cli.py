@@ -79,3 +79,36 @@ def test_findings_sentences() -> None:
     assert got[0] == "jazz: nothing blocked"
     assert got[1] == "jazz: dark (no measurement reached anything) in rounds at 01:00, 02:00"
     assert got[2] == "ptcl: x.com blocked from 01:00 (simulated) by tls.reset; reachable: www.example.com"
+
+
+@pytest.mark.lab
+def test_demo_interrupted_tears_down(tmp_path: Path) -> None:
+    import re
+    import signal
+    import time
+
+    from censorwatch.lab import netns
+
+    p = subprocess.Popen([sys.executable, "-m", "censorwatch", "demo", "--minutes", "1", "--rounds", "4",
+                          "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert p.stderr is not None
+    run_id = None
+    deadline = time.monotonic() + 90
+    try:
+        while run_id is None and time.monotonic() < deadline:
+            line = p.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"demo world ([0-9a-f]{5}) up", line)
+            run_id = m.group(1) if m else None
+        assert run_id, "the demo world did not come up"
+        assert any(n.startswith(f"cw{run_id}-") for n in netns.list_netns())
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130
+    assert "the world was torn down" in err
+    assert not [n for n in netns.list_netns() if n.startswith(f"cw{run_id}-")]

@@ -83,6 +83,13 @@ def demo(
     except LabError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        from censorwatch.lab.instance import teardown_all
+
+        teardown_all()
+        console.print(f"interrupted: the world was torn down; measurements so far are in {jsonl}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         f.close()
     result = d.result

@@ -67,11 +67,11 @@ def install_handlers() -> None:
         return
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    atexit.register(_teardown_all)
+    atexit.register(teardown_all)
     _HANDLERS_INSTALLED = True
 
 
-def _teardown_all() -> None:
+def teardown_all() -> None:
     for inst in list(_LIVE.values()):
         inst.down()
 

@@ -62,9 +62,9 @@ def run_many(scenarios: list[Scenario], jobs: int = 1,
         STOP.set()
         for f in futures:
             f.cancel()
-        instance._teardown_all()  # kills daemons and probes: the workers fail fast
+        instance.teardown_all()  # kills daemons and probes: the workers fail fast
         pool.shutdown(wait=True, cancel_futures=True)
-        instance._teardown_all()  # anything a worker built meanwhile
+        instance.teardown_all()  # anything a worker built meanwhile
         raise
     pool.shutdown(wait=True)
     return [r for r in results if r is not None]
