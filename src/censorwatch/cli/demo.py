@@ -110,13 +110,23 @@ def demo(
         out.print(f"analysis: {analysed}; measurements are in {jsonl}", highlight=False, soft_wrap=True)
     else:
         out.print("stored and analysed: " + json.dumps(analysed, default=str), highlight=False, soft_wrap=True)
-        out.print(f"where to look:\n  measurements  {jsonl}\n  database      {db}\n"
-                  f"  events        censorwatch events --db {db}\n"
-                  f"  incidents     censorwatch incidents --db {db}\n"
-                  f"  dashboard     censorwatch serve --db {db}", highlight=False, soft_wrap=True)
+        lines = [f"  measurements  {jsonl}", f"  database      {db}"]
+        have = _commands()
+        for cmd, what in (("events", "events"), ("incidents", "incidents"), ("report", "report"),
+                          ("serve", "dashboard")):
+            if cmd in have:
+                lines.append(f"  {what:<13} censorwatch {cmd} --db {db}")
+        out.print("where to look:\n" + "\n".join(lines), highlight=False, soft_wrap=True)
 
 
 _RESULT: dict[str, Any] = {}
+
+
+def _commands() -> set[str]:
+    """Top-level commands and groups registered on the CLI (later issues add events, report, serve)."""
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    names |= {g.name or "" for g in app.registered_groups}
+    return {n.replace("_", "-") for n in names if n}
 
 
 def _run(d: Any) -> None:
