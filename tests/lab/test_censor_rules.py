@@ -69,3 +69,19 @@ def test_compiled_iptables() -> None:
     assert f"-j REDIRECT --to-ports {censor.PROXY_PORT}" in text
     assert text.index("--syn -j REJECT") < text.index("-A CW -j DROP")
     assert c.spoof == {"x.com": ["198.18.66.66"]}
+
+
+def test_scenarios_are_checked_against_the_world() -> None:
+    import pytest
+
+    from censorwatch.lab.errors import ScenarioError
+
+    sc = scenario.parse({"name": "w", "networks": [
+        {"name": "a"}, {"name": "b", "censor": [{"endpoint": "nowhere.test:443", "action": "drop"}]}]}, "w.yaml")
+    with pytest.raises(ScenarioError) as ei:
+        censor.check_scenario(sc, DEFAULT_WORLD)
+    assert ei.value.location == "w.yaml: networks[1].censor[0].endpoint"
+    assert "not a host of the world" in ei.value.reason
+    ok = scenario.parse({"name": "w", "censor": [{"endpoint": "@badssl:443", "action": "drop"},
+                                                {"dns": "x.com", "answer": ["www.example.org"]}]}, "ok.yaml")
+    censor.check_scenario(ok, DEFAULT_WORLD)

@@ -26,10 +26,16 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 
 
 def _load(paths: list[Path]) -> list[scenario.Scenario]:
+    from censorwatch.lab.censor import check_scenario
+    from censorwatch.lab.world import DEFAULT_WORLD
+
     try:
-        return scenario.load_many(paths)
+        scs = scenario.load_many(paths)
+        for sc in scs:
+            check_scenario(sc, DEFAULT_WORLD)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
+    return scs
 
 
 def _root() -> None:

@@ -251,3 +251,18 @@ def _protocol_matches(name: str, payload: bytes) -> bool:
         return bool(fn(name, payload, "tcp"))
     except (ValueError, IndexError):
         return False
+
+
+def check_scenario(sc: Any, world: World) -> None:
+    """Compile every rule set of a scenario (networks and timeline) against ``world`` without building
+    anything, so unknown endpoint hosts, answers and protocols are reported before a world exists."""
+    for n, net in enumerate(sc.networks):
+        sets = [(f"networks[{n}].censor" if len(sc.networks) > 1 or net.name != "isp" else "censor", net.censor)]
+        sets += [(f"timeline[{i}].censor", e.censor) for i, e in enumerate(sc.timeline)
+                 if e.censor is not None and e.network in (None, net.name)]
+        for where, rules in sets:
+            try:
+                compile_rules(rules, world, n, "check")
+            except ScenarioError as exc:
+                loc = exc.location.removeprefix("censor")
+                raise ScenarioError(f"{sc.source}: {where}{loc}", exc.reason) from None
