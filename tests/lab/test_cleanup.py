@@ -33,6 +33,13 @@ networks:
 _PIDS: dict[str, set[int]] = {}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
 def traces(run_id: str) -> list[str]:
     """Everything of run ``run_id`` that still exists: namespaces, files, and every process ever seen
     inside its namespaces (remembered across calls, so a process that outlives them is caught)."""
@@ -41,8 +48,7 @@ def traces(run_id: str) -> list[str]:
     for n in names:
         seen.update(netns.netns_pids(n))
     left = [f"netns {n}" for n in names]
-    left += [f"process {pid}" for pid in sorted(seen) if Path(f"/proc/{pid}").exists()
-             and not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")]
+    left += [f"process {pid}" for pid in sorted(seen) if _alive(pid)]
     if netns.ETC_NETNS.is_dir():
         left += [f"/etc/netns/{p.name}" for p in netns.ETC_NETNS.iterdir() if p.name.startswith(f"cw{run_id}-")]
     if (STATE_ROOT / run_id).exists():
