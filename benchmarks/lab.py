@@ -53,7 +53,7 @@ def bench_worlds(repeat: int, control: bool, networks: int) -> dict[str, float]:
 
 
 def bench_scenarios(n: int, jobs: int) -> dict[str, float | int]:
-    files = sorted(p for p in SUITE.glob("*.yaml") if p.name != "expected.yaml")
+    files = sorted(SUITE.glob("*.yaml"))
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i in range(n):
