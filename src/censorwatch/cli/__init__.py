@@ -17,6 +17,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.fingerprints",
     "censorwatch.cli.probe",
     "censorwatch.cli.control",
+    "censorwatch.cli.lab",
+    "censorwatch.cli.demo",
 ]
 
 
