@@ -1,0 +1,77 @@
+"""The detection stages of ``run_analysis``: aggregates -> events -> incidents (after verdicts).
+
+Each stage is incremental: aggregates recompute only the hours whose verdicts changed and queue the
+touched series; events re-run the detectors over every network with a queued series (the whole
+network, because an outage of the network suppresses its blocking events); incidents re-merge the
+countries whose events were re-run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import groupby
+from typing import Any
+
+from censorwatch.analysis.detect import bayes, cusum, incidents, outage
+from censorwatch.analysis.detect.series import VerdictRow
+from censorwatch.model.events import Event
+from censorwatch.store import detection as sql
+from censorwatch.store.db import Store
+
+Progress = Callable[[int], None]
+
+
+def aggregates(store: Store) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    out: dict[str, Any] = dict(sql.update_aggregates(store.con))
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def detect_network(store: Store, cc: str, asn: str) -> tuple[list[Event], int]:
+    """Every detector over one network: (events to store, blocking events suppressed by outages)."""
+    until = sql.data_end(store.con)
+    vol = [outage.VolumeRow(h, t, r) for h, t, r in sql.network_volume(store.con, cc, asn)]
+    outs = outage.detect(cc, asn, vol, until=until)
+    ours: list[Event] = []
+    base: list[Event] = []
+    for _target, group in groupby(sql.network_rows(store.con, cc, asn), key=lambda r: r[3]):
+        rows = [VerdictRow(*r) for r in group]
+        ours.extend(bayes.detect(rows))
+        base.extend(cusum.detect(rows))
+    kept_ours, dropped_ours = outage.suppress(ours, outs)
+    kept_base, _ = outage.suppress(base, outs)
+    return [*outs, *kept_ours, *kept_base], len(dropped_ours)
+
+
+def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    nets = sql.pending_networks(store.con)
+    n_events = suppressed = 0
+    for cc, asn in nets:
+        evs, dropped = detect_network(store, cc, asn)
+        sql.replace_network_events(store.con, cc, asn, evs)
+        n_events += len(evs)
+        suppressed += dropped
+        if on_progress is not None:
+            on_progress(1)
+    return {
+        "networks": len(nets), "events": n_events, "suppressed_by_outage": suppressed,
+        "countries": sorted({cc for cc, _ in nets}), "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def incidents_for(store: Store, countries: list[str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    now = sql.data_end(store.con)
+    n = 0
+    for cc in countries:
+        evs = [
+            e for e in sql.load_events(store.con, cc=cc)
+            if e.detector in (bayes.DETECTOR, outage.DETECTOR)
+        ]
+        incs = incidents.merge(evs, now) if now is not None else []
+        sql.replace_incidents(store.con, cc, incs)
+        n += len(incs)
+    return {"countries": len(countries), "incidents": n, "seconds": round(time.perf_counter() - t0, 3)}
