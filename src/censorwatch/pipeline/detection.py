@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from censorwatch.analysis.detect import bayes, cusum, incidents, outage
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event
 from censorwatch.store import detection as sql
-from censorwatch.store.db import Store
+
+if TYPE_CHECKING:
+    from censorwatch.store.db import Store
 
 Progress = Callable[[int], None]
 

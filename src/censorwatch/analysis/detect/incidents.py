@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from censorwatch.model.events import Confidence, Event, Incident, iso
 
 RULES_VERSION = "1"
 MERGE_GAP = timedelta(hours=6)  # events this close in time are one incident
+_FAR = datetime(9000, 1, 1, tzinfo=UTC)  # "ongoing" when comparing ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def merge(events: Sequence[Event], now: datetime) -> list[Incident]:
             if not cluster:
                 hi = None
             cluster.append(e)
-            u = e.end if e.end is not None else datetime.max.replace(tzinfo=e.start.tzinfo)
+            u = e.end if e.end is not None else _FAR
             hi = u if hi is None else max(hi, u)
         if cluster:
             out.append(_incident(kind, cc, target, cluster, now))
