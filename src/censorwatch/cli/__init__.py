@@ -11,6 +11,8 @@ from censorwatch.cli.app import app
 
 _COMMAND_MODULES = [
     "censorwatch.cli.version",
+    "censorwatch.cli.events",
+    "censorwatch.cli.simulate",
 ]
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from censorwatch.analysis.detect import bayes, cusum, incidents, outage
+from censorwatch.analysis.detect import bayes, incidents, outage, run
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event
 from censorwatch.store import detection as sql
@@ -33,18 +32,9 @@ def aggregates(store: Store) -> dict[str, Any]:
 
 def detect_network(store: Store, cc: str, asn: str) -> tuple[list[Event], int]:
     """Every detector over one network: (events to store, blocking events suppressed by outages)."""
-    until = sql.data_end(store.con)
     vol = [outage.VolumeRow(h, t, r) for h, t, r in sql.network_volume(store.con, cc, asn)]
-    outs = outage.detect(cc, asn, vol, until=until)
-    ours: list[Event] = []
-    base: list[Event] = []
-    for _target, group in groupby(sql.network_rows(store.con, cc, asn), key=lambda r: r[3]):
-        rows = [VerdictRow(*r) for r in group]
-        ours.extend(bayes.detect(rows))
-        base.extend(cusum.detect(rows))
-    kept_ours, dropped_ours = outage.suppress(ours, outs)
-    kept_base, _ = outage.suppress(base, outs)
-    return [*outs, *kept_ours, *kept_base], len(dropped_ours)
+    rows = (VerdictRow(*r) for r in sql.network_rows(store.con, cc, asn))
+    return run.detect_network(cc, asn, rows, vol, sql.data_end(store.con))
 
 
 def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:

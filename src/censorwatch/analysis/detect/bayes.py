@@ -37,8 +37,8 @@ class BayesParams:
     max_switch: float = 0.3
     p_blocked_start: float = 0.05
     rounds: int = 3
-    min_blocked: int = 3  # blocked-signal measurements a segment needs to become an event
-    min_llr: float = 6.0  # log-likelihood ratio (blocked vs open) a segment needs
+    min_blocked: int = 4  # blocked-signal measurements a segment needs to become an event
+    min_llr: float = 10.0  # log-likelihood ratio (blocked vs open) a segment needs
     likely_hours: float = 6.0
 
 
