@@ -113,7 +113,10 @@ def test_events_incidents_and_outage_suppression(db: _Db) -> None:
     _insert(db.con, rows)
     _run(db)
     evs = sql.load_events(db.con, detector="bayes")
-    assert sorted((e.asn, e.target) for e in evs) == [("AS1", "x.com"), ("AS2", "x.com")]
+    assert sorted((e.asn or "*", e.target) for e in evs) == [("*", "x.com"), ("AS1", "x.com"), ("AS2", "x.com")]
+    country = next(e for e in evs if e.asn is None)
+    assert country.asns == ["AS1", "AS2"]
+    assert country.start == min(e.start for e in evs)
     for e in evs:
         assert abs((e.start - at(40)) / timedelta(hours=1)) <= 3 and e.end is None
     outs = sql.load_events(db.con, kind="outage")

@@ -48,9 +48,14 @@ def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:
         suppressed += dropped
         if on_progress is not None:
             on_progress(1)
+    countries = sorted({cc for cc, _ in nets})
+    for cc in countries:
+        cevs = run.detect_country(VerdictRow(*r) for r in sql.country_rows(store.con, cc))
+        sql.replace_country_events(store.con, cc, cevs)
+        n_events += len(cevs)
     return {
         "networks": len(nets), "events": n_events, "suppressed_by_outage": suppressed,
-        "countries": sorted({cc for cc, _ in nets}), "seconds": round(time.perf_counter() - t0, 3),
+        "countries": countries, "seconds": round(time.perf_counter() - t0, 3),
     }
 
 

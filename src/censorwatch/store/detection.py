@@ -165,6 +165,24 @@ def network_rows(
             yield (r[0].replace(tzinfo=UTC), r[1], r[2], r[3], r[4], r[5], r[6])
 
 
+def country_rows(
+    con: duckdb.DuckDBPyConnection, cc: str
+) -> Iterator[tuple[datetime, str, str, str, str, str | None, str]]:
+    """(time, cc, asn, target, status, method, uid) of every network of a country, by target then time."""
+    cur = con.execute(
+        f"SELECT measurement_start_time, probe_cc, probe_asn, {TARGET} AS target, status, method, "
+        "measurement_uid FROM verdicts WHERE probe_cc = ? AND status IN ('ok', 'anomaly', 'confirmed') "
+        "ORDER BY target, measurement_start_time, measurement_uid",
+        [cc],
+    )
+    while True:
+        chunk = cur.fetchmany(50_000)
+        if not chunk:
+            return
+        for r in chunk:
+            yield (r[0].replace(tzinfo=UTC), r[1], r[2], r[3], r[4], r[5], r[6])
+
+
 # -- events and incidents ------------------------------------------------------------------------
 _EVENT_COLS = (
     "id", "kind", "detector", "cc", "asn", "asns", "target", "start_time", "end_time", "method",
@@ -211,6 +229,25 @@ def replace_network_events(
             )
             con.unregister("_ev")
         con.execute("DELETE FROM detect_pending WHERE probe_cc = ? AND probe_asn = ?", [cc, asn])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_country_events(con: duckdb.DuckDBPyConnection, cc: str, events: Sequence[Event]) -> None:
+    """Replace the country-wide events (``asn`` NULL) of one country."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM events WHERE cc = ? AND asn IS NULL", [cc])
+        if events:
+            con.register("_ev", _events_table({e.id: e for e in events}.values()))
+            con.execute(
+                f"INSERT INTO events ({', '.join(_EVENT_COLS)}) SELECT id, kind, detector, cc, asn, asns, "
+                "target, start_time, end_time, method, confidence, measurements, evidence, "
+                "details::JSON FROM _ev"
+            )
+            con.unregister("_ev")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

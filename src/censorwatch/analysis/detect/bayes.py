@@ -119,8 +119,26 @@ def _reestimate(sig: Sequence[int], path: Sequence[int], p: BayesParams) -> tupl
     return e0, e1
 
 
-def detect(rows: Sequence[VerdictRow], params: BayesParams | None = None) -> list[Event]:
-    """Blocking events of one (cc, asn, target) series; ``rows`` sorted by time."""
+def _showing(inside: Sequence[VerdictRow]) -> list[str]:
+    """Networks whose own measurements in a pooled segment show the block: at least 2 blocked and
+    at least half of their evidence blocked (else the network with the most blocked rows)."""
+    n: dict[str, list[int]] = {}
+    for r in inside:
+        c = n.setdefault(r.asn, [0, 0])
+        c[0] += signal(r.status) == BLOCKED
+        c[1] += 1
+    nets = sorted(a for a, (b, t) in n.items() if b >= 2 and b * 2 >= t)
+    return nets or [max(sorted(n), key=lambda a: n[a][0])]
+
+
+def detect(
+    rows: Sequence[VerdictRow], params: BayesParams | None = None, *, country_wide: bool = False
+) -> list[Event]:
+    """Blocking events of one (cc, asn, target) series; ``rows`` sorted by time.
+
+    ``country_wide``: ``rows`` pool every network of the country (one (cc, target) series); events
+    then have ``asn`` None and ``asns`` = the networks whose measurements showed the block.
+    """
     p = params or BayesParams()
     ev = [r for r in rows if signal(r.status) in (BLOCKED, OPEN)]
     if not ev:
@@ -165,7 +183,7 @@ def detect(rows: Sequence[VerdictRow], params: BayesParams | None = None) -> lis
                 kind="blocking",
                 detector=DETECTOR,
                 cc=cc,
-                asn=asn,
+                asn=None if country_wide else asn,
                 target=target,
                 start=start,
                 end=end,
@@ -173,7 +191,7 @@ def detect(rows: Sequence[VerdictRow], params: BayesParams | None = None) -> lis
                 confidence=conf,  # type: ignore[arg-type]
                 measurements=len(inside),
                 evidence=[r.uid for r in blocked],
-                asns=[asn],
+                asns=_showing(inside) if country_wide else [asn],
                 details={
                     "detector_version": VERSION,
                     "onset_after": iso(ev[first - 1].time) if first > 0 else None,

@@ -66,6 +66,7 @@ def _until(e: Event, now: datetime) -> datetime:
 
 def _overlap_hours(events: Sequence[Event], now: datetime) -> float:
     best = 0.0
+    events = [e for e in events if e.asn is not None]  # per-network events only
     for i, a in enumerate(events):
         for b in events[i + 1 :]:
             if a.asn == b.asn:
@@ -103,7 +104,7 @@ def _incident(kind: str, cc: str, target: str | None, evs: list[Event], now: dat
     start = min(e.start for e in evs)
     end = None if any(e.end is None for e in evs) else max(e.end for e in evs if e.end is not None)
     last = max(_until(e, now) for e in evs)
-    asns = sorted({e.asn for e in evs if e.asn})
+    asns = sorted({a for e in evs for a in [*e.asns, e.asn] if a})
     methods: dict[str, int] = {}
     for e in evs:
         if e.method:

@@ -28,6 +28,18 @@ def detect_network(
     return [*outs, *kept_ours, *kept_base], len(dropped)
 
 
+def detect_country(rows: Iterable[VerdictRow]) -> list[Event]:
+    """Country-wide blocking events: every network of one country pooled per target.
+
+    ``rows`` ordered by (target, time). Pooling finds blocks that each network alone measures too
+    sparsely to show, and the earliest onset any network saw.
+    """
+    out: list[Event] = []
+    for _target, group in groupby(rows, key=lambda r: r.target):
+        out.extend(bayes.detect(list(group), country_wide=True))
+    return out
+
+
 def hourly_volume(rows: Iterable[VerdictRow]) -> list[outage.VolumeRow]:
     tot: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
@@ -50,5 +62,11 @@ def detect_corpus(rows: Iterable[VerdictRow]) -> tuple[list[Event], list[Inciden
         rs.sort(key=lambda r: (r.target, r.time, r.uid))
         evs, _ = detect_network(cc, asn, rs, hourly_volume(rs), until)
         events.extend(evs)
+    by_cc: dict[str, list[VerdictRow]] = defaultdict(list)
+    for (cc, _asn), rs in nets.items():
+        by_cc[cc].extend(rs)
+    for _cc, rs in sorted(by_cc.items()):
+        rs.sort(key=lambda r: (r.target, r.time, r.uid))
+        events.extend(detect_country(rs))
     ours = [e for e in events if e.detector in (bayes.DETECTOR, outage.DETECTOR)]
     return events, incidents.merge(ours, until)

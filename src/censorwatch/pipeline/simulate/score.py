@@ -3,8 +3,9 @@
 - A truth block (cc, asn, target, start) is *found* when a blocking event of that cc and target on
   that network (``asn`` or in ``asns``) starts within [-2 h, +6 h] of the truth start; the onset
   error is event start - truth start. The end error is measured when both ends are known.
-- A blocking event is *false* when it overlaps no truth block of its (cc, asn, target) (extended by
-  the tolerance window); false events are also reported per 1,000 series-days
+- A blocking event is *false* when one of its networks (``asn``, or each of ``asns`` for a
+  country-wide event) has no truth block of that target overlapping the event (extended by the
+  tolerance window); false events are also reported per 1,000 series-days
   (series = networks x targets, days = the scenario's length).
 - A truth outage is *found* when an outage event of that network overlaps it; an outage event
   overlapping no truth outage is false.
@@ -57,10 +58,13 @@ def score(truth: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]
     false_events = []
     for e in blocking:
         es, ee = _t(e["start"]) or FAR, _t(e["end"]) or FAR
-        ok = any(
-            b["cc"] == e["cc"] and b["target"] == e["target"] and b["asn"] in _nets(e)
-            and es < (_t(b["end"]) or FAR) + LATE and (_t(b["start"]) or FAR) - EARLY < ee
-            for b in truth["blocks"]
+        ok = all(
+            any(
+                b["cc"] == e["cc"] and b["target"] == e["target"] and b["asn"] == asn
+                and es < (_t(b["end"]) or FAR) + LATE and (_t(b["start"]) or FAR) - EARLY < ee
+                for b in truth["blocks"]
+            )
+            for asn in _nets(e)
         )
         if not ok:
             false_events.append(e)
