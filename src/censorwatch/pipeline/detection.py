@@ -20,7 +20,8 @@ from censorwatch.store import detection as sql
 if TYPE_CHECKING:
     from censorwatch.store.db import Store
 
-Progress = Callable[[int], None]
+#: ``on_progress(stage, done, total)``, as the verdicts stage reports
+Progress = Callable[[str, int, int], None]
 
 
 def aggregates(store: Store) -> dict[str, Any]:
@@ -41,13 +42,13 @@ def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     nets = sql.pending_networks(store.con)
     n_events = suppressed = 0
-    for cc, asn in nets:
+    for i, (cc, asn) in enumerate(nets, 1):
         evs, dropped = detect_network(store, cc, asn)
         sql.replace_network_events(store.con, cc, asn, evs)
         n_events += len(evs)
         suppressed += dropped
         if on_progress is not None:
-            on_progress(1)
+            on_progress("events", i, len(nets))
     countries = sorted({cc for cc, _ in nets})
     for cc in countries:
         cevs = run.detect_country(VerdictRow(*r) for r in sql.country_rows(store.con, cc))

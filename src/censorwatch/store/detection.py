@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -104,6 +105,54 @@ def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute("ROLLBACK")
         raise
     return out
+
+
+_VERDICT_COLS = (
+    "measurement_uid, rules_version, status, method, rule, explanation, fingerprint_id, fingerprint_scope, "
+    "blocking, accessible, dns_consistency, body_length_match, body_proportion, status_code_match, "
+    "headers_match, title_match, test_name, probe_cc, probe_asn, input, domain, measurement_start_time"
+)
+
+
+def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, int]:
+    """Load a batch engine's outputs (the Spark job's Parquet directories named after the tables):
+    verdicts replace those of the same uids, aggregates replace the tables; every series is queued."""
+    def src(name: str) -> str:
+        return "read_parquet('" + str(out_dir / name / "*.parquet").replace("'", "''") + "')"
+
+    counts: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM {src('verdicts')})")
+        con.execute(
+            f"INSERT INTO verdicts SELECT {_VERDICT_COLS}, details::JSON FROM {src('verdicts')}"
+        )
+        counts["verdicts"] = _one(con, f"SELECT count(*) FROM {src('verdicts')}")
+        for table, keys, _expr, tname in _AGGS:
+            k = ", ".join(keys)
+            counts_cols = ", ".join(STATUSES)
+            con.execute(f"DELETE FROM {table}")
+            con.execute(
+                f"INSERT INTO {table} SELECT {k}, {tname}, total, {counts_cols}, methods::JSON "
+                f"FROM {src(table)}"
+            )
+            counts[table] = _one(con, f"SELECT count(*) FROM {table}")
+        con.execute("DELETE FROM volume_hourly")
+        con.execute(
+            "INSERT INTO volume_hourly SELECT probe_cc, probe_asn, hour, total, reachable "
+            f"FROM {src('volume_hourly')}"
+        )
+        counts["volume_hourly"] = _one(con, "SELECT count(*) FROM volume_hourly")
+        con.execute(_CUR)
+        con.execute("DELETE FROM detect_seen")
+        con.execute("INSERT INTO detect_seen SELECT * FROM _cur")
+        con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM _cur")
+        con.execute("DROP TABLE _cur")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> int:
