@@ -18,8 +18,9 @@ from censorwatch.store import detection as sql
 from censorwatch.store.export import export_measurements
 
 if TYPE_CHECKING:
-    from censorwatch.store.db import Store
     from pyspark.sql import SparkSession
+
+    from censorwatch.store.db import Store
 
 
 def session(master: str = "local[2]") -> SparkSession:

@@ -19,10 +19,11 @@ import argparse
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from censorwatch.store.rows import VERDICT_SCHEMA
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from censorwatch.store.rows import VERDICT_SCHEMA
 
 STATUSES = ("ok", "anomaly", "confirmed", "down", "failure")
 _TYPES = {"string": T.StringType(), "bool": T.BooleanType(), "double": T.DoubleType()}
@@ -45,12 +46,12 @@ _FPS: dict[str, Any] = {}
 def classify_partition(rows: Iterable[Any], fingerprints: Any = None) -> Iterator[tuple[Any, ...]]:
     """(measurement_uid, source, raw) rows -> verdict-table tuples; unreadable rows are skipped."""
     import orjson
-    from censorwatch.analysis.fingerprints import load_fingerprints
-    from censorwatch.store.rows import RowBatch
-    from censorwatch.store.uid import stable_uid
 
     from censorwatch import analysis
+    from censorwatch.analysis.fingerprints import load_fingerprints
     from censorwatch.model.measurement import Measurement
+    from censorwatch.store.rows import RowBatch
+    from censorwatch.store.uid import stable_uid
 
     fps = fingerprints
     if fps is None:
