@@ -29,19 +29,19 @@ def _since(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         console.print(f"error: --since {value!r}: expected a date (YYYY-MM-DD) or an ISO 8601 time",
-                      markup=False)
+                      markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _check(cc: str | None, fmt: str) -> str | None:
     if fmt not in ("json", "text"):
-        console.print(f"error: --format must be json or text, not {fmt!r}", markup=False)
+        console.print(f"error: --format must be json or text, not {fmt!r}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     if cc is None:
         return None
     if not _CC.match(cc):
-        console.print(f"error: --cc {cc!r}: expected a two-letter country code", markup=False)
+        console.print(f"error: --cc {cc!r}: expected a two-letter country code", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     return cc.upper()
 
@@ -50,7 +50,7 @@ def _open(db: Path | None) -> Store:
     try:
         return Store(db, read_only=True)
     except StoreError as exc:
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_STORE) from exc
 
 
@@ -77,10 +77,10 @@ def events_cmd(
     ccu = _check(cc, fmt)
     if detector not in DETECTORS:
         console.print(f"error: --detector must be one of {', '.join(DETECTORS)}, not {detector!r}",
-                      markup=False)
+                      markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     if kind not in (None, "blocking", "outage"):
-        console.print(f"error: --kind must be blocking or outage, not {kind!r}", markup=False)
+        console.print(f"error: --kind must be blocking or outage, not {kind!r}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     when = _since(since)
     with _open(db) as store:

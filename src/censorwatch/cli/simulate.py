@@ -30,7 +30,7 @@ def simulate_cmd(
     try:
         sc = load(scenario)
     except ScenarioError as exc:
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     truth_path = truth or truth_path_for(out_path)
     progress = Progress(TextColumn("[bold]networks[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -40,8 +40,8 @@ def simulate_cmd(
             task = progress.add_task("networks", total=len(sc.networks))
             stats = write(sc, out_path, truth_path, on_network=lambda n: progress.advance(task, n))
     except OSError as exc:
-        console.print(f"error: cannot write {exc.filename or out_path}: {exc.strerror or exc}", markup=False)
+        console.print(f"error: cannot write {exc.filename or out_path}: {exc.strerror or exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     outcomes = ", ".join(f"{k}={v:,}" for k, v in sorted(stats.by_outcome.items()))
     out.print(f"wrote {stats.measurements:,} measurements to {out_path} ({outcomes}); truth: {truth_path}",
-              markup=False)
+              markup=False, soft_wrap=True)
