@@ -91,7 +91,7 @@ def test_every_onset_and_outage_is_found_with_no_false_events(analysed: tuple[Pa
 
 
 def test_filters_cusum_and_incidents(analysed: tuple[Path, dict[str, Any]]) -> None:
-    db, truth = analysed
+    db, _ = analysed
     assert {e["cc"] for e in _events(db, "--cc", "it")} <= {"IT"}
     late = _events(db, "--since", "2024-02-15")
     assert late and all(e["end"] is None or e["end"] >= "2024-02-15" for e in late)

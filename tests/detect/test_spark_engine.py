@@ -15,7 +15,8 @@ from censorwatch.pipeline.simulate import parse, write
 from censorwatch.store.db import Store
 from censorwatch.store.reader import read_paths
 
-pytestmark = pytest.mark.spark
+# Spark starts slowly (a JVM, Python workers); on a loaded 2-core machine this needs minutes
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]
 
 SCENARIO = {
     "name": "spark-equality", "start": "2024-03-01T00:00:00Z", "days": 2, "seed": 3, "noise": 0.05,

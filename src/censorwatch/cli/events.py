@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from censorwatch.cli.app import app, console, out
+from censorwatch.model.events import iso
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store, StoreError
 
@@ -58,8 +59,19 @@ def _print_json(items: list[dict[str, Any]]) -> None:
     typer.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
 
 
-def _short(uids: list[str]) -> str:
-    return f"{len(uids)}: {uids[0]}..." if uids else "-"
+def _print_text(header: list[str], rows: list[list[str]], title: str) -> None:
+    """Aligned plain columns (never wrapped, easy to grep), or a rich table on a terminal."""
+    if out.is_terminal:
+        table = Table(title=title, header_style="bold")
+        for col in header:
+            table.add_column(col)
+        for r in rows:
+            table.add_row(*r)
+        out.print(table)
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for r in [header, *rows]:
+        typer.echo("  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)).rstrip())
 
 
 @app.command("events")
@@ -91,14 +103,13 @@ def events_cmd(
     if fmt == "json":
         _print_json([e.to_dict() for e in evs])
         return
-    table = Table(title=f"{len(evs)} events", header_style="bold")
-    for col in ("kind", "cc", "asn", "target", "start", "end", "method", "confidence", "n", "detector"):
-        table.add_column(col)
-    for e in evs:
-        d = e.to_dict()
-        table.add_row(e.kind, e.cc, e.asn or ",".join(e.asns), e.target or "-", d["start"],
-                      d["end"] or "ongoing", e.method or "-", e.confidence, str(e.measurements), e.detector)
-    out.print(table)
+    rows = [
+        [e.kind, e.cc, e.asn or f"country:{','.join(e.asns)}", e.target or "-", iso(e.start) or "", iso(e.end) or "ongoing",
+         e.method or "-", e.confidence, str(e.measurements), e.detector]
+        for e in evs
+    ]
+    _print_text(["kind", "cc", "asn", "target", "start", "end", "method", "confidence", "n", "detector"], rows,
+                f"{len(evs)} events")
 
 
 @app.command("incidents")
@@ -116,11 +127,10 @@ def incidents_cmd(
     if fmt == "json":
         _print_json([i.to_dict() for i in incs])
         return
-    table = Table(title=f"{len(incs)} incidents", header_style="bold")
-    for col in ("kind", "cc", "target", "networks", "start", "end", "methods", "confidence", "rule", "evidence"):
-        table.add_column(col)
-    for i in incs:
-        d = i.to_dict()
-        table.add_row(i.kind, i.cc, i.target or "-", ",".join(i.asns), d["start"], d["end"] or "ongoing",
-                      ",".join(i.methods) or "-", i.confidence, i.confidence_rule, _short(i.evidence))
-    out.print(table)
+    rows = [
+        [i.kind, i.cc, i.target or "-", ",".join(i.asns), iso(i.start) or "", iso(i.end) or "ongoing",
+         ",".join(i.methods) or "-", i.confidence, i.confidence_rule, str(len(i.evidence))]
+        for i in incs
+    ]
+    _print_text(["kind", "cc", "target", "networks", "start", "end", "methods", "confidence", "rule", "evidence"],
+                rows, f"{len(incs)} incidents")

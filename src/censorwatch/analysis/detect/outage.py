@@ -34,7 +34,7 @@ class OutageParams:
     rho_outage: float = 0.1
     max_trials: int = 5  # cap on measurements per bin counted in the reachability likelihood
     switch: float = 0.01
-    min_llr: float = 8.0
+    min_llr: float = 10.0
     min_bins: int = 2
 
 
@@ -87,15 +87,14 @@ def detect(
         sum(br[d : d + per_day]) / sum(bt[d : d + per_day]) if sum(bt[d : d + per_day]) else None
         for d in range(0, nb, per_day)
     ]
-    overall_q = statistics.median(dq)
     rhos_all = [x for x in drho if x is not None]
     overall_rho = statistics.median(rhos_all) if rhos_all else 0.9
     emis: list[tuple[float, float]] = []
     for i in range(nb):
         d = i // per_day
-        hist_q = dq[max(0, d - p.window_days) : d] or [overall_q]
+        hist_q = dq[max(0, d - p.window_days) : d] if d >= 3 else dq[: p.window_days]
         hist_r = [x for x in drho[max(0, d - p.window_days) : d] if x is not None] or [overall_rho]
-        q = min(max(statistics.median(hist_q), 0.05), 0.995)
+        q = _time_of_day_q(bt, i, per_day, p.window_days, statistics.median(hist_q))
         rho = min(max(statistics.median(hist_r), 0.3), 0.99)
         n = bt[i]
         if n == 0:
@@ -137,6 +136,25 @@ def detect(
             )
         i = j + 1
     return events
+
+
+def _time_of_day_q(bt: Sequence[int], i: int, per_day: int, days: int, day_q: float) -> float:
+    """P(bin non-empty) for bin ``i``: the share of non-empty bins at the same time of day (+-1 bin) over
+    the previous ``days`` days (the following days too while there are fewer than 3 before: analysis is
+    offline), shrunk towards the daily median share ``day_q`` (weight 5 bins)."""
+    before = i // per_day
+    offsets = list(range(1, min(before, days) + 1))
+    if len(offsets) < 3:
+        offsets += [-d for d in range(1, days - len(offsets) + 1)]
+    hits = seen = 0
+    for d in offsets:
+        for off in (-1, 0, 1):
+            j = i - d * per_day + off
+            if 0 <= j < len(bt) and j != i:
+                seen += 1
+                hits += bt[j] > 0
+    q = (hits + 5 * day_q) / (seen + 5)
+    return min(max(q, 0.05), 0.995)
 
 
 def _viterbi(emis: Sequence[tuple[float, float]], switch: float) -> list[int]:

@@ -32,11 +32,12 @@ def detect_country(rows: Iterable[VerdictRow]) -> list[Event]:
     """Country-wide blocking events: every network of one country pooled per target.
 
     ``rows`` ordered by (target, time). Pooling finds blocks that each network alone measures too
-    sparsely to show, and the earliest onset any network saw.
+    sparsely to show, and the earliest onset any network saw. Only events that 2+ networks show are
+    kept (one network's block is that network's own event).
     """
     out: list[Event] = []
     for _target, group in groupby(rows, key=lambda r: r.target):
-        out.extend(bayes.detect(list(group), country_wide=True))
+        out.extend(e for e in bayes.detect(list(group), country_wide=True) if len(e.asns) >= 2)
     return out
 
 

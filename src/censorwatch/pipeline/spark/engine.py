@@ -37,7 +37,7 @@ def session(master: str = "local[2]") -> SparkSession:
         SparkSession.builder.master(master).appName("censorwatch")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "2g")
         .config("spark.python.worker.reuse", "true")
         .getOrCreate()

@@ -100,11 +100,13 @@ def verdicts(spark: SparkSession, measurements: DataFrame, fingerprints: Any = N
     return spark.createDataFrame(rdd, verdict_schema())
 
 
-def _counts(v: DataFrame, keys: list[str], tcol: str) -> DataFrame:
-    status = [F.sum(F.when(F.col("status") == s, 1).otherwise(0)).cast("int").alias(s) for s in STATUSES]
-    counts = v.groupBy(*keys, tcol).agg(F.count(F.lit(1)).cast("int").alias("total"), *status)
+def _counts(base: DataFrame, keys: list[str], tcol: str) -> DataFrame:
+    """Counts per status and a JSON method -> count map, from the (keys, hour, status, method, n) base."""
+    n = F.col("n")
+    status = [F.sum(F.when(F.col("status") == s, n).otherwise(0)).cast("int").alias(s) for s in STATUSES]
+    counts = base.groupBy(*keys, tcol).agg(F.sum(n).cast("int").alias("total"), *status)
     methods = (
-        v.where(F.col("method").isNotNull()).groupBy(*keys, tcol, "method").agg(F.count(F.lit(1)).alias("n"))
+        base.where(F.col("method").isNotNull()).groupBy(*keys, tcol, "method").agg(F.sum(n).alias("n"))
         .groupBy(*keys, tcol)
         .agg(F.to_json(F.map_from_entries(F.collect_list(F.struct("method", "n")))).alias("methods"))
     )
@@ -114,24 +116,34 @@ def _counts(v: DataFrame, keys: list[str], tcol: str) -> DataFrame:
 
 
 def aggregates(verdicts_df: DataFrame) -> dict[str, DataFrame]:
-    """The store's aggregate tables from verdict rows, with the local engine's semantics."""
-    v = verdicts_df.select(
-        "probe_cc", "probe_asn",
-        F.coalesce("domain", "input", "test_name").alias("domain"),
-        F.date_trunc("hour", F.col("measurement_start_time")).cast("timestamp_ntz").alias("hour"),
-        "status", "method",
-    ).withColumn("day", F.to_date("hour"))
+    """The store's aggregate tables from verdict rows, with the local engine's semantics.
+
+    One pass over the verdicts builds the finest grain (cc, asn, target, hour, status, method) with its
+    count; every table is summed from that (small, cached) base.
+    """
+    base = (
+        verdicts_df.select(
+            "probe_cc", "probe_asn",
+            F.coalesce("domain", "input", "test_name").alias("domain"),
+            F.date_trunc("hour", F.col("measurement_start_time")).cast("timestamp_ntz").alias("hour"),
+            "status", "method",
+        )
+        .groupBy("probe_cc", "probe_asn", "domain", "hour", "status", "method").agg(F.count(F.lit(1)).alias("n"))
+        .withColumn("day", F.to_date("hour"))
+        .cache()
+    )
     net = ["probe_cc", "probe_asn", "domain"]
     cc = ["probe_cc", "domain"]
-    volume = v.groupBy("probe_cc", "probe_asn", "hour").agg(
-        F.count(F.lit(1)).cast("int").alias("total"),
-        F.sum(F.when(F.col("status") != "failure", 1).otherwise(0)).cast("int").alias("reachable"),
+    n = F.col("n")
+    volume = base.groupBy("probe_cc", "probe_asn", "hour").agg(
+        F.sum(n).cast("int").alias("total"),
+        F.sum(F.when(F.col("status") != "failure", n).otherwise(0)).cast("int").alias("reachable"),
     )
     return {
-        "agg_hourly": _counts(v, net, "hour"),
-        "agg_daily": _counts(v, net, "day"),
-        "agg_hourly_cc": _counts(v, cc, "hour"),
-        "agg_daily_cc": _counts(v, cc, "day"),
+        "agg_hourly": _counts(base, net, "hour"),
+        "agg_daily": _counts(base, net, "day"),
+        "agg_hourly_cc": _counts(base, cc, "hour"),
+        "agg_daily_cc": _counts(base, cc, "day"),
         "volume_hourly": volume,
     }
 
