@@ -3,9 +3,10 @@ targets against the network's own sliding-window baseline.
 
 The hourly volume of a network is binned at the smallest width in ``BIN_HOURS`` at which the network
 normally has measurements in most bins (so bursty, sparse networks are judged on 3-, 6- or 12-hour
-bins instead of raising alarms for every quiet hour). For each bin the baseline is the sliding-window
-median, over the previous ``window_days`` days, of the daily fraction of non-empty bins (``q``) and of
-the reachable fraction of measurements (``rho``). A two-state HMM (normal / outage) scores each bin:
+bins instead of raising alarms for every quiet hour). For each bin the baseline is the network's own
+history: ``q``, the share of non-empty bins at the same time of day over the previous ``window_days``
+days, shrunk towards the sliding-window median of the daily share, and ``rho``, the sliding-window
+median of the reachable fraction of measurements. A two-state HMM (normal / outage) scores each bin:
 an empty bin is likely in an outage (``p_empty_outage``) and unlikely when normal (``1 - q``); a bin
 with measurements that mostly failed to reach anything is likely in an outage. The Viterbi path's
 outage segments with enough evidence become ``kind="outage"`` events (``target`` None).
