@@ -5,8 +5,8 @@ Each template is one OONI web_connectivity 0.2.0 measurement (probe-cli 0.4 shap
 and OONI's own summary keys) of ``example.org`` resolving to 93.184.215.14, for one outcome. The
 simulator substitutes the domain, times and network. These are written by hand after OONI's
 published shapes, not recorded: ``python -m censorwatch.pipeline.simulate.build_templates`` rewrites
-them; ``benchmarks/lab_templates.py`` (when the lab is available) replaces them with measurements
-the lab's censor produced.
+them; ``python -m censorwatch.pipeline.simulate.from_lab`` replaces them with measurements the
+lab's censor produced (``censorwatch lab run`` output).
 """
 
 from __future__ import annotations
