@@ -23,9 +23,16 @@ if TYPE_CHECKING:
     from censorwatch.store.db import Store
 
 
+class SparkUnavailable(RuntimeError):
+    """PySpark or Java is missing, or Spark could not start; the message says which."""
+
+
 def session(master: str = "local[2]") -> SparkSession:
     """A local Spark session whose Python workers can import censorwatch (reused if one is active)."""
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SparkUnavailable("--engine spark needs PySpark: pip install 'censorwatch[spark]'") from exc
 
     pkg_root = str(Path(__file__).resolve().parents[3])
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -33,15 +40,18 @@ def session(master: str = "local[2]") -> SparkSession:
         os.environ["PYTHONPATH"] = os.pathsep.join([pkg_root, *paths])
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    spark = (
+    builder = (
         SparkSession.builder.master(master).appName("censorwatch")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "2g")
         .config("spark.python.worker.reuse", "true")
-        .getOrCreate()
     )
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # no Java, or the JVM could not start
+        raise SparkUnavailable(f"--engine spark could not start Spark (Java 17 needed): {exc}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
