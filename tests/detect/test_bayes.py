@@ -66,3 +66,18 @@ def test_cusum_fires_about_six_hours_late() -> None:
     assert len(evs) == 1
     assert 4 <= _hours(evs[0].start - at(60)) <= 7
     assert evs[0].end is not None and _hours(evs[0].end - at(120)) >= 4
+
+
+def test_onset_in_a_long_gap_is_reported_before_the_first_blocked_measurement() -> None:
+    from censorwatch.analysis.detect.series import VerdictRow
+
+    rows = [VerdictRow(at(h), "PK", "AS1", "x.com", "ok", None, f"o{h}") for h in range(0, 50)]
+    rows += [VerdictRow(at(h), "PK", "AS1", "x.com", "anomaly", "tls.reset", f"b{h}") for h in range(60, 70)]
+    (e,) = bayes.detect(rows)
+    assert e.start == at(58) and e.details["first_blocked"] == "2024-02-12T12:00:00Z"
+    assert e.details["onset_after"] == "2024-02-12T01:00:00Z"
+    # dense data: the onset is the first blocked measurement itself
+    dense = [r for r in rows if r.time < at(50)] + [
+        VerdictRow(at(h), "PK", "AS1", "x.com", "anomaly", "tls.reset", f"c{h}") for h in range(50, 60)]
+    (d,) = bayes.detect(dense)
+    assert d.start == at(50)

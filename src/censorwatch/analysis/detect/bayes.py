@@ -10,7 +10,10 @@ segments; ``e0``/``e1`` are re-estimated per series from that path (a few rounds
 with Beta priors and clipping), which adapts the detector to flaky networks and partial blocks.
 
 Onset = the first measurement of a blocked segment; the last open measurement before it is kept as
-``details.onset_after`` (the true onset lies between the two); end = the first open measurement after
+``details.onset_after`` (the true onset lies between the two). When those two are more than 6 h
+apart (sparse data), the onset is reported 2 h before the first blocked measurement (but not before
+the last open one): the change happened somewhere in the gap, and this keeps the error within
+[-2 h, +6 h] for gaps of up to 8 h instead of 6 h; end = the first open measurement after
 the segment (None while ongoing). The detector has no hourly binning, so with 1-2 measurements per
 hour it reports an onset within about an hour of the truth.
 """
@@ -20,12 +23,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from censorwatch.analysis.detect.series import BLOCKED, OPEN, VerdictRow, dominant_method, signal
 from censorwatch.model.events import Event, iso
 
 DETECTOR = "bayes"
 VERSION = "1"
+SPARSE_GAP = timedelta(hours=6)
+SPARSE_SHIFT = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +175,12 @@ def detect(
         if len(blocked) < p.min_blocked or llr < p.min_llr:
             continue
         end = ev[seg.last + 1].time if seg.last + 1 < len(ev) else None
-        start = ev[first].time
+        first_blocked = ev[first].time
+        start = first_blocked
+        if first > 0 and first_blocked - ev[first - 1].time > SPARSE_GAP:
+            # the change happened somewhere in a long gap: report it earlier than the first blocked
+            # measurement (never before the last open one)
+            start = max(ev[first - 1].time, first_blocked - SPARSE_SHIFT)
         last_blocked = blocked[-1].time
         span_h = ((end or last_blocked) - start).total_seconds() / 3600.0
         if any(r.status == "confirmed" for r in blocked):
@@ -195,6 +206,7 @@ def detect(
                 details={
                     "detector_version": VERSION,
                     "onset_after": iso(ev[first - 1].time) if first > 0 else None,
+                    "first_blocked": iso(first_blocked),
                     "last_blocked": iso(last_blocked),
                     "blocked_measurements": len(blocked),
                     "open_measurements": len(inside) - len(blocked),
