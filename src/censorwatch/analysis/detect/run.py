@@ -11,6 +11,9 @@ from censorwatch.analysis.detect import bayes, cusum, incidents, outage
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event, Incident
 
+#: pooled series hold several networks' noise: a country-wide event needs more evidence than a network's
+COUNTRY_PARAMS = bayes.BayesParams(min_blocked=6, min_llr=16.0)
+
 
 def detect_network(
     cc: str, asn: str, rows: Iterable[VerdictRow], volume: Sequence[outage.VolumeRow], until: datetime | None
@@ -33,11 +36,12 @@ def detect_country(rows: Iterable[VerdictRow]) -> list[Event]:
 
     ``rows`` ordered by (target, time). Pooling finds blocks that each network alone measures too
     sparsely to show, and the earliest onset any network saw. Only events that 2+ networks show are
-    kept (one network's block is that network's own event).
+    kept (one network's block is that network's own event), with stricter thresholds than a
+    network's (``COUNTRY_PARAMS``: the pool holds several networks' noise).
     """
     out: list[Event] = []
     for _target, group in groupby(rows, key=lambda r: r.target):
-        out.extend(e for e in bayes.detect(list(group), country_wide=True) if len(e.asns) >= 2)
+        out.extend(e for e in bayes.detect(list(group), COUNTRY_PARAMS, country_wide=True) if len(e.asns) >= 2)
     return out
 
 
