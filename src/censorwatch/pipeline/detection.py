@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from censorwatch.analysis.detect import bayes, incidents, outage, run
+from censorwatch.analysis.detect import bayes, cusum, incidents, outage, run
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event
 from censorwatch.store import detection as sql
@@ -24,9 +24,16 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 
+#: stored with the events: a new version of any detector re-detects the whole history
+DETECTION_VERSION = (
+    f"bayes{bayes.VERSION}-cusum{cusum.VERSION}-volume{outage.VERSION}-incidents{incidents.RULES_VERSION}"
+)
+
+
 def aggregates(store: Store) -> dict[str, Any]:
     t0 = time.perf_counter()
     out: dict[str, Any] = dict(sql.update_aggregates(store.con))
+    out["requeued_all"] = sql.requeue_on_new_version(store.con, DETECTION_VERSION)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     return out
 

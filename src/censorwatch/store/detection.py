@@ -155,6 +155,17 @@ def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[s
     return counts
 
 
+def requeue_on_new_version(con: duckdb.DuckDBPyConnection, version: str) -> bool:
+    """Queue every series when the detectors' version differs from the one that made the stored
+    events (new code re-detects the whole history); returns whether it did."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'detect_version'").fetchone()
+    if row is not None and row[0] == version:
+        return False
+    con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM detect_seen")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_version', ?)", [version])
+    return True
+
+
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> int:
     row = con.execute(sql, list(params)).fetchone()
     return int(row[0]) if row and row[0] is not None else 0

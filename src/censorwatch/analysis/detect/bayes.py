@@ -29,7 +29,7 @@ from censorwatch.analysis.detect.series import BLOCKED, OPEN, VerdictRow, domina
 from censorwatch.model.events import Event, iso
 
 DETECTOR = "bayes"
-VERSION = "1"
+VERSION = "2"
 SPARSE_GAP = timedelta(hours=6)
 SPARSE_SHIFT = timedelta(hours=2)
 

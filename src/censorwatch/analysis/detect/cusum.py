@@ -21,6 +21,7 @@ from censorwatch.analysis.detect.series import BLOCKED, OPEN, VerdictRow, domina
 from censorwatch.model.events import Event, iso
 
 DETECTOR = "cusum"
+VERSION = "1"
 
 
 @dataclass(frozen=True, slots=True)

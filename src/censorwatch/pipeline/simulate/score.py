@@ -37,11 +37,19 @@ def score(truth: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]
     blocking = [e for e in events if e.get("kind") == "blocking"]
     outages = [e for e in events if e.get("kind") == "outage"]
     onset: list[float] = []
+    onset_any: list[float] = []  # onsets detected at all (start within [-2 h, +48 h]), however late
     ends: list[float] = []
     missed: list[dict[str, Any]] = []
     for b in truth["blocks"]:
         ts = _t(b["start"])
         assert ts is not None
+        late = [
+            _hours((_t(e["start"]) or FAR) - ts) for e in blocking
+            if e["cc"] == b["cc"] and e["target"] == b["target"] and b["asn"] in _nets(e)
+            and ts - EARLY <= (_t(e["start"]) or FAR) <= ts + timedelta(hours=48)
+        ]
+        if late:
+            onset_any.append(min(late, key=abs))
         cands = [
             e for e in blocking
             if e["cc"] == b["cc"] and e["target"] == b["target"] and b["asn"] in _nets(e)
@@ -92,6 +100,8 @@ def score(truth: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]
         "mean_abs_onset_error_h": round(statistics.fmean(abs(x) for x in onset), 3) if onset else None,
         "max_onset_error_h": round(max(onset), 3) if onset else None,
         "median_end_error_h": round(statistics.median(ends), 3) if ends else None,
+        "found_within_48h": len(onset_any),
+        "median_onset_error_within_48h_h": round(statistics.median(onset_any), 3) if onset_any else None,
         "false_events": len(false_events),
         "false_event_list": false_events,
         "false_per_1000_series_days": round(1000.0 * len(false_events) / series_days, 3) if series_days else None,
