@@ -19,6 +19,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.control",
     "censorwatch.cli.lab",
     "censorwatch.cli.demo",
+    "censorwatch.cli.events",
+    "censorwatch.cli.simulate",
 ]
 
 
