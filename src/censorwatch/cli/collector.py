@@ -1,0 +1,81 @@
+"""``censorwatch collector ...``: run the collector, export its evidence log."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import typer
+from platformdirs import user_data_dir
+from rich.progress import Progress
+
+from censorwatch.cli.app import app, console, out
+from censorwatch.collector.app import CollectorConfig
+from censorwatch.store.evidence import EvidenceStore, evidence_dir
+
+collector_app = typer.Typer(help="The collector: intake of measurements and the evidence log.", no_args_is_help=True)
+app.add_typer(collector_app, name="collector")
+
+
+def _db(db: Path | None) -> Path:
+    if db is not None:
+        return db
+    env = os.environ.get("CENSORWATCH_DB")
+    if env:
+        return Path(env)
+    return Path(user_data_dir("censorwatch")) / "censorwatch.duckdb"
+
+
+@collector_app.command("serve")
+def serve(
+    db: Path | None = typer.Option(None, "--db", help="DuckDB database; the evidence log lives in <db>.evidence/."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8470, help="TCP port."),
+    max_body: int = typer.Option(4 * 1024 * 1024, help="Largest accepted measurement, bytes."),
+    queue_size: int = typer.Option(8192, help="Submissions waiting for the writer before 429."),
+    client_rate: float = typer.Option(50.0, help="Submissions per second per client address (0: no limit)."),
+    client_burst: float = typer.Option(200.0, help="Burst allowance per client address."),
+) -> None:
+    """Accept measurements over HTTP into the append-only, signed evidence log."""
+    from censorwatch.collector.server import serve as run
+
+    where = evidence_dir(_db(db))
+    config = CollectorConfig(
+        evidence_dir=where, max_body_bytes=max_body, queue_size=queue_size,
+        client_rate=client_rate, client_burst=client_burst,
+    )
+    console.print(f"collector: evidence log in {where}, listening on http://{host}:{port}")
+    run(config, host, port)
+
+
+@collector_app.command("export")
+def export(
+    out_dir: Path = typer.Argument(..., help="Directory to write leaves.jsonl, receipts.jsonl, sth.json, key.json."),
+    db: Path | None = typer.Option(None, "--db", help="DuckDB database whose <db>.evidence/ to export."),
+) -> None:
+    """Export the whole log for offline audit (``censorwatch verify log``). Safe while serving."""
+    from censorwatch.collector.keys import load_or_create_key, public_key_document
+
+    where = evidence_dir(_db(db))
+    path = where / "evidence.sqlite"
+    if not path.exists():
+        console.print(f"[red]error:[/] {path}: no evidence log here")
+        raise typer.Exit(2)
+    store = EvidenceStore(path, readonly=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sth_bytes = store.latest_sth() or b"{}"
+    size = orjson.loads(sth_bytes).get("tree_size", 0)
+    with (out_dir / "leaves.jsonl").open("wb") as lf, (out_dir / "receipts.jsonl").open("wb") as rf, Progress(
+        console=console
+    ) as progress:
+        task = progress.add_task("exporting", total=size)
+        for leaf in store.leaves(0, size):
+            lf.write(leaf.body + b"\n")
+            rf.write(leaf.receipt + b"\n")
+            progress.advance(task)
+    (out_dir / "sth.json").write_bytes(sth_bytes)
+    pub = load_or_create_key(where / "log_key.pem").public_key()
+    (out_dir / "key.json").write_bytes(orjson.dumps(public_key_document(pub), option=orjson.OPT_INDENT_2))
+    store.close()
+    out.print(f"exported {size} leaves to {out_dir}")
