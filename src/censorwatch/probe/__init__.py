@@ -1,0 +1,1 @@
+"""Layer 2: the probe: async network steps and experiments."""
