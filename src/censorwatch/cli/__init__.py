@@ -12,6 +12,7 @@ from censorwatch.cli.app import app
 _COMMAND_MODULES = [
     "censorwatch.cli.version",
     "censorwatch.cli.collector",
+    "censorwatch.cli.verify",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -79,3 +80,40 @@ def export(
     (out_dir / "key.json").write_bytes(orjson.dumps(public_key_document(pub), option=orjson.OPT_INDENT_2))
     store.close()
     out.print(f"exported {size} leaves to {out_dir}")
+
+
+@collector_app.command("submit")
+def submit(
+    files: list[Path] = typer.Argument(..., help="Measurement files (.json: one object; .jsonl: one a line)."),
+    url: str = typer.Option(..., "--url", help="Collector base URL, e.g. http://127.0.0.1:8470."),
+    spool: Path | None = typer.Option(None, help="Spool directory (default $CENSORWATCH_SPOOL or the user data dir)."),
+    wait: float = typer.Option(60.0, help="Seconds to wait for delivery before leaving the rest spooled."),
+) -> None:
+    """Send measurement files through the probe's durable submission queue."""
+    import asyncio
+
+    from censorwatch.probe.submit import SubmitQueue
+
+    spool_dir = spool or Path(os.environ.get("CENSORWATCH_SPOOL") or Path(user_data_dir("censorwatch")) / "spool")
+    objs: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            data = f.read_bytes()
+            chunks = data.splitlines() if f.suffix == ".jsonl" else [data]
+            objs.extend(orjson.loads(c) for c in chunks if c.strip())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            console.print(f"[red]error:[/] {f}: {exc}")
+            raise typer.Exit(2) from None
+
+    async def go() -> int:
+        async with SubmitQueue(url, spool_dir) as q:
+            for o in objs:
+                await q.put(o)
+            left = await q.drain(wait)
+            out.print(
+                f"delivered {q.stats.delivered}, duplicates {q.stats.duplicates}, rejected {q.stats.rejected}, "
+                f"still spooled {left} (in {spool_dir})"
+            )
+            return left
+
+    raise typer.Exit(1 if asyncio.run(go()) else 0)
