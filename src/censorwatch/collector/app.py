@@ -153,7 +153,7 @@ class Collector:
         assert self.reader is not None
         body = self.reader.body(request.path_params["uid"])
         if body is None:
-            return _error(404, "not_found", "no measurement with this uid in the log", "$.uid")
+            return _error(404, "not_found", "no measurement with this uid in the log", "{uid}")
         return Response(body, 200, media_type=JSON)
 
     async def sth(self, _request: Request) -> Response:
@@ -166,10 +166,10 @@ class Collector:
         raw = request.query_params.get(name)
         if raw is None:
             if default is None:
-                raise Rejection(400, "missing_param", f"query parameter '{name}' is required", name)
+                raise Rejection(400, "missing_param", f"query parameter '{name}' is required", f"?{name}")
             return default
         if not raw.isdigit() or len(raw) > 18:
-            raise Rejection(400, "bad_param", f"'{name}' must be a non-negative integer", name)
+            raise Rejection(400, "bad_param", f"'{name}' must be a non-negative integer", f"?{name}")
         return int(raw)
 
     async def inclusion(self, request: Request) -> Response:
@@ -178,13 +178,13 @@ class Collector:
         uid = request.query_params.get("uid")
         try:
             if not uid:
-                raise Rejection(400, "missing_param", "query parameter 'uid' is required", "uid")
+                raise Rejection(400, "missing_param", "query parameter 'uid' is required", "?uid")
             size = self._int_param(request, "tree_size", sth["tree_size"])
             ref = self.reader.by_uid(uid)
             if ref is None:
-                raise Rejection(404, "not_found", "no measurement with this uid in the log", "uid")
+                raise Rejection(404, "not_found", "no measurement with this uid in the log", "?uid")
             if not ref.idx < size <= sth["tree_size"]:
-                raise Rejection(400, "bad_param", f"tree_size must be in {ref.idx + 1}..{sth['tree_size']}", "tree_size")
+                raise Rejection(400, "bad_param", f"tree_size must be in {ref.idx + 1}..{sth['tree_size']}", "?tree_size")
         except Rejection as rej:
             return Response(rej.body(), rej.status, media_type=JSON)
         path = self.writer.tree.inclusion_proof(ref.idx, size)
@@ -201,7 +201,7 @@ class Collector:
             first = self._int_param(request, "first", None)
             second = self._int_param(request, "second", sth["tree_size"])
             if not first <= second <= sth["tree_size"]:
-                raise Rejection(400, "bad_param", f"need first <= second <= {sth['tree_size']}", "second")
+                raise Rejection(400, "bad_param", f"need first <= second <= {sth['tree_size']}", "?second")
         except Rejection as rej:
             return Response(rej.body(), rej.status, media_type=JSON)
         proof = self.writer.tree.consistency_proof(first, second)

@@ -22,4 +22,5 @@ def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8470, *,
         access_log=False,
         backlog=2048,
         timeout_graceful_shutdown=15,
+        timeout_keep_alive=30,
     )
