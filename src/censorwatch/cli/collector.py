@@ -12,7 +12,6 @@ from platformdirs import user_data_dir
 from rich.progress import Progress
 
 from censorwatch.cli.app import app, console, out
-from censorwatch.collector.app import CollectorConfig
 from censorwatch.store.evidence import EvidenceStore, evidence_dir
 
 collector_app = typer.Typer(help="The collector: intake of measurements and the evidence log.", no_args_is_help=True)
@@ -39,6 +38,7 @@ def serve(
     client_burst: float = typer.Option(200.0, help="Burst allowance per client address."),
 ) -> None:
     """Accept measurements over HTTP into the append-only, signed evidence log."""
+    from censorwatch.collector.app import CollectorConfig
     from censorwatch.collector.server import serve as run
 
     where = evidence_dir(_db(db))

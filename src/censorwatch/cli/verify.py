@@ -29,10 +29,10 @@ def _run(check: Callable[[], Report]) -> None:
     try:
         report = check()
     except BadInput as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     for ok, msg in report.findings:
-        out.print(f"[green]ok[/]    {msg}" if ok else f"[red]FAIL[/]  {msg}", highlight=False)
+        out.print(f"[green]ok[/]    {msg}" if ok else f"[red]FAIL[/]  {msg}", highlight=False, soft_wrap=True)
     if not report.passed:
         out.print("[red]verification FAILED[/]")
         raise typer.Exit(1)
@@ -43,7 +43,7 @@ def _key(path: Path) -> LogVerifier:
     try:
         return load_key(path)
     except BadInput as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
 
 
