@@ -6,7 +6,6 @@ Every rejection carries an HTTP status, a stable machine code (used as the ``rea
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,7 +152,6 @@ def check(body: bytes, *, now: datetime | None = None) -> Accepted:
         canonical = canonical_bytes(obj)
     except NotCanonicalisable as exc:
         raise Rejection(422, "not_canonical", str(exc)) from None
-    uid = m.measurement_uid or derive_uid(
-        m.measurement_start_time, m.probe_cc, m.test_name, hashlib.sha256(canonical).digest()
-    )
+    # the same uid the store gives the same measurement read from a file (store/uid.py::stable_uid)
+    uid = m.measurement_uid or derive_uid(m.measurement_start_time, m.probe_cc, m.test_name, canonical)
     return Accepted(uid, canonical, leaf_hash(canonical), m)
