@@ -119,21 +119,18 @@ class Collector:
             acc = check(await self._read_body(request))
         except Rejection as rej:
             return self._reject(rej)
-        assert self.reader is not None
-        ref = self.reader.by_uid(acc.measurement_uid)
-        if ref is not None:
-            outcome, receipt = (Outcome.DUPLICATE if ref.leaf_hash == acc.leaf_hash else Outcome.CONFLICT), ref.receipt
-        else:
-            fut = self.writer.submit(acc)
-            if fut is None:
-                return self._reject(
-                    Rejection(429, "queue_full", "the collector is busy; retry later"), {"Retry-After": "1"}
-                )
-            try:
-                outcome, receipt = await asyncio.wait_for(asyncio.shield(fut), self.config.commit_timeout)
-            except TimeoutError:
-                return _error(503, "commit_timeout", "not yet stored; retry (a retry is answered 200 if it was)",
-                              headers={"Retry-After": "5"})
+        # duplicates are recognised by the writer (one lookup per batch), not here: no query per request
+        fut = self.writer.submit(acc)
+        if fut is None:
+            return self._reject(
+                Rejection(429, "queue_full", "the collector is busy; retry later"), {"Retry-After": "1"}
+            )
+        try:
+            async with asyncio.timeout(self.config.commit_timeout):
+                outcome, receipt = await asyncio.shield(fut)
+        except TimeoutError:
+            return _error(503, "commit_timeout", "not yet stored; retry (a retry is answered 200 if it was)",
+                          headers={"Retry-After": "5"})
         if outcome is Outcome.CONFLICT:
             return self._reject(Rejection(
                 409, "uid_conflict",

@@ -154,13 +154,11 @@ class LogWriter:
         start = self.tree.size
         results: list[tuple[Outcome, bytes]] = []
         new: list[Leaf] = []
-        in_batch: dict[str, tuple[bytes, bytes]] = {}
+        stored = store.by_uids([p.acc.measurement_uid for p in batch])
+        in_batch: dict[str, tuple[bytes, bytes]] = {u: (r.leaf_hash, r.receipt) for u, r in stored.items()}
         for p in batch:
             acc = p.acc
             seen = in_batch.get(acc.measurement_uid)
-            if seen is None:
-                ref = store.by_uid(acc.measurement_uid)
-                seen = (ref.leaf_hash, ref.receipt) if ref else None
             if seen is not None:
                 same = seen[0] == acc.leaf_hash
                 results.append((Outcome.DUPLICATE if same else Outcome.CONFLICT, seen[1]))

@@ -76,7 +76,7 @@ class EvidenceStore:
             self._con.execute("PRAGMA synchronous=FULL")
             self._con.executescript(_SCHEMA)
         self._con.execute("PRAGMA busy_timeout=5000")
-        self._zc = zstandard.ZstdCompressor(level=3)
+        self._zc = zstandard.ZstdCompressor(level=1)
         self._zd = zstandard.ZstdDecompressor()
 
     def close(self) -> None:
@@ -92,6 +92,19 @@ class EvidenceStore:
             "SELECT idx, leaf_hash, receipt FROM leaves WHERE measurement_uid = ?", (uid,)
         ).fetchone()
         return LeafRef(row[0], row[1], row[2]) if row else None
+
+    def by_uids(self, uids: list[str]) -> dict[str, LeafRef]:
+        """The stored leaves among ``uids`` (one query for a whole batch)."""
+        found: dict[str, LeafRef] = {}
+        for i in range(0, len(uids), 900):
+            chunk = uids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            for uid, idx, h, receipt in self._con.execute(
+                f"SELECT measurement_uid, idx, leaf_hash, receipt FROM leaves WHERE measurement_uid IN ({marks})",
+                chunk,
+            ):
+                found[uid] = LeafRef(idx, h, receipt)
+        return found
 
     def by_hash(self, leaf_hash: bytes) -> LeafRef | None:
         row = self._con.execute(
