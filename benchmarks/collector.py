@@ -54,36 +54,39 @@ def load_templates(samples: Path) -> list[dict[str, Any]]:
     return out
 
 
-def make_bodies(templates: list[dict[str, Any]], n: int, tag: str, target: int = 10_000) -> list[bytes]:
-    """``n`` unique measurement bodies averaging ~``target`` bytes (mix of templates, biased to size)."""
-    small = [t for t in templates if len(orjson.dumps(t)) <= target]
-    large = [t for t in templates if len(orjson.dumps(t)) > target]
-    bodies = []
-    for i in range(n):
-        pool = small if (i % 3 and small) or not large else large
+class Bodies:
+    """Unique measurement bodies made on demand (a shallow copy of a template with 4 fields changed,
+    ~15 us each), averaging ~10 KB: a mix of the templates biased towards the small ones."""
+
+    def __init__(self, templates: list[dict[str, Any]], tag: str, target: int = 10_000) -> None:
+        self.small = [t for t in templates if len(orjson.dumps(t)) <= target]
+        self.large = [t for t in templates if len(orjson.dumps(t)) > target]
+        self.tag = tag
+        self.i = 0
+
+    def __call__(self) -> bytes:
+        i = self.i
+        self.i += 1
+        pool = self.small if (i % 5 and self.small) or not self.large else self.large
         m = dict(pool[i % len(pool)])
-        m["report_id"] = f"bench-{tag}-{i}"
+        m["report_id"] = f"bench-{self.tag}-{i}"
         m["measurement_start_time"] = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}"
         if m.get("input") and isinstance(m["input"], str):
-            m["input"] = m["input"].rstrip("/") + f"/?b={tag}{i}"
-        m["annotations"] = {**(m.get("annotations") or {}), "bench": f"{tag}-{i}"}
-        bodies.append(orjson.dumps(m))
-    return bodies
+            m["input"] = m["input"].rstrip("/") + f"/?b={self.tag}{i}"
+        m["annotations"] = {**(m.get("annotations") or {}), "bench": f"{self.tag}-{i}"}
+        return orjson.dumps(m)
 
 
 # --- load generator (runs in each generator process) --------------------------------------------------
-async def _closed_loop(url: str, bodies: list[bytes], clients: int, duration: float) -> dict[str, Any]:
+async def _closed_loop(url: str, bodies: Bodies, clients: int, duration: float) -> dict[str, Any]:
     lat: list[float] = []
     acked: list[str] = []
     codes: dict[int | str, int] = {}
-    nxt = 0
     t_end = time.perf_counter() + duration
 
     async def client(c: httpx.AsyncClient) -> None:
-        nonlocal nxt
-        while time.perf_counter() < t_end and nxt < len(bodies):
-            body = bodies[nxt]
-            nxt += 1
+        while time.perf_counter() < t_end:
+            body = bodies()
             t0 = time.perf_counter()
             try:
                 r = await c.post(POST, content=body, headers={"content-type": "application/json"})
@@ -103,18 +106,18 @@ async def _closed_loop(url: str, bodies: list[bytes], clients: int, duration: fl
     return {"lat": lat, "acked": acked, "codes": codes, "elapsed": time.perf_counter() - t0}
 
 
-async def _open_loop(url: str, bodies: list[bytes], clients: int, rate: float, duration: float) -> dict[str, Any]:
+async def _open_loop(url: str, bodies: Bodies, clients: int, rate: float, duration: float) -> dict[str, Any]:
     lat: list[float] = []
     acked: list[str] = []
     codes: dict[int | str, int] = {}
-    n = min(len(bodies), int(rate * duration))
-    start = time.perf_counter() + 0.2
+    n = int(rate * duration)
+    start = time.perf_counter() + 0.5
 
     async def one(c: httpx.AsyncClient, i: int) -> None:
         scheduled = start + i / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         try:
-            r = await c.post(POST, content=bodies[i], headers={"content-type": "application/json"})
+            r = await c.post(POST, content=bodies(), headers={"content-type": "application/json"})
         except httpx.TransportError as exc:
             codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
             return
@@ -130,18 +133,30 @@ async def _open_loop(url: str, bodies: list[bytes], clients: int, rate: float, d
     return {"lat": lat, "acked": acked, "codes": codes, "elapsed": time.perf_counter() - start}
 
 
-def _worker(args: tuple[str, str, list[bytes], int, float, float]) -> dict[str, Any]:
-    mode, url, bodies, clients, rate, duration = args
+def _worker(args: tuple[str, str, list[dict[str, Any]], str, int, float, float]) -> dict[str, Any]:
+    mode, url, templates, tag, clients, rate, duration = args
+    bodies = Bodies(templates, tag)
+    cpu0 = time.process_time()
     if mode == "closed":
-        return asyncio.run(_closed_loop(url, bodies, clients, duration))
-    return asyncio.run(_open_loop(url, bodies, clients, rate, duration))
+        res = asyncio.run(_closed_loop(url, bodies, clients, duration))
+    else:
+        res = asyncio.run(_open_loop(url, bodies, clients, rate, duration))
+    res["cpu"] = time.process_time() - cpu0
+    return res
 
 
-def run_phase(pool: Any, procs: int, mode: str, url: str, bodies: list[bytes], clients: int,
-              rate: float, duration: float) -> dict[str, Any]:
-    share = [bodies[i::procs] for i in range(procs)]
-    jobs = [(mode, url, share[i], clients // procs, rate / procs, duration) for i in range(procs)]
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(pool: Any, procs: int, mode: str, url: str, templates: list[dict[str, Any]], tag: str,
+              clients: int, rate: float, duration: float, server_pid: int) -> dict[str, Any]:
+    server0 = cpu_seconds(server_pid)
+    jobs = [(mode, url, templates, f"{tag}{i}", clients // procs, rate / procs, duration) for i in range(procs)]
     parts = pool.map(_worker, jobs)
+    server_cpu = cpu_seconds(server_pid) - server0
     lat = sorted(x for p in parts for x in p["lat"])
     codes: dict[int | str, int] = {}
     for p in parts:
@@ -153,6 +168,8 @@ def run_phase(pool: Any, procs: int, mode: str, url: str, bodies: list[bytes], c
         "ok": len(lat), "per_s": len(lat) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "codes": codes, "elapsed": elapsed,
         "acked": [u for p in parts for u in p["acked"]],
+        "server_ms": server_cpu / max(1, len(lat)) * 1000,
+        "client_ms": sum(p["cpu"] for p in parts) / max(1, len(lat)) * 1000,
     }
 
 
@@ -196,8 +213,10 @@ def main() -> None:
     args = ap.parse_args()
     samples = args.samples if args.samples.is_dir() else Path(os.environ.get("CENSORWATCH_SHARED", "")) / "data" / "ooni-samples"
     templates = load_templates(samples)
-    cap = int(args.duration * 6000)  # more bodies than any phase can send
-    print(f"building {cap} bodies per phase from {len(templates)} sample measurements...", flush=True)
+    probe = Bodies(templates, "size")
+    mean = sum(len(probe()) for _ in range(3000)) / 3000
+    print(f"{len(templates)} sample measurements as templates, mean body {mean / 1000:.1f} KB", flush=True)
+    load_before = os.getloadavg()
     rows: list[tuple[str, str]] = []
     all_acked: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp, mp.get_context("spawn").Pool(args.procs) as pool:
@@ -209,19 +228,21 @@ def main() -> None:
             size_before = httpx.get(url + "/api/v1/log/sth").json()["tree_size"]
             rows.append((f"{round_}: start-up with {size_before} leaves", f"{boot:.2f} s"))
             tag = "a" if round_ == "fresh" else "b"
-            bodies = make_bodies(templates, cap, tag + "s")
-            mean = sum(map(len, bodies)) / len(bodies)
-            run_phase(pool, args.procs, "closed", url, make_bodies(templates, 2000, tag + "w"), args.clients, 0, 2)
-            sat = run_phase(pool, args.procs, "closed", url, bodies, args.clients, 0, args.duration)
+            run_phase(pool, args.procs, "closed", url, templates, tag + "w", args.clients, 0, 2, proc.pid)
+            sat = run_phase(pool, args.procs, "closed", url, templates, tag + "s", args.clients, 0, args.duration, proc.pid)
             print(round_, "saturation", {k: v for k, v in sat.items() if k != "acked"}, flush=True)
-            fixed = run_phase(pool, args.procs, "open", url, make_bodies(templates, cap, tag + "f"), args.clients,
-                              args.rate, args.duration)
+            fixed = run_phase(pool, args.procs, "open", url, templates, tag + "f", args.clients,
+                              args.rate, args.duration, proc.pid)
             print(round_, "fixed", {k: v for k, v in fixed.items() if k != "acked"}, flush=True)
             all_acked.update(sat["acked"])
             all_acked.update(fixed["acked"])
             rows.append((f"{round_}: sustained, {args.clients} clients, mean body {mean / 1000:.1f} KB",
                          f"{sat['per_s']:.0f} submissions/s; p50 {sat['p50_ms']:.1f} ms, p99 {sat['p99_ms']:.1f} ms; "
                          f"codes {sat['codes']}"))
+            est = 2 / ((sat["server_ms"] + sat["client_ms"]) / 1000)
+            rows.append((f"{round_}: CPU per submission (contention-independent)",
+                         f"collector {sat['server_ms']:.2f} ms, load generator {sat['client_ms']:.2f} ms: "
+                         f"2 otherwise idle cores could sustain ~{est:.0f}/s"))
             rows.append((f"{round_}: fixed {args.rate:.0f}/s, {args.clients} clients",
                          f"achieved {fixed['per_s']:.0f}/s; p50 {fixed['p50_ms']:.1f} ms, p99 {fixed['p99_ms']:.1f} ms, "
                          f"max {fixed['max_ms']:.0f} ms; codes {fixed['codes']}"))
@@ -236,7 +257,9 @@ def main() -> None:
     machine = f"2-core x86_64 VM, Python {platform.python_version()}" if os.cpu_count() == 2 else \
         f"{os.cpu_count()}-core {platform.machine()}, Python {platform.python_version()}"
     cmd = f"python benchmarks/collector.py --clients {args.clients} --duration {args.duration:g} --rate {args.rate:g} --procs {args.procs}"
-    lines = ["# Collector benchmark", "", f"Command: `{cmd}`  ", f"Machine: {machine}; collector and load generator share it.", "",
+    load = f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine)"
+    lines = ["# Collector benchmark", "", f"Command: `{cmd}`  ",
+             f"Machine: {machine}; collector and load generator share it; {load}.", "",
              "| what | result |", "|---|---|"] + [f"| {w} | {r} |" for w, r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
