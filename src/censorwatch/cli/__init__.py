@@ -11,6 +11,11 @@ from censorwatch.cli.app import app
 
 _COMMAND_MODULES = [
     "censorwatch.cli.version",
+    "censorwatch.cli.ingest",
+    "censorwatch.cli.analyze",
+    "censorwatch.cli.classify",
+    "censorwatch.cli.probe",
+    "censorwatch.cli.control",
     "censorwatch.cli.collector",
     "censorwatch.cli.verify",
 ]
