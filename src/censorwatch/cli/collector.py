@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +13,17 @@ from platformdirs import user_data_dir
 from rich.progress import Progress
 
 from censorwatch.cli.app import app, console, out
+from censorwatch.model.measurement import Measurement
 from censorwatch.store.evidence import EvidenceStore, evidence_dir
+from censorwatch.store.paths import resolve_db_path
+from censorwatch.store.reader import ReadError
 
 collector_app = typer.Typer(help="The collector: intake of measurements and the evidence log.", no_args_is_help=True)
 app.add_typer(collector_app, name="collector")
 
 
 def _db(db: Path | None) -> Path:
-    if db is not None:
-        return db
-    env = os.environ.get("CENSORWATCH_DB")
-    if env:
-        return Path(env)
-    return Path(user_data_dir("censorwatch")) / "censorwatch.duckdb"
+    return resolve_db_path(db)
 
 
 @collector_app.command("serve")
@@ -117,3 +116,64 @@ def submit(
             return left
 
     raise typer.Exit(1 if asyncio.run(go()) else 0)
+
+
+def _ingest_once(path: Path, fps: Any) -> int:
+    """One incremental pass from the evidence log into the DuckDB store; returns the exit code."""
+    from censorwatch.pipeline.ingest import ingest
+    from censorwatch.store.db import Store, StoreError
+    from censorwatch.store.evidence import ingest_watermark, measurements, set_ingest_watermark
+
+    ev_path = evidence_dir(path) / "evidence.sqlite"
+    if not ev_path.exists():
+        console.print(f"[red]error:[/] {ev_path}: no evidence log here (has the collector run?)", soft_wrap=True)
+        return 2
+    ev = EvidenceStore(ev_path, readonly=True)
+    try:
+        sth = orjson.loads(ev.latest_sth() or b"{}")
+        log_id, size = str(sth.get("log_id", "")), int(sth.get("tree_size", 0))
+        try:
+            store = Store(path)
+        except StoreError as exc:
+            console.print(f"error: {exc}", markup=False)
+            return 3
+        with store, Progress(console=console) as progress:
+            start = ingest_watermark(store, log_id)
+            task = progress.add_task("ingest from the log", total=max(0, size - start))
+
+            def counted(items: Iterator[Measurement | ReadError]) -> Iterator[Measurement | ReadError]:
+                for item in items:
+                    progress.advance(task)
+                    yield item
+
+            stats = ingest(store, counted(measurements(ev, start, size)), fingerprints=fps)
+            set_ingest_watermark(store, log_id, max(start, size))
+    finally:
+        ev.close()
+    out.print(f"leaves {start}..{max(start, size)}: {stats.new} new, {stats.duplicates} already stored, "
+              f"{stats.bad} unreadable, {stats.unclassified} unclassified")
+    return 1 if stats.bad or stats.unclassified else 0
+
+
+@collector_app.command("ingest")
+def ingest_cmd(
+    db: Path | None = typer.Option(None, "--db", help="DuckDB database; reads the log in <db>.evidence/."),
+    fingerprints: Path | None = typer.Option(None, "--fingerprints", help="Fingerprint directory (as for ingest)."),
+    every: float = typer.Option(0.0, "--every", help="Repeat every SECONDS (0: once). DuckDB is open only while ingesting."),
+) -> None:
+    """Store and classify what the collector accepted since the last run (incremental, idempotent).
+
+    Safe while the collector serves: the evidence log is read from a committed snapshot.
+    Exit code: 0 done, 1 some leaves could not be read or classified, 2 no log, 3 the database cannot be opened.
+    """
+    import time
+
+    from censorwatch.cli.reading import load_fingerprints_or_exit
+
+    path = _db(db)
+    fps = load_fingerprints_or_exit(console, fingerprints)
+    while True:
+        code = _ingest_once(path, fps)
+        if every <= 0 or code in (2, 3):
+            raise typer.Exit(code)
+        time.sleep(every)

@@ -7,6 +7,11 @@ others, read committed snapshots without ever blocking it. A batch's leaves, the
 tree head that covers them commit in one transaction, so a crash leaves either all or none of a batch.
 
 Bodies are the measurements' canonical bytes, zstd-compressed; ``body`` returns them exactly.
+
+Reaching the DuckDB store is pull-based (``censorwatch collector ingest``): ``measurements`` reads
+leaves from a watermark kept in the DuckDB ``meta`` table (``collector_next_leaf:<log_id>``), the
+ingest pipeline stores and classifies them, then the watermark moves. Ingestion is idempotent
+(stable uids), so a crash between the two only means some leaves are read twice.
 """
 
 from __future__ import annotations
@@ -15,8 +20,16 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import orjson
 import zstandard
+
+from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.store.reader import ReadError
+
+if TYPE_CHECKING:
+    from censorwatch.store.db import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -182,3 +195,28 @@ class EvidenceStore:
     def put_sth(self, sth: tuple[int, int, bytes]) -> None:
         """Record a tree head without new leaves (the first start's empty tree)."""
         self.append_batch([], sth, keep_sth_in_history=True)
+
+
+def measurements(ev: EvidenceStore, start: int, end: int) -> Iterator[Measurement | ReadError]:
+    """Leaves ``start`` to ``end - 1`` as measurements (``source`` = ``collector:<leaf index>``; the raw
+    bytes kept are the canonical bytes the log hashed)."""
+    for leaf in ev.leaves(start, max(0, end - start)):
+        where = f"collector:{leaf.idx}"
+        try:
+            yield Measurement.from_raw(orjson.loads(leaf.body), source=where, raw_bytes=leaf.body)
+        except (orjson.JSONDecodeError, InvalidMeasurement) as exc:
+            yield ReadError(where, str(exc))
+
+
+def _watermark_key(log_id: str) -> str:
+    return f"collector_next_leaf:{log_id}"
+
+
+def ingest_watermark(store: Store, log_id: str) -> int:
+    """The first leaf of log ``log_id`` not yet ingested into ``store``."""
+    row = store.con.execute("SELECT value FROM meta WHERE key = ?", [_watermark_key(log_id)]).fetchall()
+    return int(row[0][0]) if row else 0
+
+
+def set_ingest_watermark(store: Store, log_id: str, next_leaf: int) -> None:
+    store.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_watermark_key(log_id), str(next_leaf)]).fetchall()
