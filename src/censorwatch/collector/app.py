@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -131,6 +132,10 @@ class Collector:
         except TimeoutError:
             return _error(503, "commit_timeout", "not yet stored; retry (a retry is answered 200 if it was)",
                           headers={"Retry-After": "5"})
+        except (OSError, sqlite3.Error) as exc:  # the disk, not the input: nothing of this batch was stored
+            self.metrics.rejected["storage_error"] += 1
+            return _error(503, "storage_error", f"not stored ({type(exc).__name__}); retry later",
+                          headers={"Retry-After": "10"})
         if outcome is Outcome.CONFLICT:
             return self._reject(Rejection(
                 409, "uid_conflict",
