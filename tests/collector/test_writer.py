@@ -43,3 +43,20 @@ def test_a_failed_commit_is_a_503_and_leaves_no_trace(tmp_path: Path, monkeypatc
     hashes = [h for _, h in ev.leaf_hashes()]
     assert len(hashes) == 2 and MerkleTree(hashes).root().hex() == sth["root_hash"]
     assert not ev.integrity_problems()
+
+
+def test_the_log_key_is_private_and_stable(tmp_path: Path) -> None:
+    from censorwatch.collector.keys import LogSigner, LogVerifier, load_or_create_key, public_key_document
+
+    path = tmp_path / "ev" / "log_key.pem"
+    first = LogSigner(load_or_create_key(path))
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = LogSigner(load_or_create_key(path))
+    assert again.log_id == first.log_id
+    verifier = LogVerifier.from_document(public_key_document(first.public))
+    sth = again.sth(3, bytes(32), 1)
+    assert verifier.check_sth(sth) is None
+    assert verifier.check_receipt(sth) is not None  # an STH never passes as a receipt (domain tags)
+    path.chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        load_or_create_key(path)
