@@ -16,7 +16,7 @@ from collector.helpers import CollectorProcess, make_measurement
 POST = "/api/v1/measurements"
 
 
-def test_submit_store_serve_and_prove(collector: CollectorProcess) -> None:
+def test_submit_store_serve_and_prove(collector: CollectorProcess, samples: Path) -> None:
     with httpx.Client(base_url=collector.url, timeout=10) as c:
         key = LogVerifier.from_document(c.get("/api/v1/log/key").json())
         m = make_measurement(1, padding=2000)
@@ -66,6 +66,11 @@ def test_submit_store_serve_and_prove(collector: CollectorProcess) -> None:
         assert "censorwatch_collector_duplicates_total 1" in metrics
         assert "censorwatch_collector_tree_size 11" in metrics
         assert "censorwatch_collector_request_latency_seconds_count 12" in metrics
+
+        big = (samples / "fastpath" / "mbx-1.json").read_bytes()  # 0.5 MB: checked off the event loop
+        r = c.post(POST, content=big)
+        assert r.status_code == 201 and r.json()["receipt"]["leaf_index"] == 11
+        assert c.get(f"{POST}/{r.json()['measurement_uid']}").content == canonical_bytes(orjson.loads(big))
 
 
 def _root_at(c: httpx.Client, uid: str, size: int) -> bytes:

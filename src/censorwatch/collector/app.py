@@ -32,6 +32,7 @@ from censorwatch.collector.writer import LogWriter, Outcome
 from censorwatch.store.evidence import EvidenceStore
 
 JSON = "application/json"
+_INLINE_CHECK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,9 @@ class Collector:
                 {"Retry-After": RateLimiter.retry_after(wait)},
             )
         try:
-            acc = check(await self._read_body(request))
+            body = await self._read_body(request)
+            # a large body is checked in a thread so it does not hold up everyone else's requests
+            acc = check(body) if len(body) < _INLINE_CHECK_BYTES else await asyncio.to_thread(check, body)
         except Rejection as rej:
             return self._reject(rej)
         # duplicates are recognised by the writer (one lookup per batch), not here: no query per request
