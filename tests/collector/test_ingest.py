@@ -15,10 +15,15 @@ from collector.helpers import cli, make_measurement
 POST = "/api/v1/measurements"
 
 
-def test_incremental_ingest_from_the_log(collector, samples: Path) -> None:
-    real = orjson.loads((samples / "fastpath" / "web_connectivity_ir_fp.json").read_bytes())
+def test_incremental_ingest_from_the_log(collector, samples: Path, tmp_path: Path) -> None:
+    sample = samples / "fastpath" / "web_connectivity_ir_fp.json"
+    real = orjson.loads(sample.read_bytes())
+    # a file sent through the probe's queue by the CLI
+    res = cli("collector", "submit", str(sample), "--url", collector.url, "--spool", str(tmp_path / "spool"))
+    assert res.returncode == 0 and "delivered 1," in res.stdout, res.stdout + res.stderr
+    (receipt,) = (tmp_path / "spool" / "receipts").glob("*.json")
     with httpx.Client(base_url=collector.url, timeout=10) as c:
-        uids = [c.post(POST, content=orjson.dumps(real)).json()["measurement_uid"]]
+        uids = [orjson.loads(receipt.read_bytes())["measurement_uid"]]
         uids += [c.post(POST, content=orjson.dumps(make_measurement(i))).json()["measurement_uid"] for i in range(4)]
 
         res = cli("collector", "ingest", "--db", str(collector.db))  # the collector keeps serving meanwhile
