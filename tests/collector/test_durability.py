@@ -59,9 +59,9 @@ def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 sth = (await c.get("/api/v1/log/sth")).json()
-                if sth["tree_size"] >= 150 and not early_sth:
+                if sth["tree_size"] >= 100 and not early_sth:
                     early_sth.update(sth)
-                if sth["tree_size"] >= 400:
+                if sth["tree_size"] >= 250:
                     break
         proc.kill()  # SIGKILL while 40 clients are mid-request
         await asyncio.sleep(0.3)
@@ -69,7 +69,7 @@ def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         return await asyncio.wait_for(load, 30)
 
     acked, errors = asyncio.run(scenario())
-    assert early_sth and len(acked) >= 300
+    assert early_sth and len(acked) >= 200
     assert errors > 0, "the kill landed after the load stopped; the test did not test anything"
 
     proc = CollectorProcess(db, proc.port, "--client-rate", "0").start()

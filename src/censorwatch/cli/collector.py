@@ -62,6 +62,10 @@ def export(
     if not path.exists():
         console.print(f"[red]error:[/] {path}: no evidence log here")
         raise typer.Exit(2)
+    key_path = where / "log_key.pem"
+    if not key_path.exists():
+        console.print(f"[red]error:[/] {key_path}: the log's key is missing; cannot export a verifiable log")
+        raise typer.Exit(2)
     store = EvidenceStore(path, readonly=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     sth_bytes = store.latest_sth() or b"{}"
@@ -75,7 +79,7 @@ def export(
             rf.write(leaf.receipt + b"\n")
             progress.advance(task)
     (out_dir / "sth.json").write_bytes(sth_bytes)
-    pub = load_or_create_key(where / "log_key.pem").public_key()
+    pub = load_or_create_key(key_path).public_key()
     (out_dir / "key.json").write_bytes(orjson.dumps(public_key_document(pub), option=orjson.OPT_INDENT_2))
     store.close()
     out.print(f"exported {size} leaves to {out_dir}")
