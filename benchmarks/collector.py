@@ -22,6 +22,7 @@ import platform
 import signal
 import socket
 import sqlite3
+import ssl
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,17 @@ class Bodies:
 
 
 # --- load generator (runs in each generator process) --------------------------------------------------
+_SSL = ssl.create_default_context()  # unused over http://, but httpx builds one per client unless given
+
+
+def _clients(url: str, n: int) -> list[httpx.AsyncClient]:
+    """One client = one keep-alive connection (one AsyncClient each: httpcore's pool bookkeeping
+    grows with the number of connections and queued requests it juggles, a cost of the load
+    generator, not of the server)."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return [httpx.AsyncClient(base_url=url, timeout=60, limits=limits, verify=_SSL) for _ in range(n)]
+
+
 async def _closed_loop(url: str, bodies: Bodies, clients: int, duration: float) -> dict[str, Any]:
     lat: list[float] = []
     acked: list[str] = []
@@ -86,23 +98,27 @@ async def _closed_loop(url: str, bodies: Bodies, clients: int, duration: float) 
     t_end = time.perf_counter() + duration
 
     async def client(c: httpx.AsyncClient) -> None:
-        while time.perf_counter() < t_end:
-            body = bodies()
-            t0 = time.perf_counter()
-            try:
-                r = await c.post(POST, content=body, headers={"content-type": "application/json"})
-            except httpx.TransportError as exc:
-                codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
-                continue
-            codes[r.status_code] = codes.get(r.status_code, 0) + 1
-            if r.status_code in (200, 201):
-                lat.append(time.perf_counter() - t0)
-                acked.append(orjson.loads(r.content)["measurement_uid"])
+        async with c:
+            while time.perf_counter() < t_end:
+                await one(c)
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async def one(c: httpx.AsyncClient) -> None:
+        body = bodies()
+        t0 = time.perf_counter()
+        try:
+            r = await c.post(POST, content=body, headers={"content-type": "application/json"})
+        except httpx.TransportError as exc:
+            codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
+            return
+        codes[r.status_code] = codes.get(r.status_code, 0) + 1
+        if r.status_code in (200, 201):
+            lat.append(time.perf_counter() - t0)
+            acked.append(orjson.loads(r.content)["measurement_uid"])
+
+    conns = _clients(url, clients)
     t0 = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c, asyncio.TaskGroup() as tg:
-        for _ in range(clients):
+    async with asyncio.TaskGroup() as tg:
+        for c in conns:
             tg.create_task(client(c))
     return {"lat": lat, "acked": acked, "codes": codes, "elapsed": time.perf_counter() - t0}
 
@@ -116,7 +132,7 @@ async def _open_loop(url: str, bodies: Bodies, clients: int, rate: float, durati
     acked: list[str] = []
     codes: dict[int | str, int] = {}
     n = int(rate * duration)
-    start = time.perf_counter() + 0.5
+    start = time.perf_counter() + 0.5 + clients * 0.002
     deadline = start + duration + 10
     due: asyncio.Queue[int] = asyncio.Queue()
     done = 0
@@ -127,6 +143,10 @@ async def _open_loop(url: str, bodies: Bodies, clients: int, rate: float, durati
             due.put_nowait(i)
 
     async def client(c: httpx.AsyncClient) -> None:
+        async with c:
+            await serve_due(c)
+
+    async def serve_due(c: httpx.AsyncClient) -> None:
         nonlocal done
         while time.perf_counter() < deadline and done < n:
             try:
@@ -146,13 +166,12 @@ async def _open_loop(url: str, bodies: Bodies, clients: int, rate: float, durati
                 lat.append(time.perf_counter() - scheduled)
                 acked.append(orjson.loads(r.content)["measurement_uid"])
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
-        scheduler = asyncio.create_task(schedule())
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(clients):
-                tg.create_task(client(c))
-        scheduler.cancel()
+    conns = _clients(url, clients)
+    scheduler = asyncio.create_task(schedule())
+    async with asyncio.TaskGroup() as tg:
+        for c in conns:
+            tg.create_task(client(c))
+    scheduler.cancel()
     if done < n:
         codes["unfinished"] = n - done
     return {"lat": lat, "acked": acked, "codes": codes, "elapsed": min(time.perf_counter(), deadline) - start}
