@@ -21,6 +21,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.demo",
     "censorwatch.cli.events",
     "censorwatch.cli.simulate",
+    "censorwatch.cli.collector",
+    "censorwatch.cli.verify",
 ]
 
 
