@@ -1,0 +1,23 @@
+"""Request-scoped dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from fastapi import Request
+
+
+def cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One DuckDB cursor per request (cursors are safe to use from the request's own thread)."""
+    cur = request.app.state.con.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+def db_path(request: Request) -> Path | None:
+    p: Path | None = request.app.state.db_path
+    return p
