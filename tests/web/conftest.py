@@ -6,11 +6,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import web_fixture_db as fixture_db
 from fastapi.testclient import TestClient
 
 from censorwatch.store.views import open_db
 from censorwatch.web.app import create_app
-import web_fixture_db as fixture_db
 
 ADMIN = "s3cret-admin-token"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 import web_fixture_db as fixture_db
+
 from censorwatch.report import alerts, proofs
 from censorwatch.report import incident as report
 from censorwatch.store import alerts as store_alerts

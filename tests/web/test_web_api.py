@@ -8,11 +8,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import web_fixture_db as fixture_db
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
-
-import web_fixture_db as fixture_db
 
 PK = fixture_db.INCIDENT_PK
 

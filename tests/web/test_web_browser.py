@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 import pytest
 import uvicorn
-
 import web_fixture_db as fixture_db
+
 from censorwatch.web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -72,7 +72,7 @@ def test_follow_an_incident_to_its_evidence(server: str, browser: Any, tmp_path:
     assert page.locator("#raw pre").inner_text().lstrip().startswith("{")
     page.goto(server + "/country/PK")
     assert page.locator("svg.heatmap").count() == 2
-    assert page.locator(f'svg.heatmap rect[fill="#c62828"]').count() > 0
+    assert page.locator('svg.heatmap rect[fill="#c62828"]').count() > 0
 
 
 HOOK = """

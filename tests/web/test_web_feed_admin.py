@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from conftest import ADMIN
+import web_fixture_db as fixture_db
 from fastapi.testclient import TestClient
 
-import web_fixture_db as fixture_db
+from conftest import ADMIN
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")

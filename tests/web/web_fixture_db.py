@@ -105,7 +105,7 @@ def build(path: Path) -> dict[str, Any]:
            measurement_start_time, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         vrows,
     )
-    for table, col, trunc in (("agg_hourly", "hour", "hour"), ("agg_daily", "day", "day")):
+    for table, _col, trunc in (("agg_hourly", "hour", "hour"), ("agg_daily", "day", "day")):
         cast = "CAST(date_trunc('day', measurement_start_time) AS DATE)" if trunc == "day" else "date_trunc('hour', measurement_start_time)"
         con.execute(f"""INSERT INTO {table} SELECT probe_cc, probe_asn, domain, {cast}, count(*),
             count(*) FILTER (status = 'ok'), count(*) FILTER (status = 'anomaly'), count(*) FILTER (status = 'confirmed'),

@@ -107,9 +107,11 @@ async def send_due(
     if not due:
         return []
     sem = asyncio.Semaphore(CONCURRENCY)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(_post(client, d, sem)) for d in due]
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
+        asyncio.TaskGroup() as tg,
+    ):
+        tasks = [tg.create_task(_post(client, d, sem)) for d in due]
     results = [t.result() for t in tasks]
     attempts = {d["id"]: d["attempts"] for d in due}
     base = now or datetime.now(UTC).replace(tzinfo=None)

@@ -7,6 +7,7 @@ Content-Security-Policy (no inline styles) allows.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -91,7 +92,7 @@ def stacked_bars(
         chart.labels.append(Label(width / 2, height / 2, "no measurements in this window", "middle"))
         return chart
     times = [r["t"] for r in series]
-    step = min((b - a for a, b in zip(times, times[1:], strict=False)), default=timedelta(hours=1))
+    step = min((b - a for a, b in itertools.pairwise(times)), default=timedelta(hours=1))
     hourly = step < timedelta(days=1)
     t0, t1 = times[0], times[-1] + step
     span = (t1 - t0).total_seconds() or 1.0
@@ -102,7 +103,7 @@ def stacked_bars(
 
     bw = max(pw * step.total_seconds() / span - 1, 1)
     for r in series:
-        x, y = xof(r["t"]), top + ph
+        x, y = xof(r["t"]), float(top + ph)
         for st in ("ok", "anomaly", "confirmed", "down"):
             n = int(r.get(st) or 0)
             if n <= 0:

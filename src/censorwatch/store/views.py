@@ -174,7 +174,8 @@ def incidents(
 ) -> Page:
     """Incidents newest first (by start), overlapping ``[since, until]`` when given."""
     limit = _limit(limit)
-    where, params = ["true"], []
+    where: list[str] = ["true"]
+    params: list[Any] = []
     for col, val in (("i.cc", cc), ("i.target", target), ("i.kind", kind)):
         if val is not None:
             where.append(f"{col} = ?")
@@ -394,7 +395,8 @@ def measurements(
     limit = _limit(limit)
     by_verdict = status is not None or method is not None
     table = "verdicts" if by_verdict else "measurements"
-    where, params = ["true"], []
+    where: list[str] = ["true"]
+    params: list[Any] = []
     for col, val in (
         ("probe_cc", cc), ("probe_asn", asn), ("domain", target), ("status", status), ("method", method),
         ("test_name", test_name),
@@ -462,7 +464,8 @@ def countries(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) ->
 
 def timeline(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, cc: str | None = None) -> list[dict[str, Any]]:
     """Per-day verdict counts across all networks (optionally one country)."""
-    where, params = "day >= ? AND day < ?", [start.date(), end.date() + timedelta(days=1)]
+    where = "day >= ? AND day < ?"
+    params: list[Any] = [start.date(), end.date() + timedelta(days=1)]
     if cc:
         where += " AND probe_cc = ?"
         params.append(cc)
@@ -509,7 +512,8 @@ def heatmap(
     table, col = _bucket(start, end)
     lo: Any = start if col == "hour" else start.date()
     hi: Any = end if col == "hour" else end.date() + timedelta(days=1)
-    where, params = [f"{col} >= ?", f"{col} < ?"], [lo, hi]
+    where: list[str] = [f"{col} >= ?", f"{col} < ?"]
+    params: list[Any] = [lo, hi]
     if cc is not None:
         where.append("probe_cc = ?")
         params.append(cc)
@@ -552,7 +556,8 @@ def events(
     cursor: str | None = None,
 ) -> Page:
     limit = _limit(limit)
-    where, params = ["true"], []
+    where: list[str] = ["true"]
+    params: list[Any] = []
     for col, val in (("cc", cc), ("target", target), ("kind", kind)):
         if val is not None:
             where.append(f"{col} = ?")
@@ -585,7 +590,8 @@ def _agg_query(
     if granularity not in ("hourly", "daily"):
         raise BadQuery("granularity: hourly or daily")
     table, col = ("agg_hourly", "hour") if granularity == "hourly" else ("agg_daily", "day")
-    where, params = ["true"], []
+    where: list[str] = ["true"]
+    params: list[Any] = []
     for c, val in (("probe_cc", cc), ("probe_asn", asn), ("domain", target)):
         if val is not None:
             where.append(f"{c} = ?")
@@ -653,6 +659,8 @@ def export(
 
     if fmt not in ("csv", "parquet"):
         raise BadQuery("format: csv or parquet")
+    where: list[str]
+    params: list[Any]
     if what == "aggregates":
         table, col, where, params = _agg_query(granularity, cc, asn, target, since, until)
         sql = f"""SELECT CAST({col} AS TIMESTAMP) AS t, probe_cc, probe_asn, domain, total, ok, anomaly,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -192,9 +193,9 @@ def export(
         raise HTTPException(404, "export: aggregates or verdicts")
     if fmt not in ("csv", "parquet"):
         raise HTTPException(404, "export format: csv or parquet")
-    tmp = tempfile.NamedTemporaryFile(prefix="censorwatch-export-", suffix=f".{fmt}", delete=False)
-    tmp.close()
-    out = Path(tmp.name)
+    fd, name = tempfile.mkstemp(prefix="censorwatch-export-", suffix=f".{fmt}")
+    os.close(fd)
+    out = Path(name)
     try:
         views.export(con, what, fmt, out, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
                      target=params.target(target), since=params.when(since, "since"),

@@ -130,7 +130,7 @@ def search(
     status: str | None = None, since: str | None = None, until: str | None = None,
     cursor: str | None = Query(None, max_length=1000), icursor: str | None = Query(None, max_length=1000),
 ) -> HTMLResponse:
-    f = {
+    f: dict[str, Any] = {
         "cc": params.cc(cc), "asn": params.asn(asn), "target": params.target(target),
         "method": params.token(method, "method"), "status": params.status(status),
         "since": params.when(since, "since"), "until": params.when(until, "until"),
