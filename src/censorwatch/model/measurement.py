@@ -138,9 +138,11 @@ class Measurement:
     test_version: str | None
     test_keys: dict[str, Any] | None
     annotations: dict[str, Any]
+    #: the measurement's bytes as read (one line, one file, or comment-stripped JSONC), when known
+    raw_bytes: bytes | None = None
 
     @classmethod
-    def from_raw(cls, obj: Any, source: str | None = None) -> Measurement:
+    def from_raw(cls, obj: Any, source: str | None = None, raw_bytes: bytes | None = None) -> Measurement:
         """Lift the envelope of one decoded JSON value; raise ``InvalidMeasurement`` with a reason."""
         if not isinstance(obj, dict):
             raise InvalidMeasurement(f"expected a JSON object, got {type(obj).__name__}")
@@ -182,6 +184,7 @@ class Measurement:
             test_version=obj.get("test_version") if isinstance(obj.get("test_version"), str) else None,
             test_keys=tk,
             annotations=ann if isinstance(ann, dict) else {},
+            raw_bytes=raw_bytes,
         )
 
     def observations(self, *, with_events: bool = True) -> Observations:
