@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,18 @@ def _evidence_module() -> Any | None:
         return None
 
 
+def _signed_size(sth: bytes | None) -> int | None:
+    """The ``tree_size`` of the collector's signed tree head document (JSON), if it has one."""
+    if not sth:
+        return None
+    try:
+        doc = json.loads(sth)
+    except ValueError:
+        return None
+    size = doc.get("tree_size") if isinstance(doc, dict) else None
+    return size if isinstance(size, int) and size >= 0 else None
+
+
 def lookup(db_path: Path | None, uids: Sequence[str]) -> LogInfo | None:
     """Proofs for those of ``uids`` that are in the log beside ``db_path``; None without a log."""
     mod = _evidence_module()
@@ -105,6 +118,9 @@ def lookup(db_path: Path | None, uids: Sequence[str]) -> LogInfo | None:
     try:
         hashes = [bytes(h) for _, h in es.leaf_hashes()] if es.count() <= MAX_LEAVES_FOR_PROOFS else []
         sth = es.latest_sth()
+        size = _signed_size(sth)
+        if size is not None and size <= len(hashes):
+            hashes = hashes[:size]  # prove against the signed tree head, not unsigned newer leaves
         info = LogInfo(len(hashes), root(hashes).hex(), base64.b64encode(sth).decode() if sth else None)
         for uid in uids:
             ref = es.by_uid(uid)

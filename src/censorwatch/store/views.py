@@ -119,8 +119,15 @@ def _json_field(v: Any) -> Any:
 
 def data_now(con: duckdb.DuckDBPyConnection) -> datetime:
     """The newest aggregated hour (else newest verdict), so default windows show data."""
-    row = con.execute("SELECT max(hour) FROM agg_hourly").fetchone()
+    # agg_daily is ~24x smaller than agg_hourly; the hourly max is then read from its last day only
+    # (zone maps skip the rest when rows are appended in time order, as the pipeline does).
+    row = con.execute(
+        "SELECT max(hour) FROM agg_hourly WHERE hour >= (SELECT CAST(max(day) AS TIMESTAMP) FROM agg_daily)"
+    ).fetchone()
     t = row[0] if row else None
+    if t is None:
+        row = con.execute("SELECT max(hour) FROM agg_hourly").fetchone()
+        t = row[0] if row else None
     if t is None:
         row = con.execute("SELECT max(measurement_start_time) FROM verdicts").fetchone()
         t = row[0] if row else None
