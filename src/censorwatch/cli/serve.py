@@ -20,6 +20,8 @@ def serve(
     base_url: str | None = typer.Option(None, "--base-url", help="public URL, used in alert payloads"),
     deliver_every: float | None = typer.Option(None, "--deliver-every", min=1.0,
                                                help="seconds between webhook alert rounds (off by default)"),
+    cache_ttl: float = typer.Option(30.0, "--cache-ttl", min=0.0,
+                                    help="seconds page data is cached (0: off); admin writes clear it"),
 ) -> None:
     """Serve the dashboard, JSON API (/api/v1, /docs) and Atom feed. Admin needs CENSORWATCH_ADMIN_TOKEN."""
     import uvicorn
@@ -38,6 +40,7 @@ def serve(
         raise typer.Exit(2) from None
     token = os.environ.get("CENSORWATCH_ADMIN_TOKEN") or None
     application = create_app(con, db_path=path, admin_token=token, read_only=read_only,
-                             base_url=base_url or f"http://{host}:{port}", deliver_every=deliver_every)
+                             base_url=base_url or f"http://{host}:{port}", deliver_every=deliver_every,
+                             cache_ttl=cache_ttl)
     console.print(f"serving {path} on http://{host}:{port} (admin {'enabled' if token else 'disabled'})")
     uvicorn.run(application, host=host, port=port, log_level="warning")

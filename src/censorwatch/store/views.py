@@ -22,6 +22,7 @@ import zstandard
 from censorwatch.store import schema
 
 MAX_LIMIT = 500
+_COUNTS = "sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down"
 _EVIDENCE_CAP = 20_000
 
 
@@ -290,6 +291,13 @@ def verdicts_by_uid(con: duckdb.DuckDBPyConnection, uids: Sequence[str]) -> list
     )
 
 
+def _asn_filter(asns: list[str]) -> tuple[str, list[Any]]:
+    """``probe_asn IN (...)`` as literal placeholders (pushed into the scan), or nothing."""
+    if not asns:
+        return "", []
+    return f" AND probe_asn IN ({', '.join('?' for _ in asns)})", list(asns)
+
+
 def incident_series(con: duckdb.DuckDBPyConnection, inc: dict[str, Any]) -> list[dict[str, Any]]:
     """Evidence over time for an incident's networks: per-bucket verdict counts (or volume for outages).
 
@@ -300,54 +308,51 @@ def incident_series(con: duckdb.DuckDBPyConnection, inc: dict[str, Any]) -> list
     end: datetime = inc["end_time"] or data_now(con)
     pad = max((end - start) / 4, timedelta(days=1))
     lo, hi = start - pad, end + pad
-    asns = list(inc["asns"] or [])
+    asn_sql, asn_params = _asn_filter(list(inc["asns"] or []))
     hourly = hi - lo <= timedelta(days=14)
     if inc["kind"] == "outage" or inc["target"] is None:
-        if hourly:
-            sql = """SELECT hour AS t, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
-                            0 AS confirmed, sum(total) - sum(reachable) AS down
-                     FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour < ?
-                       AND (len(?) = 0 OR list_contains(?, probe_asn)) GROUP BY hour ORDER BY hour"""
-        else:
-            sql = """SELECT date_trunc('day', hour) AS t, sum(total) AS total, sum(reachable) AS ok,
-                            0 AS anomaly, 0 AS confirmed, sum(total) - sum(reachable) AS down
-                     FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour < ?
-                       AND (len(?) = 0 OR list_contains(?, probe_asn)) GROUP BY 1 ORDER BY 1"""
-        return _rows(con.execute(sql, [inc["cc"], lo, hi, asns, asns]))
+        t = "hour" if hourly else "date_trunc('day', hour)"
+        sql = f"""SELECT {t} AS t, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
+                         0 AS confirmed, sum(total) - sum(reachable) AS down
+                  FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour < ?{asn_sql}
+                  GROUP BY 1 ORDER BY 1"""
+        return _rows(con.execute(sql, [inc["cc"], lo, hi, *asn_params]))
     table, col = ("agg_hourly", "hour") if hourly else ("agg_daily", "day")
-    sql = f"""SELECT CAST({col} AS TIMESTAMP) AS t, sum(total) AS total, sum(ok) AS ok,
-                     sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down
-              FROM {table} WHERE probe_cc = ? AND domain = ? AND {col} >= ? AND {col} < ?
-                AND (len(?) = 0 OR list_contains(?, probe_asn))
+    sql = f"""SELECT CAST({col} AS TIMESTAMP) AS t, {_COUNTS}
+              FROM {table} WHERE probe_cc = ? AND domain = ? AND {col} >= ? AND {col} < ?{asn_sql}
               GROUP BY 1 ORDER BY 1"""
     lo_v: Any = lo if hourly else lo.date()
     hi_v: Any = hi if hourly else hi.date() + timedelta(days=1)
-    return _rows(con.execute(sql, [inc["cc"], inc["target"], lo_v, hi_v, asns, asns]))
+    return _rows(con.execute(sql, [inc["cc"], inc["target"], lo_v, hi_v, *asn_params]))
 
 
 def incident_networks(con: duckdb.DuckDBPyConnection, inc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-network counts during the incident (the report's per-network table)."""
+    """Per-network counts during the incident (the report's per-network table).
+
+    Hourly aggregates for incidents up to 14 days, daily beyond (first/last are then days).
+    """
     end = inc["end_time"] or data_now(con)
-    asns = list(inc["asns"] or [])
+    asn_sql, asn_params = _asn_filter(list(inc["asns"] or []))
     if inc["target"] is None:
         return _rows(
             con.execute(
-                """SELECT probe_asn, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
-                          0 AS confirmed, sum(total) - sum(reachable) AS down, min(hour) AS first, max(hour) AS last
-                   FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour <= ?
-                     AND (len(?) = 0 OR list_contains(?, probe_asn))
-                   GROUP BY probe_asn ORDER BY probe_asn""",
-                [inc["cc"], inc["start_time"], end, asns, asns],
+                f"""SELECT probe_asn, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
+                           0 AS confirmed, sum(total) - sum(reachable) AS down, min(hour) AS first, max(hour) AS last
+                    FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour <= ?{asn_sql}
+                    GROUP BY probe_asn ORDER BY probe_asn""",
+                [inc["cc"], inc["start_time"], end, *asn_params],
             )
         )
+    if end - inc["start_time"] <= timedelta(days=14):
+        table, col, lo, hi = "agg_hourly", "hour", inc["start_time"].replace(minute=0, second=0, microsecond=0), end
+    else:
+        table, col, lo, hi = "agg_daily", "day", inc["start_time"].date(), end.date()
     return _rows(
         con.execute(
-            """SELECT probe_asn, sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly,
-                      sum(confirmed) AS confirmed, sum(down) AS down, min(hour) AS first, max(hour) AS last
-               FROM agg_hourly WHERE probe_cc = ? AND domain = ? AND hour >= date_trunc('hour', ?::TIMESTAMP)
-                 AND hour <= ? AND (len(?) = 0 OR list_contains(?, probe_asn))
-               GROUP BY probe_asn ORDER BY probe_asn""",
-            [inc["cc"], inc["target"], inc["start_time"], end, asns, asns],
+            f"""SELECT probe_asn, {_COUNTS}, CAST(min({col}) AS TIMESTAMP) AS first, CAST(max({col}) AS TIMESTAMP) AS last
+                FROM {table} WHERE probe_cc = ? AND domain = ? AND {col} >= ? AND {col} <= ?{asn_sql}
+                GROUP BY probe_asn ORDER BY probe_asn""",
+            [inc["cc"], inc["target"], lo, hi, *asn_params],
         )
     )
 
@@ -436,9 +441,6 @@ def measurements(
 
 
 # ---------------------------------------------------------------- overviews
-
-_COUNTS = "sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down"
-
 
 def countries(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per country in the window: networks, verdict counts, active incidents (not false positives)."""

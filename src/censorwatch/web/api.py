@@ -16,7 +16,7 @@ from censorwatch.report.render import safe_url
 from censorwatch.store import alerts as store_alerts
 from censorwatch.store import views
 from censorwatch.web import data, params, schemas
-from censorwatch.web.deps import cursor, db_path
+from censorwatch.web.deps import cached, cursor, db_path
 from censorwatch.web.security import require_admin
 
 router = APIRouter(prefix="/api/v1", responses={400: {"model": schemas.Error}})
@@ -32,23 +32,25 @@ def _page(p: views.Page, conv: Any = None) -> dict[str, Any]:
 
 
 @router.get("/home", response_model=schemas.Home, summary="Home page data: countries, incidents, timeline")
-def home(con: Con) -> Any:
-    return data.utc(data.home(con))
+def home(con: Con, request: Request) -> Any:
+    return data.utc(cached(request, ("home",), lambda: data.home(con)))
 
 
 @router.get("/countries/{cc}", response_model=schemas.CountryDetail, summary="A country: heatmap cells, outages, incidents")
-def country(con: Con, cc: str, since: str | None = None, until: str | None = None, target: str | None = None) -> Any:
+def country(con: Con, request: Request, cc: str, since: str | None = None, until: str | None = None,
+            target: str | None = None) -> Any:
     code = params.cc(cc, "cc")
     assert code is not None
-    return data.utc(data.country(con, code, params.when(since, "since"), params.when(until, "until"),
-                                 params.target(target)))
+    key = ("country", code, params.when(since, "since"), params.when(until, "until"), params.target(target))
+    return data.utc(cached(request, key, lambda: data.country(con, *key[1:])))
 
 
 @router.get("/targets/{domain}", response_model=schemas.TargetDetail, summary="A target's status in every country")
-def target(con: Con, domain: str, since: str | None = None, until: str | None = None) -> Any:
+def target(con: Con, request: Request, domain: str, since: str | None = None, until: str | None = None) -> Any:
     d = params.target(domain, "domain")
     assert d is not None
-    return data.utc(data.target(con, d, params.when(since, "since"), params.when(until, "until")))
+    key = ("target", d, params.when(since, "since"), params.when(until, "until"))
+    return data.utc(cached(request, key, lambda: data.target(con, *key[1:])))
 
 
 @router.get("/incidents", response_model=schemas.Page[schemas.Incident], summary="Incidents, newest first")
@@ -75,9 +77,10 @@ def incidents(
 
 @router.get("/incidents/{incident_id}", response_model=schemas.IncidentDetail, responses=NOT_FOUND,
             summary="One incident with its events, evidence series, networks and log proofs")
-def incident(con: Con, incident_id: str, path: Annotated[Path | None, Depends(db_path)]) -> Any:
-    inc = data.incident(con, params.uid(incident_id, "incident_id"), path)
-    if inc is None:
+def incident(con: Con, request: Request, incident_id: str, path: Annotated[Path | None, Depends(db_path)]) -> Any:
+    iid = params.uid(incident_id, "incident_id")
+    inc = cached(request, ("incident", iid), lambda: data.incident(con, iid, path) or {})
+    if not inc:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     inc.pop("_raw")
     inc.pop("evidence_page")
@@ -219,7 +222,7 @@ def _known(con: duckdb.DuckDBPyConnection, incident_id: str) -> None:
 @router.post("/incidents/{incident_id}/annotations", status_code=201, response_model=schemas.Annotation,
              dependencies=[Depends(require_admin)], responses={**NOT_FOUND, 401: {"model": schemas.Error}},
              summary="Admin: annotate an incident (note, official statement, court filing, link)")
-def annotate(con: Con, incident_id: str, body: schemas.AnnotationIn) -> Any:
+def annotate(con: Con, request: Request, incident_id: str, body: schemas.AnnotationIn) -> Any:
     if body.kind not in ("note", "statement", "court_filing", "link"):
         raise HTTPException(400, "kind: one of note, statement, court_filing, link")
     if body.url is not None and safe_url(body.url) is None:
@@ -228,6 +231,7 @@ def annotate(con: Con, incident_id: str, body: schemas.AnnotationIn) -> Any:
         raise HTTPException(400, "text or url: give at least one")
     _known(con, incident_id)
     a = store_alerts.add_annotation(con, incident_id, body.kind, body.text, body.url)
+    request.app.state.cache.clear()
     return data.utc(a)
 
 
@@ -237,4 +241,6 @@ def annotate(con: Con, incident_id: str, body: schemas.AnnotationIn) -> Any:
 def false_positive(con: Con, incident_id: str, body: schemas.FalsePositiveIn, request: Request) -> Any:
     _known(con, incident_id)
     kind = "false_positive" if body.false_positive else "not_false_positive"
-    return data.utc(store_alerts.add_annotation(con, incident_id, kind, body.reason, None))
+    a = store_alerts.add_annotation(con, incident_id, kind, body.reason, None)
+    request.app.state.cache.clear()
+    return data.utc(a)

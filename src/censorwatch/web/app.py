@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from censorwatch import __version__
 from censorwatch.store.views import BadQuery
 from censorwatch.web import api, feeds, pages
+from censorwatch.web.cache import PageCache
 from censorwatch.web.security import SecurityHeaders
 from censorwatch.web.templating import templates
 
@@ -44,6 +45,7 @@ def create_app(
     read_only: bool = False,
     base_url: str | None = None,
     deliver_every: float | None = None,
+    cache_ttl: float = 30.0,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +75,7 @@ def create_app(
     app.state.admin_token = admin_token
     app.state.read_only = read_only
     app.state.base_url = base_url
+    app.state.cache = PageCache(cache_ttl)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from fastapi import Request
@@ -21,3 +22,8 @@ def cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
 def db_path(request: Request) -> Path | None:
     p: Path | None = request.app.state.db_path
     return p
+
+
+def cached(request: Request, key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Page data from the app's cache; a shallow copy, so callers may add or drop top-level keys."""
+    return dict(request.app.state.cache.get(key, compute))

@@ -13,7 +13,7 @@ from censorwatch.report import charts
 from censorwatch.report import incident as report
 from censorwatch.store import views
 from censorwatch.web import data, params, steps
-from censorwatch.web.deps import cursor, db_path
+from censorwatch.web.deps import cached, cursor, db_path
 from censorwatch.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +27,7 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, con: Con) -> HTMLResponse:
-    d = data.home(con)
+    d = cached(request, ("home",), lambda: data.home(con))
     strip = charts.stacked_bars(d["timeline"], title="Measurements per day, all countries", height=150)
     return render(request, "home.html", d=d, strip=strip)
 
@@ -55,7 +55,8 @@ def country(request: Request, con: Con, cc: str, since: str | None = None, until
             target: str | None = None) -> HTMLResponse:
     code = params.cc(cc, "country")
     assert code is not None
-    d = data.country(con, code, params.when(since, "since"), params.when(until, "until"), params.target(target))
+    key = ("country", code, params.when(since, "since"), params.when(until, "until"), params.target(target))
+    d = cached(request, key, lambda: data.country(con, *key[1:]))
     if not d["targets"] and not d["incidents"] and not d["outages"]:
         exists = con.execute("SELECT 1 FROM agg_daily WHERE probe_cc = ? LIMIT 1", [code]).fetchone()
         if exists is None:
@@ -67,7 +68,8 @@ def country(request: Request, con: Con, cc: str, since: str | None = None, until
 def target(request: Request, con: Con, domain: str, since: str | None = None, until: str | None = None) -> HTMLResponse:
     dom = params.target(domain, "target")
     assert dom is not None
-    d = data.target(con, dom, params.when(since, "since"), params.when(until, "until"))
+    key = ("target", dom, params.when(since, "since"), params.when(until, "until"))
+    d = cached(request, key, lambda: data.target(con, *key[1:]))
     if not d["cells"] and not d["incidents"]:
         exists = con.execute("SELECT 1 FROM agg_daily WHERE domain = ? LIMIT 1", [dom]).fetchone()
         if exists is None:
@@ -79,8 +81,9 @@ def target(request: Request, con: Con, domain: str, since: str | None = None, un
 @router.get("/incident/{incident_id}", response_class=HTMLResponse)
 def incident(request: Request, con: Con, incident_id: str, path: Annotated[Path | None, Depends(db_path)],
              cursor: str | None = Query(None, max_length=1000)) -> HTMLResponse:
-    d = data.incident(con, params.uid(incident_id, "incident"), path)
-    if d is None:
+    iid = params.uid(incident_id, "incident")
+    d = cached(request, ("incident", iid), lambda: data.incident(con, iid, path) or {})
+    if not d:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     if cursor:
         d["evidence_page"] = views.incident_evidence(con, incident_id, limit=50, cursor=cursor)
