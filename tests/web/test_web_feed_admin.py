@@ -78,11 +78,15 @@ def test_admin_needs_the_token(client: TestClient) -> None:
 
 def test_false_positive_hides_an_incident(client: TestClient) -> None:
     url = f"/api/v1/incidents/{fixture_db.INCIDENT_PK}/false-positive"
+    # pages are cached: the admin write must clear the cache so the change shows at once
+    assert fixture_db.INCIDENT_PK in [i["id"] for i in client.get("/api/v1/home").json()["active"]]
+    assert fixture_db.INCIDENT_PK in client.get("/").text
     assert client.post(url, json={"false_positive": True}).status_code == 401
     assert client.post(url, json={"false_positive": True, "reason": "test"},
                        headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
     home = client.get("/api/v1/home").json()
     assert fixture_db.INCIDENT_PK not in [i["id"] for i in home["active"]]
+    assert fixture_db.INCIDENT_PK not in client.get("/").text
     assert client.get(f"/api/v1/incidents/{fixture_db.INCIDENT_PK}").json()["false_positive"] is True
     assert fixture_db.INCIDENT_PK.encode() not in client.get("/feeds/incidents.atom").content
     client.post(url, json={"false_positive": False}, headers={"Authorization": f"Bearer {ADMIN}"})
