@@ -212,3 +212,36 @@ def test_lab_range_is_public_only_in_lab() -> None:
     assert v(wc(lab=True, **kw)).method == "dns.injection"  # public there: just an unexpected address
     same = {**kw, "ctrl": control(addrs=[lab_ip], tcp_ok={f"{lab_ip}:80": True})}
     assert v(wc(lab=True, **same)).method == "tcp.refused"
+
+
+def test_bogon_answer_without_any_connect_is_dns() -> None:
+    """Newer probes do not connect to bogons: no TCP, no request, only the DNS evidence."""
+    m = wc(queries=[query("example.org", "10.10.34.35")], tcp_connect=[], requests=[])
+    r = v(m)
+    assert (r.status, r.rule, r.method, r.blocking) == ("anomaly", "wc.dns.inconsistent", "dns.bogon", "dns")
+
+
+def test_idn_host_matches_its_punycode_lookup() -> None:
+    url = "http://яндекс.рф/"
+    m = wc(url, queries=[query("xn--d1acpjx3f.xn--p1ai", IP)], requests=[request(url)])
+    r = v(m)
+    assert r.dns_consistency == "consistent" and r.status == "ok"
+
+
+def test_redirect_then_refused_on_https_is_http_failure_not_tcp() -> None:
+    """The first hop connected; only the redirect target's port 443 connects were refused."""
+    other = "198.51.200.7"
+    m = wc(tcp_connect=[tcp(IP, 80), tcp(other, 443, "connection_refused")],
+           requests=[request("https://www.example.org/", failure="connection_refused"),
+                     request("http://example.org/", code=302, body="", headers={"Location": "https://www.example.org/"})],
+           ctrl=control(tcp_ok={f"{IP}:80": True, f"{IP}:443": True}))
+    r = v(m)
+    assert (r.rule, r.blocking, r.method) == ("wc.http.failure", "http-failure", "tcp.refused")
+
+
+def test_newer_probe_port80_blocked_while_443_works() -> None:
+    """A v0.5 probe also connects to :443 for an http URL; the URL's own port decides."""
+    m = wc(tcp_connect=[tcp(IP, 80, "generic_timeout_error"), tcp(IP, 443)], requests=[],
+           ctrl=control(tcp_ok={f"{IP}:80": True, f"{IP}:443": True}))
+    r = v(m)
+    assert (r.rule, r.blocking, r.method) == ("wc.tcp.blocked", "tcp_ip", "tcp.timeout")

@@ -50,16 +50,20 @@ class ControlHTTP:
 
 @dataclass(slots=True)
 class Control:
+    """The control's answer. DNS and HTTP are read at once; the per-endpoint maps (which can hold
+    hundreds of entries in newer measurements) are parsed on first use."""
+
     present: bool = False
     dns_present: bool = False
     dns_failure: str | None = None
     dns_raw_failure: str | None = None
     dns_addrs: list[str] = field(default_factory=list)
-    tcp: dict[str, ControlEndpoint] = field(default_factory=dict)  # key: canonical "ip:port"
-    tls: dict[str, ControlTLS] = field(default_factory=dict)
     http: ControlHTTP | None = None
-    ip_asn: dict[str, int] = field(default_factory=dict)
-    ip_flags: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    _tcp: dict[str, ControlEndpoint] | None = None
+    _tls: dict[str, ControlTLS] | None = None
+    _ip_asn: dict[str, int] | None = None
+    _ip_flags: dict[str, int] | None = None
 
     @property
     def dns_ips(self) -> list[str]:
@@ -81,11 +85,70 @@ class Control:
             and self.http.failure == failures.DNS_NXDOMAIN
         )
 
+    @property
+    def tcp(self) -> dict[str, ControlEndpoint]:
+        """TCP results keyed by canonical ``ip:port``."""
+        if self._tcp is None:
+            self._tcp = {}
+            raw = self.raw.get("tcp_connect")
+            if isinstance(raw, dict):
+                for ep, v in raw.items():
+                    if isinstance(v, dict) and isinstance(ep, str):
+                        ip, port = split_endpoint(ep)
+                        ip = canonical_ip(ip)
+                        self._tcp[f"{ip}:{port}"] = ControlEndpoint(
+                            ip, port, v.get("status") is True, failures.normalize(v.get("failure"))
+                        )
+        return self._tcp
+
+    @property
+    def tls(self) -> dict[str, ControlTLS]:
+        if self._tls is None:
+            self._tls = {}
+            raw = self.raw.get("tls_handshake")
+            if isinstance(raw, dict):
+                for ep, v in raw.items():
+                    if isinstance(v, dict) and isinstance(ep, str):
+                        ip, port = split_endpoint(ep)
+                        ip = canonical_ip(ip)
+                        sn = v.get("server_name")
+                        self._tls[f"{ip}:{port}"] = ControlTLS(
+                            ip, port, sn if isinstance(sn, str) else None, v.get("status") is True,
+                            failures.normalize(v.get("failure")),
+                        )
+        return self._tls
+
+    def _parse_ip_info(self) -> None:
+        self._ip_asn, self._ip_flags = {}, {}
+        info = self.raw.get("ip_info")
+        if isinstance(info, dict):
+            for ip, v in info.items():
+                if not isinstance(v, dict) or not isinstance(ip, str):
+                    continue
+                ip = canonical_ip(ip)
+                asn, flags = v.get("asn"), v.get("flags")
+                if isinstance(asn, int) and not isinstance(asn, bool):
+                    self._ip_asn[ip] = asn
+                if isinstance(flags, int) and not isinstance(flags, bool):
+                    self._ip_flags[ip] = flags
+
+    @property
+    def ip_asn(self) -> dict[str, int]:
+        if self._ip_asn is None:
+            self._parse_ip_info()
+        return self._ip_asn  # type: ignore[return-value]
+
+    @property
+    def ip_flags(self) -> dict[str, int]:
+        if self._ip_flags is None:
+            self._parse_ip_info()
+        return self._ip_flags  # type: ignore[return-value]
+
     @classmethod
     def from_raw(cls, raw: Any) -> Control:
         if not isinstance(raw, dict) or not raw:
             return cls()
-        c = cls(present=True)
+        c = cls(present=True, raw=raw)
         dns = raw.get("dns")
         if isinstance(dns, dict):
             c.dns_present = True
@@ -95,28 +158,6 @@ class Control:
             addrs = dns.get("addrs")
             if isinstance(addrs, list):
                 c.dns_addrs = [canonical_ip(a) for a in addrs if isinstance(a, str)]
-        tcp = raw.get("tcp_connect")
-        if isinstance(tcp, dict):
-            for ep, v in tcp.items():
-                if not isinstance(v, dict) or not isinstance(ep, str):
-                    continue
-                ip, port = split_endpoint(ep)
-                ip = canonical_ip(ip)
-                c.tcp[f"{ip}:{port}"] = ControlEndpoint(
-                    ip, port, v.get("status") is True, failures.normalize(v.get("failure"))
-                )
-        tls = raw.get("tls_handshake")
-        if isinstance(tls, dict):
-            for ep, v in tls.items():
-                if not isinstance(v, dict) or not isinstance(ep, str):
-                    continue
-                ip, port = split_endpoint(ep)
-                ip = canonical_ip(ip)
-                sn = v.get("server_name")
-                c.tls[f"{ip}:{port}"] = ControlTLS(
-                    ip, port, sn if isinstance(sn, str) else None, v.get("status") is True,
-                    failures.normalize(v.get("failure")),
-                )
         http = raw.get("http_request")
         if isinstance(http, dict) and http:
             headers = http.get("headers")
@@ -132,15 +173,4 @@ class Control:
                 title=title if isinstance(title, str) else None,
                 header_names=[str(k) for k in headers] if isinstance(headers, dict) else [],
             )
-        info = raw.get("ip_info")
-        if isinstance(info, dict):
-            for ip, v in info.items():
-                if not isinstance(v, dict) or not isinstance(ip, str):
-                    continue
-                ip = canonical_ip(ip)
-                asn, flags = v.get("asn"), v.get("flags")
-                if isinstance(asn, int) and not isinstance(asn, bool):
-                    c.ip_asn[ip] = asn
-                if isinstance(flags, int) and not isinstance(flags, bool):
-                    c.ip_flags[ip] = flags
         return c

@@ -46,8 +46,20 @@ def _norm_host(h: str | None) -> str:
     return (h or "").strip().lower().rstrip(".")
 
 
+def idna(host: str) -> str:
+    """The ASCII (punycode) spelling of a host name, as resolvers see it."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
 def _select(queries: list[DNSQuery], domain: str) -> list[DNSQuery]:
-    mine = [q for q in queries if q.hostname is None or _norm_host(q.hostname) == domain]
+    """The probe's own lookups of ``domain`` (system resolver first); old records may lack hostnames."""
+    names = {domain, idna(domain)}
+    mine = [q for q in queries if q.hostname is None or _norm_host(q.hostname) in names]
     system = [q for q in mine if (q.engine or "") in SYSTEM_ENGINES]
     return system or mine
 

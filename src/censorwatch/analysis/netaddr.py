@@ -103,6 +103,8 @@ def split_endpoint(ep: str) -> tuple[str, int | None]:
 
 def canonical_ip(text: str) -> str:
     """One spelling per address (IPv6 compressed, lower case), so sets compare correctly."""
+    if ":" not in text:  # IPv4 (or junk): dotted quads have one spelling in every recorder
+        return text
     parsed = parse_ip(text)
     if parsed is None:
         return text

@@ -34,6 +34,7 @@ RULES: Final[dict[str, str]] = {
     "wc.tcp.blocked": "no TCP connection, DNS consistent, control connected: TCP/IP blocking",
     "wc.http.down": "the control's fetch failed and so did the probe's: site down",
     "wc.http.control_failed": "the control's fetch failed, the probe's did not: no comparison",
+    "wc.dns.inconsistent": "no fetch was made and DNS was inconsistent (e.g. a bogon not connected to): DNS blocking",
     "wc.no_requests": "no HTTP request was made and no failure explains why",
     "wc.http.redirect_nxdomain": "a redirect target did not resolve for the probe: DNS blocking",
     "wc.http.dns": "the probe's fetch failed and DNS was inconsistent: DNS blocking",

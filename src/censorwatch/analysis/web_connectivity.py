@@ -19,6 +19,7 @@ from censorwatch.analysis.dns_consistency import DNSView, analyse_dns
 from censorwatch.analysis.fingerprints import FingerprintRule, Fingerprints
 from censorwatch.analysis.netaddr import canonical_ip, is_bogon, parse_ip
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wording import say, scope_words
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import HTTPRequest, Observations, TCPConnect
@@ -65,7 +66,7 @@ def same_site(a: str, b: str) -> bool:
 
 
 def _plain(failure: str | None) -> str:
-    return _PLAIN.get(failure or "", f"it failed ({failure})")
+    return _PLAIN.get(failure or "", f"it failed ({say(failure)})")
 
 
 @dataclass(slots=True)
@@ -139,15 +140,17 @@ def _private_redirect(req: HTTPRequest, lab: bool) -> str | None:
     return loc if host and is_bogon(host, lab=lab) else None
 
 
-def _connects_for_url(obs: Observations, url: str | None) -> list[TCPConnect]:
-    """The TCP connects on the URL's port (newer probes also try 443 for an http URL), else all."""
+def _connects_for_url(obs: Observations, url: str | None, addrs: list[str]) -> list[TCPConnect]:
+    """The TCP connects to the measured URL: on its port (newer probes also try 443 for an http URL)
+    and, when the probe's DNS answer is known, to those addresses (not to a redirect's); else all."""
     port = None
     try:
         parts = urlsplit(url or "")
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     except ValueError:
         pass
-    mine = [t for t in obs.tcp_connect if t.port == port]
+    wanted = set(addrs)
+    mine = [t for t in obs.tcp_connect if t.port == port and (not wanted or canonical_ip(t.ip or "") in wanted)]
     return mine or obs.tcp_connect
 
 
@@ -165,7 +168,7 @@ def _dns_words(domain: str, dns: DNSView) -> str:
     if dns.bogons:
         return f"the probe's DNS answer for {domain} was a non-public address ({dns.bogons[0]})"
     if dns.probe_failure:
-        return f"the probe's DNS lookup of {domain} failed ({dns.probe_failure}) while the control's worked"
+        return f"the probe's DNS lookup of {domain} failed ({say(dns.probe_failure)}) while the control's worked"
     return f"the probe's DNS answer for {domain} shares no address or network with the control's"
 
 
@@ -214,10 +217,9 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     http_hits: list[tuple[FingerprintRule, str]] = []
     weak_hits: list[tuple[FingerprintRule, str]] = []  # matches a false positive forbids to confirm
     for i, req in enumerate(obs.requests):
-        if req.response is None:
-            continue
-        scan_body = not (i == 0 and cmp.page_matches)  # a page equal to the control's is the site's own
-        res = fps.match_response(req.response, scan_body=scan_body)
+        if req.response is None or (i == 0 and cmp.page_matches):
+            continue  # a final page equal to the control's is the site's own
+        res = fps.match_response(req.response)
         if res.false_positive is not None:
             details.setdefault("false_positive", res.false_positive.id)
             weak_hits.extend((r, req.url or domain) for r in res.suppressed)
@@ -231,12 +233,12 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             continue
         rule, where = best
         if kind == "dns":
-            return v("confirmed", "wc.fingerprint.dns", f"The probe's DNS answer for {domain} ({where}) is a "
-                     f"known blocking address ({rule.id}, scope {rule.scope}).", blocking="dns",
+            return v("confirmed", "wc.fingerprint.dns", f"The probe's DNS answer for {domain} pointed to a known "
+                     f"{scope_words(rule.scope)} blocking address ({where}, fingerprint {rule.id}).", blocking="dns",
                      accessible=False, method="dns.blockpage", fp=rule)
         blocking = "dns" if dns.consistency == "inconsistent" else "http-diff"
-        return v("confirmed", "wc.fingerprint.http", f"The page the probe received for {domain} is a known "
-                 f"blockpage ({rule.id}, scope {rule.scope}).", blocking=blocking, accessible=False,
+        return v("confirmed", "wc.fingerprint.http", f"The probe was shown a known {scope_words(rule.scope)} "
+                 f"blockpage instead of {domain} (fingerprint {rule.id}).", blocking=blocking, accessible=False,
                  method="dns.blockpage" if blocking == "dns" else "http.blockpage", fp=rule)
     weak = best_dns or best_http or _pick(weak_hits, cc)  # matches that do not confirm: evidence only
 
@@ -267,13 +269,13 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                      accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
-                     f"({dns.probe_failure}) while the control resolved it.", blocking="dns", accessible=False,
+                     f"({say(dns.probe_failure)}) while the control resolved it.", blocking="dns", accessible=False,
                      method="dns.failure")
         return v("failure", "wc.dns.failure_unknown", f"The probe's DNS lookup of {domain} failed "
-                 f"({dns.probe_failure}) and the control has no DNS result to compare with.")
+                 f"({say(dns.probe_failure)}) and the control has no DNS result to compare with.")
 
     # Rule 4: no TCP connection succeeded.
-    attempts = _connects_for_url(obs, final.url if final is not None else m.input)
+    attempts = _connects_for_url(obs, m.input, dns.probe_addrs)
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
@@ -311,12 +313,16 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if control.http is not None and control.http.failure is not None:
         if pfail is not None or final is None:
             return v("down", "wc.http.down", f"The control could not load {domain} either "
-                     f"({control.http.failure}), so the site is down or broken, not censored.",
+                     f"({say(control.http.failure)}), so the site is down or broken, not censored.",
                      blocking=False, accessible=False)
         return v("failure", "wc.http.control_failed", f"The probe loaded {domain} but the control could not "
-                 f"({control.http.failure}), so the page cannot be compared.")
+                 f"({say(control.http.failure)}), so the page cannot be compared.")
 
     if final is None and pfail is None:
+        if dns.consistency == "inconsistent":
+            return v("anomaly", "wc.dns.inconsistent", f"The probe did not fetch {domain}: "
+                     f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns),
+                     fp=weak[0] if weak else None)
         return v("failure", "wc.no_requests", f"The probe made no HTTP request for {domain}, so nothing can be "
                  "judged.")
 
@@ -339,7 +345,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                      "control loaded it.", blocking="http-failure", accessible=False, method=method,
                      fp=weak[0] if weak else None)
         if dns.consistency == "inconsistent":
-            return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({pfail}) and "
+            return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({say(pfail)}) and "
                      f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns))
         if weak is not None or "redirect_to_private_address" in details:
             return v("anomaly", "wc.http.redirect_filter", f"The probe was redirected away from {domain} to "
@@ -347,7 +353,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                      blocking="http-failure", accessible=False, method="http.blockpage",
                      fp=weak[0] if weak else None)
         return v("failure", "wc.http.unknown_failure", f"Loading {domain} failed with an error that says "
-                 f"nothing about censorship ({pfail}).")
+                 f"nothing about censorship ({say(pfail)}).")
 
     # Rule 7: a cleartext page was fetched; compare it with the control's.
     if control.http is None or not control.http.status_code or control.http.status_code <= 0:

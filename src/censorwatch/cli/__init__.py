@@ -14,6 +14,11 @@ _COMMAND_MODULES = [
     "censorwatch.cli.serve",
     "censorwatch.cli.report",
     "censorwatch.cli.alerts",
+    "censorwatch.cli.ingest",
+    "censorwatch.cli.analyze",
+    "censorwatch.cli.classify",
+    "censorwatch.cli.probe",
+    "censorwatch.cli.control",
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -140,6 +140,8 @@ class Measurement:
     annotations: dict[str, Any]
     #: the measurement's bytes as read (one line, one file, or comment-stripped JSONC), when known
     raw_bytes: bytes | None = None
+    #: (parsed with events?, observations): the parse is shared by classification and the store's rows
+    _obs_cache: tuple[bool, Observations] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_raw(cls, obj: Any, source: str | None = None, raw_bytes: bytes | None = None) -> Measurement:
@@ -188,7 +190,16 @@ class Measurement:
         )
 
     def observations(self, *, with_events: bool = True) -> Observations:
-        return Observations.from_test_keys(self.test_keys, with_events=with_events)
+        """The typed observations, parsed once per measurement and kept (treat them as read-only).
+
+        A parse with network events also serves a request without them.
+        """
+        cached = self._obs_cache
+        if cached is not None and (cached[0] or not with_events):
+            return cached[1]
+        obs = Observations.from_test_keys(self.test_keys, with_events=with_events)
+        self._obs_cache = (with_events, obs)
+        return obs
 
     @property
     def is_lab(self) -> bool:

@@ -12,6 +12,7 @@ from censorwatch.analysis.experiments.common import Outcomes, host_of, scan
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
@@ -56,13 +57,13 @@ def classify_whatsapp(m: Measurement, fps: Fingerprints) -> Verdict:
         f = next(t.failure for t in endpoints if t.failure)
         parts.append(("endpoints", {"generic_timeout_error": "tcp.timeout", "connection_refused": "tcp.refused",
                                     "connection_reset": "tcp.reset"}.get(f or "", "tcp.failure"),
-                      f"none of the {len(endpoints)} connections to WhatsApp's chat servers worked ({f})"))
+                      f"none of the {len(endpoints)} connections to WhatsApp's chat servers worked ({say(f)})"))
     for label, needle in (("registration", "v.whatsapp.net"), ("web", "web.whatsapp.com")):
         reqs = [r for r in obs.requests if host_of(r.url) == needle and (r.url or "").startswith("https")]
         if reqs and all(r.failure for r in reqs):
             f = reqs[0].failure or ""
             parts.append((label, "tls.failure" if f.startswith("ssl_") else "http.failure",
-                          f"https://{needle} failed ({f})"))
+                          f"https://{needle} failed ({say(f)})"))
     details = {"blocked_parts": [p[0] for p in parts], "endpoint_connects": len(endpoints)}
     if parts:
         return make_verdict(m, "anomaly", "whatsapp.blocked", "WhatsApp looks blocked: " + "; ".join(p[2] for p in parts)
@@ -87,7 +88,7 @@ def classify_telegram(m: Measurement, fps: Fingerprints) -> Verdict:
     elif dc_reqs and all(r.failure for r in dc_reqs):
         parts.append(("http.failure", "every request to Telegram's data centres failed"))
     if web and all(r.failure for r in web):
-        parts.append(("http.failure", f"web.telegram.org failed ({web[0].failure})"))
+        parts.append(("http.failure", f"web.telegram.org failed ({say(web[0].failure)})"))
     details = {"dc_connects": len(dcs), "dc_connects_ok": sum(t.success for t in dcs), "web_requests": len(web)}
     if parts:
         return make_verdict(m, "anomaly", "telegram.blocked", "Telegram looks blocked: " + "; ".join(p[1] for p in parts)
@@ -106,8 +107,10 @@ def classify_signal(m: Measurement, fps: Fingerprints) -> Verdict:
     first = out.first()
     details = {"problems": [p.words() for p in out.problems][:8]}
     if first is None:
-        return make_verdict(m, "ok", "signal.ok", "Every Signal service host answered with Signal's own "
-                            "certificate.", details=details)
+        retired = [q.hostname for q in obs.queries if (q.hostname or "") in SIGNAL_RETIRED and q.failure]
+        note = f" (the retired host {retired[0]} no longer exists, which is not a block)" if retired else ""
+        return make_verdict(m, "ok", "signal.ok", f"Every current Signal service host answered{note}.",
+                            details=details)
     tls = [p for p in out.problems if p.step == "tls"]
     if (tls and len(tls) == len(out.problems) and all(p.failure == F.SSL_UNKNOWN_AUTHORITY for p in tls)
             and _version_before(m.software_version, 3, 16)
@@ -138,7 +141,7 @@ def classify_facebook_messenger(m: Measurement, fps: Fingerprints) -> Verdict:
     if tcp and any(not t.success for t in tcp):
         f = next(t.failure for t in tcp if not t.success)
         return make_verdict(m, "anomaly", "facebook_messenger.tcp", f"Connections to Facebook Messenger's "
-                            f"servers failed ({f}).", method="tcp.timeout" if f == F.GENERIC_TIMEOUT else "tcp.failure",
+                            f"servers failed ({say(f)}).", method="tcp.timeout" if f == F.GENERIC_TIMEOUT else "tcp.failure",
                             details=details)
     return make_verdict(m, "ok", "facebook_messenger.ok", "Facebook Messenger's servers resolved to Facebook's "
                         "network and answered.", details=details)

@@ -12,6 +12,7 @@ from typing import Any
 from censorwatch.analysis.experiments.common import host_of, scan
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import Observations
@@ -35,10 +36,10 @@ def classify_bootstrap(m: Measurement, fps: Fingerprints) -> Verdict:
     if failure is None:
         return make_verdict(m, "ok", "bootstrap.ok", f"{tool} started and connected "
                             f"(bootstrap took {float(tk.get('bootstrap_time') or 0):.0f} s).", details=details)
-    where = f" (stuck at {progress}%: {summary})" if isinstance(progress, int) and summary else ""
+    where = f", stuck at {progress}% ({summary})" if isinstance(progress, int) and summary else ""
     method = "tcp.timeout" if failure == F.GENERIC_TIMEOUT and progress in (0, 5) and name == "vanilla_tor" else None
-    return make_verdict(m, "anomaly", "bootstrap.failed", f"{tool} could not start: {failure}{where}. Without a "
-                        "control this may be blocking or an outage of the tool's own servers.",
+    return make_verdict(m, "anomaly", "bootstrap.failed", f"{tool} could not start ({say(failure)}{where}); "
+                        "this test has no control, so it may be blocking or an outage of the tool's own servers.",
                         method=method or "unreachable", details=details)
 
 
@@ -72,7 +73,7 @@ def classify_tor(m: Measurement, fps: Fingerprints) -> Verdict:
     dead = [k for k, v in by_kind.items() if not any(v)]
     if dead:
         return make_verdict(m, "anomaly", "tor.blocked", f"No Tor {', '.join(dead)} target could be reached "
-                            f"({first_fail}).", method="unreachable", details=details)
+                            f"({say(first_fail)}).", method="unreachable", details=details)
     summary = ", ".join(f"{k} {v}" for k, v in details.items())
     return make_verdict(m, "ok", "tor.ok", f"Tor targets reachable ({summary}).", details=details)
 
@@ -85,20 +86,21 @@ def classify_openvpn(m: Measurement, fps: Fingerprints) -> Verdict:
         return make_verdict(m, "failure", "openvpn.no_data", "The measurement holds no results.")
     obs = m.observations(with_events=False)
     raw_tcp = tk.get("tcp_connect")
+    connects = obs.tcp_connect
     if isinstance(raw_tcp, dict):  # a single connect, not a list
-        obs.tcp_connect = Observations.from_test_keys({"tcp_connect": [raw_tcp]}).tcp_connect
+        connects = Observations.from_test_keys({"tcp_connect": [raw_tcp]}, with_events=False).tcp_connect
     failure = F.normalize(tk.get("failure"))
     remote = tk.get("remote") or m.input
     details = {"remote": remote, "failure": failure, "transport": tk.get("transport")}
-    if obs.tcp_connect and not any(t.success for t in obs.tcp_connect):
+    if connects and not any(t.success for t in connects):
         return make_verdict(m, "anomaly", "openvpn.tcp", f"The VPN gateway {remote} could not be reached "
-                            f"({obs.tcp_connect[0].failure}).", method="vpn.blocked", details=details)
+                            f"({say(connects[0].failure)}).", method="vpn.blocked", details=details)
     if failure is not None:
         return make_verdict(m, "anomaly", "openvpn.handshake", f"The OpenVPN handshake with {remote} failed "
-                            f"({failure}).", method="vpn.blocked", details=details)
+                            f"({say(failure)}).", method="vpn.blocked", details=details)
     if obs.requests and all(r.failure for r in obs.requests):
         return make_verdict(m, "anomaly", "openvpn.tunnel", f"The tunnel to {remote} came up but nothing could "
-                            f"be fetched through it ({obs.requests[0].failure}).", method="vpn.blocked",
+                            f"be fetched through it ({say(obs.requests[0].failure)}).", method="vpn.blocked",
                             details=details)
     return make_verdict(m, "ok", "openvpn.ok", f"The OpenVPN tunnel to {remote} came up and carried traffic.",
                         details=details)
@@ -134,7 +136,7 @@ def classify_meek(m: Measurement, fps: Fingerprints) -> Verdict:
     front = host_of(r.url)
     if r.failure is not None:
         return make_verdict(m, "anomaly", "meek.failed", f"The domain-fronted request via {front} failed "
-                            f"({r.failure}).", method="http.failure", details={"front": front})
+                            f"({say(r.failure)}).", method="http.failure", details={"front": front})
     body = (r.response.body if r.response else None) or ""
     if r.response is not None and r.response.code == 200 and MEEK_OK_BODY in body:
         return make_verdict(m, "ok", "meek.ok", f"The domain-fronted request via {front} reached the meek server.",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from censorwatch.analysis.netaddr import is_bogon
+from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
 from censorwatch.model.observations import Observations
 
@@ -46,7 +47,7 @@ class Problem:
         return method_for(self.step, self.failure)
 
     def words(self) -> str:
-        return f"{self.step.upper()} to {self.target} failed ({self.failure})"
+        return f"{self.step.upper()} to {self.target} failed ({say(self.failure)})"
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from censorwatch.analysis import http_compare as hc
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wording import say
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import DNSQuery, HTTPRequest, Observations
 from censorwatch.model.verdict import Status, Verdict
@@ -40,10 +41,10 @@ def classify_http_requests(m: Measurement, fps: Fingerprints) -> Verdict:
         if direct.failure is None:
             return make_verdict(m, "failure", "http_requests.no_control", "The page loaded directly but the "
                                 "comparison fetch over Tor failed or is missing, so nothing can be compared.")
-        return make_verdict(m, "down", "http_requests.down", f"The page failed both directly ({direct.failure}) "
+        return make_verdict(m, "down", "http_requests.down", f"The page failed both directly ({say(direct.failure)}) "
                             "and over Tor: the site is down.", blocking=False, accessible=False)
     if direct.failure is not None or direct.response is None:
-        return make_verdict(m, "anomaly", "http_requests.failure", f"The page failed directly ({direct.failure}) "
+        return make_verdict(m, "anomaly", "http_requests.failure", f"The page failed directly ({say(direct.failure)}) "
                             "but loaded over Tor.", method="http.failure", blocking="http-failure", accessible=False)
     d, t = direct.response, via_tor.response
     prop = hc.body_proportion(d.body_length, t.body_length, d.body_is_truncated or t.body_is_truncated)
@@ -125,4 +126,4 @@ def classify_dnscheck(m: Measurement, fps: Fingerprints) -> Verdict:
         return make_verdict(m, "ok", "dnscheck.ok", f"The resolver {m.input} answered.")
     f = next((q.failure for q in queries if q.failure), "no answer")
     return make_verdict(m, "anomaly", "dnscheck.failed", f"Every lookup through the resolver {m.input} failed "
-                        f"({f}).", method="dns.failure")
+                        f"({say(f)}).", method="dns.failure")

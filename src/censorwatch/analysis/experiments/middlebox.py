@@ -12,6 +12,7 @@ from typing import Any
 
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wording import say
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import decode_text
 from censorwatch.model.verdict import Verdict
@@ -53,6 +54,8 @@ def _echoed_headers(body: str | None) -> dict[str, Any] | None:
         h = obj.get("headers_dict") or obj.get("request_headers")
         if isinstance(h, dict):
             return h
+        if isinstance(h, list):  # [[name, value], ...]
+            return {str(p[0]): p[1] for p in h if isinstance(p, list | tuple) and len(p) == 2}
     return None
 
 
@@ -62,7 +65,7 @@ def classify_header_field_manipulation(m: Measurement, fps: Fingerprints) -> Ver
     if not usable:
         why = next((r.failure for r in obs.requests if r.failure), None)
         return make_verdict(m, "failure", "hhfm.no_data", "The echo helper could not be reached"
-                            + (f" ({why})" if why else "") + ", so header tampering cannot be judged.")
+                            + (f" ({say(why)})" if why else "") + ", so header tampering cannot be judged.")
     r = usable[0]
     echoed = _echoed_headers(r.response.body if r.response else None)
     if echoed is None:

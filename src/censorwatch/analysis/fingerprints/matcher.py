@@ -35,8 +35,8 @@ class Fingerprints:
     errors: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     _dns: PatternSet = field(default_factory=PatternSet)
-    _body: PatternSet = field(default_factory=PatternSet)
-    _response: PatternSet = field(default_factory=PatternSet)
+    #: body rules and whole-response rules share one automaton: a body is scanned once for both
+    _content: PatternSet = field(default_factory=PatternSet)
     _headers: dict[str, PatternSet] = field(default_factory=dict)
 
     @classmethod
@@ -49,10 +49,9 @@ class Fingerprints:
             if r.location.startswith("header:"):
                 by_header.setdefault(r.location.removeprefix("header:"), []).append(r)
         fps._dns = PatternSet.build(r for r in rules if r.location == "dns")
-        fps._body = PatternSet.build(r for r in rules if r.location == "body")
-        fps._response = PatternSet.build(r for r in rules if r.location == "response")
+        fps._content = PatternSet.build(r for r in rules if r.location in ("body", "response"))
         fps._headers = {name: PatternSet.build(rs) for name, rs in by_header.items()}
-        for ps in (fps._dns, fps._body, fps._response, *fps._headers.values()):
+        for ps in (fps._dns, fps._content, *fps._headers.values()):
             fps.errors.extend(ps.errors)
         return fps
 
@@ -74,21 +73,23 @@ class Fingerprints:
                 hits.extend(ps.match(value))
         body = response.body if scan_body else None
         if body:
-            hits.extend(self._body.match(body))
-        if self._response.size and (body or response.headers):
-            head = "".join(f"{k}: {v}\r\n" for k, v in response.headers_list or response.headers.items())
-            text = f"HTTP/1.1 {response.code or ''}\r\n{head}\r\n{body or ''}"
-            hits.extend(self._response.match(text))
+            hits.extend(self._content.match(body))  # OONI body rules and Censored Planet's, one pass
+        pairs = response.headers_list or list(response.headers.items())
+        if pairs and self._content.size:
+            # Censored Planet's signatures read the whole response; its head is scanned on its own.
+            head = "".join(f"{k}: {v}\r\n" for k, v in pairs)
+            hits.extend(r for r in self._content.match(f"HTTP/1.1 {response.code or ''}\r\n{head}")
+                        if r.location == "response")
         if not hits:
             return NO_MATCH
         for h in hits:
             if h.is_false_positive:
                 return ResponseMatch(false_positive=h, suppressed=tuple(r for r in hits if not r.is_false_positive))
-        return ResponseMatch(blockpages=tuple(hits))
+        return ResponseMatch(blockpages=tuple(dict.fromkeys(hits)))
 
     def match_response_text(self, text: str) -> FingerprintRule | None:
         """A raw response (status line, headers, body as one text): the best blockpage, false positives first."""
-        hits = self._body.match(text) + self._response.match(text)
+        hits = self._content.match(text)
         if any(h.is_false_positive for h in hits) or not hits:
             return None
         return sorted(hits, key=lambda h: (h.scope not in ("nat", "isp", "prod"), -(h.confidence or 0)))[0]
