@@ -14,8 +14,9 @@ import duckdb
 import pytest
 import web_fixture_db as fixture_db
 
-from censorwatch.report import alerts, proofs
+from censorwatch.pipeline import alerts
 from censorwatch.report import incident as report
+from censorwatch.report import proofs
 from censorwatch.store import alerts as store_alerts
 
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import duckdb
-
 import web_fixture_db as fixture_db
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from censorwatch.cli._db import resolve_db
 from censorwatch.cli.app import app, console, out
+from censorwatch.store.paths import resolve_db_path as resolve_db
 
 alerts_app = typer.Typer(help="Webhook alerts for incidents (HMAC-SHA256 signed JSON POSTs).", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -89,7 +89,7 @@ def deliver(
     base_url: str | None = typer.Option(None, "--base-url", help="dashboard URL for links in payloads"),
 ) -> None:
     """Queue alerts for incident changes and POST every due delivery (retries follow the backoff)."""
-    from censorwatch.report.alerts import deliver_alerts
+    from censorwatch.pipeline.alerts import deliver_alerts
 
     con = _open(db)
     stats = deliver_alerts(con, base_url)

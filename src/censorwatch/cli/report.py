@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from censorwatch.cli._db import resolve_db
 from censorwatch.cli.app import app, console
+from censorwatch.store.paths import resolve_db_path as resolve_db
 
 
 @app.command()

@@ -113,7 +113,7 @@ def create_app(
 
 
 async def _alert_loop(app: FastAPI, every: float) -> None:
-    from censorwatch.report.alerts import deliver_alerts_async
+    from censorwatch.pipeline.alerts import deliver_alerts_async
 
     while True:
         cur = app.state.con.cursor()

@@ -1,6 +1,6 @@
 """Webhook alerts: find incident changes, sign JSON payloads with HMAC-SHA256, POST them with retries.
 
-Trigger: call ``deliver_alerts(con)`` after the pipeline updated incidents (``censorwatch analyze`` does,
+Trigger: call ``deliver_alerts(store)`` after the pipeline updated incidents (``censorwatch analyze`` does,
 and ``censorwatch alerts deliver`` / ``censorwatch serve --deliver-every N`` run it on demand or on a
 timer). Each call (1) diffs incidents against ``alert_state`` and queues one delivery per change and
 matching webhook, then (2) POSTs every due delivery. A failed POST is retried by a later call after an
@@ -25,6 +25,7 @@ import httpx
 import orjson
 
 from censorwatch.store import alerts as store_alerts
+from censorwatch.store.db import Store
 
 SIGNATURE_HEADER = "X-Censorwatch-Signature"
 EVENT_HEADER = "X-Censorwatch-Event"
@@ -139,7 +140,13 @@ async def deliver_alerts_async(
 
 
 def deliver_alerts(
-    con: duckdb.DuckDBPyConnection, base_url: str | None = None, *, timeout: float = TIMEOUT
+    store: Store | duckdb.DuckDBPyConnection, base_url: str | None = None, *, timeout: float = TIMEOUT
 ) -> DeliveryStats:
-    """Synchronous entry point for the pipeline / CLI (runs its own event loop)."""
+    """Synchronous entry point for the pipeline / CLI (runs its own event loop).
+
+    Call it after the stages that update ``incidents``, e.g. as the last line of ``run_analysis``:
+    ``results["alerts"] = asdict(alerts.deliver_alerts(store))``. Must not be called from a running
+    event loop (use ``deliver_alerts_async`` there).
+    """
+    con = store.con if isinstance(store, Store) else store
     return asyncio.run(deliver_alerts_async(con, base_url, timeout=timeout))
