@@ -115,3 +115,58 @@ def test_hostile_measurement_never_executes(server: str, browser: Any) -> None:
     # the raw download is JSON, not a page
     assert "application/json" in page.request.get(server + f"/api/v1/measurements/{uid}/raw").headers["content-type"]
     assert dialogs == [] and not [c for c in console if "xss" in c.lower()]
+
+
+def test_ingested_hostile_blockpage_never_executes(samples: Path, browser: Any, tmp_path: Path) -> None:
+    """The real pipeline: a blockpage carrying script, onerror and javascript: is ingested and analysed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from censorwatch.store.views import open_db
+
+    m = json.loads((samples / "fastpath" / "report1blocked.json").read_text())
+    m["measurement_uid"] = "20240301000000.000001_PK_webconnectivity_hostilecafe0001"
+    m["probe_cc"] = "PK"
+    m["test_keys"]["requests"][0]["response"]["body"] = fixture_db.XSS_BODY
+    m["test_keys"]["requests"][0]["response"]["headers"] = {"Content-Type": "text/html", "X-Evil": "<script>x</script>"}
+    m["input"] = "javascript:window.__xss=5//http://x.com/"
+    src = tmp_path / "hostile.json"
+    src.write_text(json.dumps(m))
+    db = tmp_path / "ingested.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    for args in (["ingest", str(src), "--db", str(db)], ["analyze", "--db", str(db)]):
+        r = subprocess.run([sys.executable, "-m", "censorwatch", *args], capture_output=True, text=True,
+                           env=env, timeout=300, check=False)
+        assert r.returncode == 0, r.stderr[-2000:]
+    con = open_db(db)
+    uid = con.execute("SELECT measurement_uid FROM measurements").fetchone()[0]  # type: ignore[index]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(con, db_path=db), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        while not srv.started:
+            time.sleep(0.05)
+        ctx = browser.new_context()
+        ctx.add_init_script(HOOK)
+        page = ctx.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        base = f"http://127.0.0.1:{port}"
+        for u in (f"/measurement/{uid}", "/search?cc=PK", "/", f"/api/v1/measurements/{uid}"):
+            page.goto(base + u)
+            page.wait_for_timeout(150)
+            assert page.evaluate("() => [window.__xss === undefined, window.__dialogs || 0]") == [True, 0], u
+            for a in page.locator("a[href]").all():
+                assert not (a.get_attribute("href") or "").strip().lower().startswith("javascript:"), u
+        page.goto(base + f"/measurement/{uid}")
+        assert "<script>window.__xss = 1" in page.locator("pre.body").first.inner_text()
+        assert page.locator("script").count() == 0 and dialogs == []
+    finally:
+        srv.should_exit = True
+        t.join(timeout=10)
+        con.close()
