@@ -33,7 +33,7 @@ def _page(p: views.Page, conv: Any = None) -> dict[str, Any]:
 
 @router.get("/home", response_model=schemas.Home, summary="Home page data: countries, incidents, timeline")
 def home(con: Con, request: Request) -> Any:
-    return data.utc(cached(request, ("home",), lambda: data.home(con)))
+    return data.utc(cached(request, ("home",), data.home, con))
 
 
 @router.get("/countries/{cc}", response_model=schemas.CountryDetail, summary="A country: heatmap cells, outages, incidents")
@@ -42,7 +42,7 @@ def country(con: Con, request: Request, cc: str, since: str | None = None, until
     code = params.cc(cc, "cc")
     assert code is not None
     key = ("country", code, params.when(since, "since"), params.when(until, "until"), params.target(target))
-    return data.utc(cached(request, key, lambda: data.country(con, *key[1:])))
+    return data.utc(cached(request, key, lambda c: data.country(c, *key[1:]), con))
 
 
 @router.get("/targets/{domain}", response_model=schemas.TargetDetail, summary="A target's status in every country")
@@ -50,7 +50,7 @@ def target(con: Con, request: Request, domain: str, since: str | None = None, un
     d = params.target(domain, "domain")
     assert d is not None
     key = ("target", d, params.when(since, "since"), params.when(until, "until"))
-    return data.utc(cached(request, key, lambda: data.target(con, *key[1:])))
+    return data.utc(cached(request, key, lambda c: data.target(c, *key[1:]), con))
 
 
 @router.get("/incidents", response_model=schemas.Page[schemas.Incident], summary="Incidents, newest first")
@@ -79,7 +79,7 @@ def incidents(
             summary="One incident with its events, evidence series, networks and log proofs")
 def incident(con: Con, request: Request, incident_id: str, path: Annotated[Path | None, Depends(db_path)]) -> Any:
     iid = params.uid(incident_id, "incident_id")
-    inc = cached(request, ("incident", iid), lambda: data.incident(con, iid, path) or {})
+    inc = cached(request, ("incident", iid), lambda c: data.incident(c, iid, path) or {}, con)
     if not inc:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     inc.pop("_raw")

@@ -24,6 +24,7 @@ def db_path(request: Request) -> Path | None:
     return p
 
 
-def cached(request: Request, key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def cached(request: Request, key: tuple[Any, ...], compute: Callable[[duckdb.DuckDBPyConnection], Any],
+           con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Page data from the app's cache; a shallow copy, so callers may add or drop top-level keys."""
-    return dict(request.app.state.cache.get(key, compute))
+    return dict(request.app.state.cache.get(key, compute, con, request.app.state.con))

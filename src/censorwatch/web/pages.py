@@ -27,7 +27,7 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, con: Con) -> HTMLResponse:
-    d = cached(request, ("home",), lambda: data.home(con))
+    d = cached(request, ("home",), data.home, con)
     strip = charts.stacked_bars(d["timeline"], title="Measurements per day, all countries", height=150)
     return render(request, "home.html", d=d, strip=strip)
 
@@ -56,7 +56,7 @@ def country(request: Request, con: Con, cc: str, since: str | None = None, until
     code = params.cc(cc, "country")
     assert code is not None
     key = ("country", code, params.when(since, "since"), params.when(until, "until"), params.target(target))
-    d = cached(request, key, lambda: data.country(con, *key[1:]))
+    d = cached(request, key, lambda c: data.country(c, *key[1:]), con)
     if not d["targets"] and not d["incidents"] and not d["outages"]:
         exists = con.execute("SELECT 1 FROM agg_daily WHERE probe_cc = ? LIMIT 1", [code]).fetchone()
         if exists is None:
@@ -69,7 +69,7 @@ def target(request: Request, con: Con, domain: str, since: str | None = None, un
     dom = params.target(domain, "target")
     assert dom is not None
     key = ("target", dom, params.when(since, "since"), params.when(until, "until"))
-    d = cached(request, key, lambda: data.target(con, *key[1:]))
+    d = cached(request, key, lambda c: data.target(c, *key[1:]), con)
     if not d["cells"] and not d["incidents"]:
         exists = con.execute("SELECT 1 FROM agg_daily WHERE domain = ? LIMIT 1", [dom]).fetchone()
         if exists is None:
@@ -82,7 +82,7 @@ def target(request: Request, con: Con, domain: str, since: str | None = None, un
 def incident(request: Request, con: Con, incident_id: str, path: Annotated[Path | None, Depends(db_path)],
              cursor: str | None = Query(None, max_length=1000)) -> HTMLResponse:
     iid = params.uid(incident_id, "incident")
-    d = cached(request, ("incident", iid), lambda: data.incident(con, iid, path) or {})
+    d = cached(request, ("incident", iid), lambda c: data.incident(c, iid, path) or {}, con)
     if not d:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     if cursor:
