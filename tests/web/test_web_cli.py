@@ -40,3 +40,38 @@ def test_report_and_alerts_commands(store: tuple[Path, duckdb.DuckDBPyConnection
     assert _cli("alerts", "remove", "1", "--db", str(path)).returncode == 0
     assert _cli("alerts", "remove", "1", "--db", str(path)).returncode == 1
     assert "127.0.0.1:9/hook" not in _cli("alerts", "list", "--db", str(path)).stdout
+
+
+def test_serve_command(store: tuple[Path, duckdb.DuckDBPyConnection]) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    path, con = store
+    con.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "CENSORWATCH_ADMIN_TOKEN": "tok"}
+    proc = subprocess.Popen([sys.executable, "-m", "censorwatch", "serve", "--db", str(path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/home", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["active"][0]["id"] == fixture_db.INCIDENT_PK
+        note = httpx.post(f"http://127.0.0.1:{port}/api/v1/incidents/{fixture_db.INCIDENT_PK}/annotations",
+                          json={"kind": "note", "text": "seen"}, headers={"Authorization": "Bearer tok"}, timeout=10)
+        assert note.status_code == 201
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    busy = _cli("serve", "--db", str(REPO / "nonexistent-dir" / "x.duckdb"), "--read-only", "--port", str(port))
+    assert busy.returncode == 2 and "no such database" in busy.stderr
