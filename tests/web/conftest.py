@@ -38,3 +38,14 @@ def client(store: tuple[Path, duckdb.DuckDBPyConnection]) -> Iterator[TestClient
     app = create_app(con, db_path=path, admin_token=ADMIN)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def ro_client(fixture_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One server per module for tests that only read (cheaper than a fresh copy per test)."""
+    path = tmp_path_factory.mktemp("webro") / "fixture.duckdb"
+    shutil.copyfile(fixture_template, path)
+    con = open_db(path)
+    with TestClient(create_app(con, db_path=path, admin_token=ADMIN), raise_server_exceptions=False) as c:
+        yield c
+    con.close()

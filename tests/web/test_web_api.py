@@ -39,27 +39,27 @@ CASES = [
 
 
 @pytest.mark.parametrize(("url", "path"), CASES)
-def test_responses_match_the_openapi_schema(client: TestClient, url: str, path: str) -> None:
-    spec = client.get("/openapi.json").json()
-    r = client.get(url)
+def test_responses_match_the_openapi_schema(ro_client: TestClient, url: str, path: str) -> None:
+    spec = ro_client.get("/openapi.json").json()
+    r = ro_client.get(url)
     assert r.status_code == 200, r.text
     errors = list(_validator(spec, path).iter_errors(r.json()))
     assert not errors, [e.message for e in errors[:3]]
 
 
-def test_schema_rejects_a_wrong_shape(client: TestClient) -> None:
-    spec = client.get("/openapi.json").json()
-    body = client.get("/api/v1/incidents").json()
+def test_schema_rejects_a_wrong_shape(ro_client: TestClient) -> None:
+    spec = ro_client.get("/openapi.json").json()
+    body = ro_client.get("/api/v1/incidents").json()
     del body["items"][0]["confidence"]
     assert list(_validator(spec, "/api/v1/incidents").iter_errors(body))
 
 
-def test_measurements_pages_cover_everything_newest_first(client: TestClient) -> None:
+def test_measurements_pages_cover_everything_newest_first(ro_client: TestClient) -> None:
     seen: list[dict[str, Any]] = []
     url = "/api/v1/measurements?cc=PK&limit=7"
     cursor = None
     for _ in range(100):
-        r = client.get(url + (f"&cursor={cursor}" if cursor else ""))
+        r = ro_client.get(url + (f"&cursor={cursor}" if cursor else ""))
         assert r.status_code == 200
         page = r.json()
         seen += page["items"]
@@ -73,21 +73,21 @@ def test_measurements_pages_cover_everything_newest_first(client: TestClient) ->
     assert all(m["status"] in {"ok", "anomaly", "confirmed"} for m in seen)
 
 
-def test_measurement_filters(client: TestClient) -> None:
-    items = client.get("/api/v1/measurements?cc=PK&asn=AS1001&target=https://x.com/&status=confirmed&limit=500").json()["items"]
+def test_measurement_filters(ro_client: TestClient) -> None:
+    items = ro_client.get("/api/v1/measurements?cc=PK&asn=AS1001&target=https://x.com/&status=confirmed&limit=500").json()["items"]
     assert items and {(m["probe_asn"], m["domain"], m["status"]) for m in items} == {("AS1001", "x.com", "confirmed")}
-    since = client.get("/api/v1/measurements?since=2024-02-17T00:00Z&until=2024-02-17T06:00:00Z&limit=500").json()["items"]
+    since = ro_client.get("/api/v1/measurements?since=2024-02-17T00:00Z&until=2024-02-17T06:00:00Z&limit=500").json()["items"]
     assert since and all("2024-02-17T00:00:00Z" <= m["measurement_start_time"] < "2024-02-17T06:00:00Z" for m in since)
 
 
-def test_incident_detail_and_evidence_paging(client: TestClient) -> None:
-    inc = client.get(f"/api/v1/incidents/{PK}").json()
+def test_incident_detail_and_evidence_paging(ro_client: TestClient) -> None:
+    inc = ro_client.get(f"/api/v1/incidents/{PK}").json()
     assert inc["start"] == "2024-02-16T00:00:00Z" and inc["end"] is None
     assert sum(p["confirmed"] for p in inc["series"]) == 24 and inc["networks"]
     uids: list[str] = []
     cursor = ""
     while True:
-        page = client.get(f"/api/v1/incidents/{PK}/evidence?limit=10&cursor={cursor}").json()
+        page = ro_client.get(f"/api/v1/incidents/{PK}/evidence?limit=10&cursor={cursor}").json()
         uids += [e["measurement_uid"] for e in page["items"]]
         if not page["next"]:
             break
@@ -108,42 +108,42 @@ BAD = [
 
 
 @pytest.mark.parametrize("url", BAD)
-def test_bad_parameters_are_400_with_a_reason(client: TestClient, url: str) -> None:
-    r = client.get(url)
+def test_bad_parameters_are_400_with_a_reason(ro_client: TestClient, url: str) -> None:
+    r = ro_client.get(url)
     assert r.status_code in (400, 404), (r.status_code, r.text[:200])
     if url.startswith("/api/"):
         assert r.json()["detail"]
 
 
-def test_unknown_things_are_404(client: TestClient) -> None:
-    assert client.get("/api/v1/incidents/nope").status_code == 404
-    assert client.get("/api/v1/measurements/nope").json() == {"detail": "measurement 'nope' not found"}
-    assert client.get("/measurement/nope").status_code == 404
-    assert client.get("/api/v1/export/secrets.csv").status_code == 404
+def test_unknown_things_are_404(ro_client: TestClient) -> None:
+    assert ro_client.get("/api/v1/incidents/nope").status_code == 404
+    assert ro_client.get("/api/v1/measurements/nope").json() == {"detail": "measurement 'nope' not found"}
+    assert ro_client.get("/measurement/nope").status_code == 404
+    assert ro_client.get("/api/v1/export/secrets.csv").status_code == 404
 
 
-def test_security_headers_on_every_response(client: TestClient) -> None:
+def test_security_headers_on_every_response(ro_client: TestClient) -> None:
     for url in ["/", "/api/v1/home", "/feeds/incidents.atom", "/static/style.css", "/nope", "/docs",
                 f"/measurement/{fixture_db.HOSTILE_UID}", "/api/v1/measurements?cc=bad"]:
-        r = client.get(url)
+        r = ro_client.get(url)
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp, url
         assert r.headers["x-content-type-options"] == "nosniff"
-    html = client.get(f"/incident/{PK}/report.html")
+    html = ro_client.get(f"/incident/{PK}/report.html")
     assert "style-src 'sha256-" in html.headers["content-security-policy"]
 
 
-def test_docs_are_local(client: TestClient) -> None:
-    page = client.get("/docs").text
+def test_docs_are_local(ro_client: TestClient) -> None:
+    page = ro_client.get("/docs").text
     assert "/api/v1/measurements" in page and "/openapi.json" in page
     assert "cdn" not in page.lower() and "<script" not in page
 
 
-def test_exports(client: TestClient) -> None:
-    r = client.get("/api/v1/export/verdicts.csv?cc=IR")
+def test_exports(ro_client: TestClient) -> None:
+    r = ro_client.get("/api/v1/export/verdicts.csv?cc=IR")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 2 * 48 and {row["probe_cc"] for row in rows} == {"IR"}
-    r = client.get("/api/v1/export/aggregates.parquet?granularity=hourly&cc=PK&target=x.com")
+    r = ro_client.get("/api/v1/export/aggregates.parquet?granularity=hourly&cc=PK&target=x.com")
     table = pq.read_table(io.BytesIO(r.content))
     assert table.num_rows == 2 * 48 and sum(table.column("confirmed").to_pylist()) == 24
