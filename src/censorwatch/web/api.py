@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 
 from censorwatch.report.render import safe_url
 from censorwatch.store import alerts as store_alerts
-from censorwatch.store import views
+from censorwatch.store import views, views_agg
 from censorwatch.web import data, params, schemas
 from censorwatch.web.deps import cached, cursor, db_path
 from censorwatch.web.security import require_admin
@@ -108,7 +108,7 @@ def events(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:
-    p = views.events(con, cc=params.cc(cc), target=params.target(target), kind=kind,
+    p = views_agg.events(con, cc=params.cc(cc), target=params.target(target), kind=kind,
                      since=params.when(since, "since"), until=params.when(until, "until"), limit=limit, cursor=cursor)
     return _page(p, data.event_out)
 
@@ -126,7 +126,7 @@ def aggregates(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Any:
-    p = views.aggregates(con, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
+    p = views_agg.aggregates(con, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
                          target=params.target(target), since=params.when(since, "since"),
                          until=params.when(until, "until"), limit=limit, cursor=cursor)
     return _page(p)
@@ -200,7 +200,7 @@ def export(
     os.close(fd)
     out = Path(name)
     try:
-        views.export(con, what, fmt, out, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
+        views_agg.export(con, what, fmt, out, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
                      target=params.target(target), since=params.when(since, "since"),
                      until=params.when(until, "until"), status=params.status(status), max_rows=max_rows)
     except BaseException:

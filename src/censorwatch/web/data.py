@@ -10,7 +10,7 @@ import duckdb
 
 from censorwatch.report import proofs
 from censorwatch.report.charts import cell_status
-from censorwatch.store import views
+from censorwatch.store import views, views_agg
 
 HOME_DAYS = 30
 COUNTRY_DAYS = 14
@@ -59,7 +59,7 @@ def country_status(row: dict[str, Any]) -> str:
 
 def home(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     start, end = views.window(con, None, None, HOME_DAYS)
-    rows = views.countries(con, start, end)
+    rows = views_agg.countries(con, start, end)
     for r in rows:
         r["status"] = country_status(r)
     active = views.incidents(con, active=True, include_false_positives=False, limit=50)
@@ -69,7 +69,7 @@ def home(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "countries": rows,
         "active": [incident_out(i) for i in active.items],
         "recent": [incident_out(i) for i in recent.items],
-        "timeline": views.timeline(con, start, end),
+        "timeline": views_agg.timeline(con, start, end),
     }
 
 
@@ -83,9 +83,9 @@ def country(
     con: duckdb.DuckDBPyConnection, cc: str, since: datetime | None, until: datetime | None, target: str | None
 ) -> dict[str, Any]:
     start, end = views.window(con, since, until, COUNTRY_DAYS)
-    targets = views.country_targets(con, cc, start, end)
+    targets = views_agg.country_targets(con, cc, start, end)
     shown = [target] if target else [t["domain"] for t in targets[:TARGETS_SHOWN]]
-    bucket, cells = views.heatmap(con, start=start, end=end, cc=cc, domains=shown)
+    bucket, cells = views_agg.heatmap(con, start=start, end=end, cc=cc, domains=shown)
     incs = views.incidents(con, cc=cc, target=target, since=start, until=end, limit=100)
     return {
         "cc": cc,
@@ -94,14 +94,14 @@ def country(
         "targets": targets,
         "shown_targets": shown,
         "cells": _cells(cells),
-        "outages": [event_out(o) for o in views.outages(con, cc, start, end)],
+        "outages": [event_out(o) for o in views_agg.outages(con, cc, start, end)],
         "incidents": [incident_out(i) for i in incs.items],
     }
 
 
 def target(con: duckdb.DuckDBPyConnection, domain: str, since: datetime | None, until: datetime | None) -> dict[str, Any]:
     start, end = views.window(con, since, until, TARGET_DAYS)
-    bucket, cells = views.heatmap(con, start=start, end=end, domains=[domain], group_by="probe_cc")
+    bucket, cells = views_agg.heatmap(con, start=start, end=end, domains=[domain], group_by="probe_cc")
     incs = views.incidents(con, target=domain, since=start, until=end, limit=100)
     return {
         "domain": domain,
