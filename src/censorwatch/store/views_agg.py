@@ -128,7 +128,7 @@ def outages(con: duckdb.DuckDBPyConnection, cc: str, start: datetime, end: datet
     return _rows(
         con.execute(
             """SELECT id, asn, asns, start_time, end_time, confidence, detector FROM events
-               WHERE kind = 'outage' AND cc = ? AND start_time < ? AND (end_time IS NULL OR end_time >= ?)
+               WHERE kind = 'outage' AND detector <> 'cusum' AND cc = ? AND start_time < ? AND (end_time IS NULL OR end_time >= ?)
                ORDER BY start_time""",
             [cc, end, start],
         )
@@ -144,15 +144,17 @@ def events(
     cc: str | None = None,
     target: str | None = None,
     kind: str | None = None,
+    detector: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
+    """Detector events newest first; ``detector`` picks one (``cusum`` is OONI's baseline)."""
     limit = _limit(limit)
     where: list[str] = ["true"]
     params: list[Any] = []
-    for col, val in (("cc", cc), ("target", target), ("kind", kind)):
+    for col, val in (("cc", cc), ("target", target), ("kind", kind), ("detector", detector)):
         if val is not None:
             where.append(f"{col} = ?")
             params.append(val)

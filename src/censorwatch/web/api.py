@@ -103,12 +103,13 @@ def events(
     cc: str | None = None,
     target: str | None = None,
     kind: str | None = Query(None, pattern="^(blocking|outage)$"),
+    detector: str | None = Query(None, pattern="^[a-z0-9_-]{1,32}$", description="e.g. bayes, volume, cusum"),
     since: str | None = None,
     until: str | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:
-    p = views_agg.events(con, cc=params.cc(cc), target=params.target(target), kind=kind,
+    p = views_agg.events(con, cc=params.cc(cc), target=params.target(target), kind=kind, detector=detector,
                      since=params.when(since, "since"), until=params.when(until, "until"), limit=limit, cursor=cursor)
     return _page(p, data.event_out)
 
