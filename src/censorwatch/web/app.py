@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def create_app(
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if cache_ttl > 0:  # compute the home page once in the background so the first visitor does not wait
+            threading.Thread(target=_warm, args=(app,), daemon=True, name="censorwatch-cache-warm").start()
         task = None
         if deliver_every and not read_only:
             task = asyncio.create_task(_alert_loop(app, deliver_every))
@@ -110,6 +113,18 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(pages.router)
     return app
+
+
+def _warm(app: FastAPI) -> None:
+    from censorwatch.web import data
+
+    cur = app.state.con.cursor()
+    try:
+        app.state.cache.get(("home",), data.home, cur, app.state.con)
+    except Exception:  # a broken store shows its error on the first request instead
+        log.exception("warming the home page failed")
+    finally:
+        cur.close()
 
 
 async def _alert_loop(app: FastAPI, every: float) -> None:
