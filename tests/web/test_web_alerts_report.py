@@ -59,7 +59,7 @@ async def test_webhooks_signed_filtered_retried(store: tuple[Path, duckdb.DuckDB
     _, con = store
     rx = Receiver([500])  # the first POST fails: it must be retried later
     async with rx as url:
-        pk = store_alerts.add_webhook(con, url, "PK", None)
+        pk = store_alerts.add_webhook(con, url, "PK", "x.com")  # not the PK outage, not IR
         store_alerts.add_webhook(con, url, "DE", None)  # never matches
         stats = await alerts.deliver_alerts_async(con, "http://dash.example")
         assert (stats.queued, stats.attempted, stats.delivered) == (1, 1, 0)

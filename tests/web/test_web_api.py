@@ -31,6 +31,7 @@ CASES = [
     ("/api/v1/incidents", "/api/v1/incidents"),
     (f"/api/v1/incidents/{PK}", "/api/v1/incidents/{incident_id}"),
     (f"/api/v1/incidents/{PK}/evidence?limit=5", "/api/v1/incidents/{incident_id}/evidence"),
+    (f"/api/v1/incidents/{fixture_db.INCIDENT_OUTAGE}", "/api/v1/incidents/{incident_id}"),
     ("/api/v1/events", "/api/v1/events"),
     ("/api/v1/aggregates?granularity=hourly&cc=PK", "/api/v1/aggregates"),
     ("/api/v1/measurements?cc=PK&status=confirmed", "/api/v1/measurements"),
@@ -52,6 +53,16 @@ def test_schema_rejects_a_wrong_shape(ro_client: TestClient) -> None:
     body = ro_client.get("/api/v1/incidents").json()
     del body["items"][0]["confidence"]
     assert list(_validator(spec, "/api/v1/incidents").iter_errors(body))
+
+
+def test_outage_incident_shows_volume(ro_client: TestClient) -> None:
+    inc = ro_client.get(f"/api/v1/incidents/{fixture_db.INCIDENT_OUTAGE}").json()
+    assert inc["target"] is None and inc["kind"] == "outage"
+    assert sum(p["total"] for p in inc["series"]) > 0 and [n["probe_asn"] for n in inc["networks"]] == ["AS1002"]
+    page = ro_client.get(f"/incident/{fixture_db.INCIDENT_OUTAGE}")
+    assert page.status_code == 200 and "Network outage in PK" in page.text and 'data-points="' in page.text
+    md = ro_client.get(f"/incident/{fixture_db.INCIDENT_OUTAGE}/report.md")
+    assert md.status_code == 200 and "Network outage in PK" in md.text
 
 
 def test_measurements_pages_cover_everything_newest_first(ro_client: TestClient) -> None:

@@ -43,13 +43,14 @@ def test_feed_is_valid_atom_and_filters(client: TestClient) -> None:
     r = client.get("/feeds/incidents.atom")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
     feed = _check_atom(r.content)
-    assert len(feed.findall(f"{A}entry")) == 2
+    assert len(feed.findall(f"{A}entry")) == 3
     pk = _check_atom(client.get("/feeds/incidents.atom?cc=pk").content)
     entries = pk.findall(f"{A}entry")
-    assert len(entries) == 1 and entries[0].findtext(f"{A}id", "").endswith(f"/incident/{fixture_db.INCIDENT_PK}")
+    assert [e.findtext(f"{A}id", "").rsplit("/", 1)[1] for e in entries] == [fixture_db.INCIDENT_PK, fixture_db.INCIDENT_OUTAGE]
+    assert "Network outage in PK" in (entries[1].findtext(f"{A}title") or "")
     # measurement-derived text is escaped, not markup
     assert "<b>fingerprint</b>" in (entries[0].findtext(f"{A}summary") or "")
-    assert _check_atom(client.get("/feeds/incidents.atom?target=example.org").content).findall(f"{A}entry")[0] is not None
+    assert len(_check_atom(client.get("/feeds/incidents.atom?target=example.org").content).findall(f"{A}entry")) == 1
     assert not _check_atom(client.get("/feeds/incidents.atom?cc=DE").content).findall(f"{A}entry")
     assert client.get("/feeds/incidents.atom?cc=Germany").status_code == 400
 

@@ -30,6 +30,7 @@ NETS = {"PK": ["AS1001", "AS1002"], "IR": ["AS2001"]}
 TARGETS = ["x.com", "example.org"]
 INCIDENT_PK = "inc-pk-x.com-20240216"
 INCIDENT_IR = "inc-ir-example.org-20240215"
+INCIDENT_OUTAGE = "inc-pk-outage-AS1002-20240215"
 
 
 def _raw(uid: str, t: datetime, cc: str, asn: str, url: str, body: str, blocked_dns: bool) -> dict[str, Any]:
@@ -134,6 +135,11 @@ def build(path: Path) -> dict[str, Any]:
         """INSERT INTO incidents VALUES (?, 'IR', 'example.org', 'blocking', ['AS2001'], ['dns.nxdomain'],
            ?, ?, 'likely', 'inc.likely.persistent', 'NXDOMAIN on every measurement for 24 hours', [], ?, ?, ?, '{}')""",
         [INCIDENT_IR, T0 + timedelta(days=1), T0 + timedelta(days=2), ir_ev, len(ir_ev), now],
+    )
+    con.execute(
+        """INSERT INTO incidents VALUES (?, 'PK', NULL, 'outage', ['AS1002'], ['outage'], ?, ?, 'likely',
+           'inc.likely.outage', 'measurement volume fell to zero on AS1002', ['ev-pk-outage'], [], 10, ?, '{}')""",
+        [INCIDENT_OUTAGE, T0 + timedelta(hours=30), T0 + timedelta(hours=34), now],
     )
     con.close()
     return {"measurements": n, "pk_evidence": len(pk_ev), "ir_evidence": len(ir_ev)}
