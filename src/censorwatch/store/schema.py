@@ -226,4 +226,56 @@ DETECTION = [
     """,
 ]
 
-ALL = CORE + DETECTION
+WEB = [
+    # Admin notes on an incident: kind is note | statement | court_filing | link | false_positive |
+    # not_false_positive (the latest of the last two decides whether the incident is a false positive).
+    """
+    CREATE TABLE IF NOT EXISTS annotations (
+        id BIGINT PRIMARY KEY,
+        incident_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        text VARCHAR,
+        url VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS webhooks (
+        id BIGINT PRIMARY KEY,
+        url VARCHAR NOT NULL,
+        secret VARCHAR NOT NULL,         -- HMAC-SHA256 key, per webhook
+        cc VARCHAR,                      -- filter: only incidents in this country (NULL = all)
+        target VARCHAR,                  -- filter: only incidents about this domain (NULL = all)
+        created_at TIMESTAMP NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT TRUE
+    )
+    """,
+    # The last incident state alerts were computed for: a change against it is an alert event.
+    """
+    CREATE TABLE IF NOT EXISTS alert_state (
+        incident_id VARCHAR PRIMARY KEY,
+        confidence VARCHAR NOT NULL,
+        ended BOOLEAN NOT NULL,
+        seen_at TIMESTAMP NOT NULL
+    )
+    """,
+    # One row per delivery (event x webhook); attempts and the outcome of the last one.
+    """
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id BIGINT PRIMARY KEY,
+        webhook_id BIGINT NOT NULL,
+        incident_id VARCHAR NOT NULL,
+        event VARCHAR NOT NULL,          -- 'started' | 'confidence_changed' | 'ended'
+        payload VARCHAR NOT NULL,        -- the exact JSON bytes signed and sent
+        created_at TIMESTAMP NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status VARCHAR NOT NULL,         -- 'pending' | 'delivered' | 'failed'
+        last_attempt_at TIMESTAMP,
+        next_attempt_at TIMESTAMP,
+        last_status_code INTEGER,
+        last_error VARCHAR
+    )
+    """,
+]
+
+ALL = CORE + DETECTION + WEB

@@ -1,0 +1,210 @@
+"""Tables behind alerts and admin actions: webhooks, their delivery log, incident annotations.
+
+The DDL lives in ``store/schema.py`` (``WEB``); this module is the SQL that reads and writes it.
+Alert events are found by diffing incidents against ``alert_state`` (the last state alerted on).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+ANNOTATION_KINDS = ("note", "statement", "court_filing", "link", "false_positive", "not_false_positive")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _next_id(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description or []]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+# ---------------------------------------------------------------- annotations
+
+
+def add_annotation(
+    con: duckdb.DuckDBPyConnection, incident_id: str, kind: str, text: str | None, url: str | None
+) -> dict[str, Any]:
+    if kind not in ANNOTATION_KINDS:
+        raise ValueError(f"kind: one of {', '.join(ANNOTATION_KINDS)}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        aid = _next_id(con, "annotations")
+        now = _now()
+        con.execute(
+            "INSERT INTO annotations VALUES (?, ?, ?, ?, ?, ?)", [aid, incident_id, kind, text, url, now]
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return {"id": aid, "incident_id": incident_id, "kind": kind, "text": text, "url": url, "created_at": now}
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def add_webhook(
+    con: duckdb.DuckDBPyConnection, url: str, cc: str | None, target: str | None, secret: str | None = None
+) -> dict[str, Any]:
+    wid = _next_id(con, "webhooks")
+    sec = secret or secrets.token_hex(32)
+    con.execute(
+        "INSERT INTO webhooks (id, url, secret, cc, target, created_at, active) VALUES (?, ?, ?, ?, ?, ?, true)",
+        [wid, url, sec, cc, target, _now()],
+    )
+    return {"id": wid, "url": url, "secret": sec, "cc": cc, "target": target}
+
+
+def list_webhooks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return _rows(
+        con.execute(
+            """SELECT w.id, w.url, w.cc, w.target, w.created_at, w.active,
+                      count(d.id) FILTER (WHERE d.status = 'delivered') AS delivered,
+                      count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
+                      count(d.id) FILTER (WHERE d.status = 'pending') AS pending
+               FROM webhooks w LEFT JOIN webhook_deliveries d ON d.webhook_id = w.id
+               WHERE w.active GROUP BY ALL ORDER BY w.id"""
+        )
+    )
+
+
+def remove_webhook(con: duckdb.DuckDBPyConnection, webhook_id: int) -> bool:
+    row = con.execute(
+        "UPDATE webhooks SET active = false WHERE id = ? AND active RETURNING id", [webhook_id]
+    ).fetchone()
+    return row is not None
+
+
+def webhook_secret(con: duckdb.DuckDBPyConnection, webhook_id: int) -> str | None:
+    row = con.execute("SELECT secret FROM webhooks WHERE id = ?", [webhook_id]).fetchone()
+    return str(row[0]) if row else None
+
+
+# ---------------------------------------------------------------- alert events
+
+
+@dataclass(slots=True)
+class AlertEvent:
+    incident_id: str
+    event: str  # started | confidence_changed | ended
+    incident: dict[str, Any]
+    previous_confidence: str | None
+
+
+def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
+    """Incidents that started, changed confidence or ended since the last call; updates the state.
+
+    False positives (admin-marked) produce no alerts.
+    """
+    rows = _rows(
+        con.execute(
+            """SELECT i.id, i.cc, i.target, i.kind, i.asns, i.methods, i.start_time, i.end_time,
+                      i.confidence, i.confidence_rule, i.confidence_reason, i.measurements,
+                      s.confidence AS prev_confidence, s.ended AS prev_ended, s.incident_id IS NOT NULL AS seen
+               FROM incidents i LEFT JOIN alert_state s ON s.incident_id = i.id
+               LEFT JOIN (
+                   SELECT incident_id, arg_max(kind = 'false_positive', id) AS fp FROM annotations
+                   WHERE kind IN ('false_positive', 'not_false_positive') GROUP BY incident_id
+               ) fp ON fp.incident_id = i.id
+               WHERE NOT coalesce(fp.fp, false)
+                 AND (s.incident_id IS NULL OR s.confidence <> i.confidence
+                      OR s.ended <> (i.end_time IS NOT NULL))
+               ORDER BY i.start_time, i.id"""
+        )
+    )
+    out: list[AlertEvent] = []
+    now = _now()
+    for r in rows:
+        ended = r["end_time"] is not None
+        prev = r.pop("prev_confidence")
+        prev_ended = r.pop("prev_ended")
+        seen = r.pop("seen")
+        if not seen:
+            out.append(AlertEvent(r["id"], "started", r, None))
+            if ended:
+                out.append(AlertEvent(r["id"], "ended", r, None))
+        else:
+            if prev != r["confidence"]:
+                out.append(AlertEvent(r["id"], "confidence_changed", r, prev))
+            if ended and not prev_ended:
+                out.append(AlertEvent(r["id"], "ended", r, prev))
+        con.execute(
+            "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?)", [r["id"], r["confidence"], ended, now]
+        )
+    return out
+
+
+def matching_webhooks(con: duckdb.DuckDBPyConnection, cc: str, target: str | None) -> list[dict[str, Any]]:
+    return _rows(
+        con.execute(
+            """SELECT id, url, secret FROM webhooks WHERE active
+               AND (cc IS NULL OR cc = ?) AND (target IS NULL OR target = ?) ORDER BY id""",
+            [cc, target],
+        )
+    )
+
+
+def enqueue_delivery(
+    con: duckdb.DuckDBPyConnection, webhook_id: int, incident_id: str, event: str, payload: bytes
+) -> int:
+    did = _next_id(con, "webhook_deliveries")
+    now = _now()
+    con.execute(
+        """INSERT INTO webhook_deliveries (id, webhook_id, incident_id, event, payload, created_at,
+                                           attempts, status, next_attempt_at)
+           VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?)""",
+        [did, webhook_id, incident_id, event, payload.decode(), now, now],
+    )
+    return did
+
+
+def due_deliveries(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> list[dict[str, Any]]:
+    return _rows(
+        con.execute(
+            """SELECT d.id, d.webhook_id, d.incident_id, d.event, d.payload, d.attempts, w.url, w.secret
+               FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+               WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.id""",
+            [now or _now()],
+        )
+    )
+
+
+def record_attempt(
+    con: duckdb.DuckDBPyConnection,
+    delivery_id: int,
+    *,
+    ok: bool,
+    status_code: int | None,
+    error: str | None,
+    next_attempt_at: datetime | None,
+) -> None:
+    status = "delivered" if ok else ("pending" if next_attempt_at is not None else "failed")
+    con.execute(
+        """UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_attempt_at = ?,
+                  next_attempt_at = ?, last_status_code = ?, last_error = ? WHERE id = ?""",
+        [status, _now(), next_attempt_at, status_code, error, delivery_id],
+    )
+
+
+def deliveries(con: duckdb.DuckDBPyConnection, webhook_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    where, params = ("WHERE webhook_id = ?", [webhook_id]) if webhook_id is not None else ("", [])
+    return _rows(
+        con.execute(
+            f"""SELECT id, webhook_id, incident_id, event, created_at, attempts, status, last_attempt_at,
+                       next_attempt_at, last_status_code, last_error
+                FROM webhook_deliveries {where} ORDER BY id DESC LIMIT {int(limit)}""",
+            params,
+        )
+    )

@@ -1,0 +1,75 @@
+"""The page cache: fresh hits, stale-while-revalidate on its own cursor, clear() wins over refreshes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import duckdb
+
+from censorwatch.web.cache import PageCache
+
+
+def test_stale_while_revalidate() -> None:
+    root = duckdb.connect()
+    root.execute("CREATE TABLE t (v INTEGER)")
+    root.execute("INSERT INTO t VALUES (1)")
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def compute(con: duckdb.DuckDBPyConnection) -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            assert gate.wait(10)
+        return int(con.execute("SELECT max(v) FROM t").fetchone()[0])  # type: ignore[index]
+
+    cache = PageCache(ttl=0.3, stale_for=60)
+    cur = root.cursor()
+    assert cache.get("k", compute, cur, root) == 1
+    root.execute("INSERT INTO t VALUES (2)")
+    assert cache.get("k", compute, cur, root) == 1 and len(calls) == 1  # fresh hit
+    time.sleep(0.4)
+    t0 = time.monotonic()
+    assert cache.get("k", compute, cur, root) == 1  # stale value served at once, refresh started
+    assert time.monotonic() - t0 < 1.0
+    assert cache.get("k", compute, cur, root) == 1 and len(calls) == 2  # one refresh at a time
+    gate.set()
+    deadline = time.monotonic() + 10
+    while cache.get("k", compute, cur, root) != 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_clear_is_not_undone_by_a_running_refresh() -> None:
+    root = duckdb.connect()
+    gate = threading.Event()
+    n = [0]
+
+    def compute(con: duckdb.DuckDBPyConnection) -> int:
+        n[0] += 1
+        if n[0] == 2:
+            assert gate.wait(10)
+            return -1  # computed before clear(): must be dropped
+        return n[0]
+
+    cache = PageCache(ttl=0.2, stale_for=60)
+    cur = root.cursor()
+    assert cache.get("k", compute, cur, root) == 1
+    time.sleep(0.3)
+    assert cache.get("k", compute, cur, root) == 1  # refresh (call 2) blocks on the gate
+    cache.clear()
+    gate.set()
+    time.sleep(0.3)
+    assert cache.get("k", compute, cur, root) == 3
+
+
+def test_ttl_zero_never_caches() -> None:
+    root = duckdb.connect()
+    n = [0]
+
+    def compute(con: duckdb.DuckDBPyConnection) -> int:
+        n[0] += 1
+        return n[0]
+
+    cache = PageCache(ttl=0)
+    assert [cache.get("k", compute, root, root) for _ in range(3)] == [1, 2, 3]
