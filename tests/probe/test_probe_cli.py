@@ -88,10 +88,10 @@ async def test_lists_control_jsonl_and_summary(net: Net, tmp_path: Path) -> None
     urls = tmp_path / "urls.txt"
     urls.write_text(f"# my list\n\n{net.url('ok.test')}\n{net.url('valid.test', https=True)}\n")
     out = tmp_path / "out.jsonl"
-    env = _env(tmp_path, CENSORWATCH_TEST_LISTS=str(lists))
+    env = _env(tmp_path, CENSORWATCH_TEST_LISTS=str(lists), CENSORWATCH_LAB="1")  # lab mode from the env
     async with running_control(net, lab=True) as ctl:
         code, _, err = await _cli([*_probe_args(net, ctl.url), "--accept-risk", "--list", "pk", "-f", str(urls),
-                                   "--out", str(out), "--cc", "PK", "--lab", "--db", str(tmp_path / "cw.duckdb"),
+                                   "--out", str(out), "--cc", "PK", "--db", str(tmp_path / "cw.duckdb"),
                                    "--progress"], env)
     assert code == 0, err
     assert "stored 3 new measurements" in err

@@ -97,7 +97,7 @@ class Helper:
         return addrs, failure
 
     async def measure(self, req: THRequest) -> dict[str, Any]:
-        trace = Trace()
+        trace = Trace(record=False)  # the helper keeps no events: nobody reads them
         addrs, dns_failure = await self.resolve(trace, req.host)
         endpoints: list[tuple[str, int]] = list(dict.fromkeys(
             [*req.endpoints, *((a, req.port) for a in addrs)]))
