@@ -26,6 +26,7 @@ Decision (rule ids in brackets; thresholds and why):
 
 from __future__ import annotations
 
+import itertools
 import math
 from statistics import median
 from typing import Any, Final
@@ -98,7 +99,7 @@ def cdf_area(a: list[float], b: list[float]) -> float:
     points = sorted(set(xs) | set(ys))
     area = 0.0
     i = j = 0
-    for lo, hi in zip(points, points[1:], strict=False):
+    for lo, hi in itertools.pairwise(points):
         while i < len(xs) and xs[i] <= lo:
             i += 1
         while j < len(ys) and ys[j] <= lo:
