@@ -62,6 +62,7 @@ async def exchange(
         transport, proto = await asyncio.wait_for(
             loop.create_datagram_endpoint(_Proto, remote_addr=(ip, port)), timeout
         )
+        assert transport is not None
         per_try = timeout / attempts
         while sent < attempts and reply is None:
             data = payload() if callable(payload) else payload
