@@ -11,6 +11,9 @@ from censorwatch.cli.app import app
 
 _COMMAND_MODULES = [
     "censorwatch.cli.version",
+    "censorwatch.cli.ingest",
+    "censorwatch.cli.analyze",
+    "censorwatch.cli.classify",
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -138,9 +138,13 @@ class Measurement:
     test_version: str | None
     test_keys: dict[str, Any] | None
     annotations: dict[str, Any]
+    #: the measurement's bytes as read (one line, one file, or comment-stripped JSONC), when known
+    raw_bytes: bytes | None = None
+    #: (parsed with events?, observations): the parse is shared by classification and the store's rows
+    _obs_cache: tuple[bool, Observations] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def from_raw(cls, obj: Any, source: str | None = None) -> Measurement:
+    def from_raw(cls, obj: Any, source: str | None = None, raw_bytes: bytes | None = None) -> Measurement:
         """Lift the envelope of one decoded JSON value; raise ``InvalidMeasurement`` with a reason."""
         if not isinstance(obj, dict):
             raise InvalidMeasurement(f"expected a JSON object, got {type(obj).__name__}")
@@ -182,10 +186,20 @@ class Measurement:
             test_version=obj.get("test_version") if isinstance(obj.get("test_version"), str) else None,
             test_keys=tk,
             annotations=ann if isinstance(ann, dict) else {},
+            raw_bytes=raw_bytes,
         )
 
     def observations(self, *, with_events: bool = True) -> Observations:
-        return Observations.from_test_keys(self.test_keys, with_events=with_events)
+        """The typed observations, parsed once per measurement and kept (treat them as read-only).
+
+        A parse with network events also serves a request without them.
+        """
+        cached = self._obs_cache
+        if cached is not None and (cached[0] or not with_events):
+            return cached[1]
+        obs = Observations.from_test_keys(self.test_keys, with_events=with_events)
+        self._obs_cache = (with_events, obs)
+        return obs
 
     @property
     def is_lab(self) -> bool:

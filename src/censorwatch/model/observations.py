@@ -49,6 +49,8 @@ def decode_body(raw: Any) -> tuple[str | None, int | None]:
     if raw is None:
         return None, None
     if isinstance(raw, str):
+        if raw.isascii():  # O(1) in CPython (a flag on the string): no need to encode to count bytes
+            return raw, len(raw)
         try:
             return raw, len(raw.encode("utf-8", "surrogatepass"))
         except UnicodeEncodeError:  # pragma: no cover - lone surrogates from odd JSON

@@ -1,0 +1,176 @@
+"""A typed, tolerant view of the test helper's answer (``test_keys.control``, methodology §4).
+
+Old helpers lack ``tls_handshake``/``ip_info``; failed calls leave ``{}`` or null. Lengths and codes
+of ``-1`` mean "failed" and are kept as given; nothing here raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
+from censorwatch.model import failures
+
+#: The TH's spellings of NXDOMAIN (current, legacy Python helper, measurement-kit).
+TH_NXDOMAIN = frozenset({"dns_name_error", "dns_nxdomain_error", "dns_lookup_error"})
+
+IP_FLAG_RESOLVED_BY_PROBE = 1
+IP_FLAG_RESOLVED_BY_TH = 2
+IP_FLAG_BOGON = 4
+IP_FLAG_VALID_FOR_DOMAIN = 8
+
+
+@dataclass(slots=True)
+class ControlEndpoint:
+    ip: str
+    port: int | None
+    ok: bool
+    failure: str | None
+
+
+@dataclass(slots=True)
+class ControlTLS:
+    ip: str
+    port: int | None
+    server_name: str | None
+    ok: bool
+    failure: str | None
+
+
+@dataclass(slots=True)
+class ControlHTTP:
+    failure: str | None = None
+    raw_failure: str | None = None
+    status_code: int | None = None
+    body_length: int | None = None
+    title: str | None = None
+    header_names: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Control:
+    """The control's answer. DNS and HTTP are read at once; the per-endpoint maps (which can hold
+    hundreds of entries in newer measurements) are parsed on first use."""
+
+    present: bool = False
+    dns_present: bool = False
+    dns_failure: str | None = None
+    dns_raw_failure: str | None = None
+    dns_addrs: list[str] = field(default_factory=list)
+    http: ControlHTTP | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    _tcp: dict[str, ControlEndpoint] | None = None
+    _tls: dict[str, ControlTLS] | None = None
+    _ip_asn: dict[str, int] | None = None
+    _ip_flags: dict[str, int] | None = None
+
+    @property
+    def dns_ips(self) -> list[str]:
+        """The IP addresses among the control's DNS answers (old helpers also list CNAME targets)."""
+        return [a for a in self.dns_addrs if parse_ip(a) is not None]
+
+    @property
+    def dns_failed(self) -> bool:
+        """The control got no usable address: a DNS failure, or only names (a dangling CNAME)."""
+        return self.dns_present and (self.dns_failure is not None or not self.dns_ips)
+
+    @property
+    def dns_nxdomain(self) -> bool:
+        """NXDOMAIN for the control; also a dangling CNAME whose fetch then failed with NXDOMAIN."""
+        if self.dns_raw_failure in TH_NXDOMAIN or self.dns_failure == failures.DNS_NXDOMAIN:
+            return True
+        return (
+            self.dns_present and self.dns_failure is None and not self.dns_ips and self.http is not None
+            and self.http.failure == failures.DNS_NXDOMAIN
+        )
+
+    @property
+    def tcp(self) -> dict[str, ControlEndpoint]:
+        """TCP results keyed by canonical ``ip:port``."""
+        if self._tcp is None:
+            self._tcp = {}
+            raw = self.raw.get("tcp_connect")
+            if isinstance(raw, dict):
+                for ep, v in raw.items():
+                    if isinstance(v, dict) and isinstance(ep, str):
+                        ip, port = split_endpoint(ep)
+                        ip = canonical_ip(ip)
+                        self._tcp[f"{ip}:{port}"] = ControlEndpoint(
+                            ip, port, v.get("status") is True, failures.normalize(v.get("failure"))
+                        )
+        return self._tcp
+
+    @property
+    def tls(self) -> dict[str, ControlTLS]:
+        if self._tls is None:
+            self._tls = {}
+            raw = self.raw.get("tls_handshake")
+            if isinstance(raw, dict):
+                for ep, v in raw.items():
+                    if isinstance(v, dict) and isinstance(ep, str):
+                        ip, port = split_endpoint(ep)
+                        ip = canonical_ip(ip)
+                        sn = v.get("server_name")
+                        self._tls[f"{ip}:{port}"] = ControlTLS(
+                            ip, port, sn if isinstance(sn, str) else None, v.get("status") is True,
+                            failures.normalize(v.get("failure")),
+                        )
+        return self._tls
+
+    def _parse_ip_info(self) -> None:
+        self._ip_asn, self._ip_flags = {}, {}
+        info = self.raw.get("ip_info")
+        if isinstance(info, dict):
+            for ip, v in info.items():
+                if not isinstance(v, dict) or not isinstance(ip, str):
+                    continue
+                ip = canonical_ip(ip)
+                asn, flags = v.get("asn"), v.get("flags")
+                if isinstance(asn, int) and not isinstance(asn, bool):
+                    self._ip_asn[ip] = asn
+                if isinstance(flags, int) and not isinstance(flags, bool):
+                    self._ip_flags[ip] = flags
+
+    @property
+    def ip_asn(self) -> dict[str, int]:
+        if self._ip_asn is None:
+            self._parse_ip_info()
+        return self._ip_asn  # type: ignore[return-value]
+
+    @property
+    def ip_flags(self) -> dict[str, int]:
+        if self._ip_flags is None:
+            self._parse_ip_info()
+        return self._ip_flags  # type: ignore[return-value]
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> Control:
+        if not isinstance(raw, dict) or not raw:
+            return cls()
+        c = cls(present=True, raw=raw)
+        dns = raw.get("dns")
+        if isinstance(dns, dict):
+            c.dns_present = True
+            rf = dns.get("failure")
+            c.dns_raw_failure = rf if isinstance(rf, str) else None
+            c.dns_failure = failures.normalize(rf)
+            addrs = dns.get("addrs")
+            if isinstance(addrs, list):
+                c.dns_addrs = [canonical_ip(a) for a in addrs if isinstance(a, str)]
+        http = raw.get("http_request")
+        if isinstance(http, dict) and http:
+            headers = http.get("headers")
+            code = http.get("status_code")
+            blen = http.get("body_length")
+            title = http.get("title")
+            rf = http.get("failure")
+            c.http = ControlHTTP(
+                failure=failures.normalize(rf),
+                raw_failure=rf if isinstance(rf, str) else None,
+                status_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+                body_length=blen if isinstance(blen, int) and not isinstance(blen, bool) else None,
+                title=title if isinstance(title, str) else None,
+                header_names=[str(k) for k in headers] if isinstance(headers, dict) else [],
+            )
+        return c

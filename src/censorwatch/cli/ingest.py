@@ -1,0 +1,69 @@
+"""``censorwatch ingest PATH...``: store measurements with their observations and verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from censorwatch.cli.app import app, console, out
+from censorwatch.cli.reading import (
+    DB_HELP,
+    FINGERPRINTS_HELP,
+    byte_progress,
+    load_fingerprints_or_exit,
+    print_error,
+    tracked,
+)
+from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest
+from censorwatch.store.db import Store, StoreError
+from censorwatch.store.reader import ReadError
+
+EXIT_OK, EXIT_BAD_RECORDS, EXIT_STORE = 0, 1, 3
+
+
+def _summary(stats: IngestStats, db: Path) -> Table:
+    t = Table(title=f"ingest into {db}", show_header=True, header_style="bold")
+    for col in ("read", "new", "duplicates", "bad", "seconds", "msmt/s"):
+        t.add_column(col, justify="right")
+    t.add_row(
+        f"{stats.read:,}", f"{stats.new:,}", f"{stats.duplicates:,}",
+        f"[red]{stats.bad:,}[/]" if stats.bad else "0",
+        f"{stats.seconds:.2f}", f"{stats.rate:,.0f}",
+    )
+    if stats.unclassified:
+        t.caption = f"{stats.unclassified:,} stored without a verdict (classification failed; `analyze` retries)"
+    return t
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Measurement files or directories ('-' = stdin)."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP),
+    fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
+    batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, help="Measurements per write."),
+) -> None:
+    """Store measurements (raw bytes, observations, verdict); re-ingesting adds nothing.
+
+    Bad records are reported on stderr as `path:line: reason`; every good record is kept.
+    Exit code: 0 all records stored or already present, 1 some records were bad (the rest are
+    stored), 2 usage error, 3 the database cannot be opened.
+    """
+    fps = load_fingerprints_or_exit(console, fingerprints)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_STORE) from exc
+    with store, byte_progress(console, "ingest") as progress:
+        task = progress.add_task("ingest", total=None, records=0)
+
+        def report(err: ReadError) -> None:
+            print_error(progress.console, err)
+
+        stats = ingest(
+            store, tracked(paths, progress, task), fingerprints=fps, batch_size=batch_size, on_error=report
+        )
+    out.print(_summary(stats, store.path))
+    raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.unclassified else EXIT_OK)

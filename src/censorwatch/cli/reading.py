@@ -1,0 +1,108 @@
+"""Shared by the commands that read measurement files: byte-based progress and located errors."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from censorwatch.model.measurement import Measurement
+from censorwatch.store.reader import ReadError, iter_files, read_file
+
+
+def byte_progress(console: Console, label: str) -> Progress:
+    """A bar over the input's bytes on disk; hidden when stderr is not a terminal."""
+    return Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]:,} records"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+def _uncompressed_size(path: Path, size: int) -> int:
+    """For ``.gz`` the ISIZE trailer (uncompressed size mod 2**32), else the size on disk."""
+    if not path.name.lower().endswith(".gz") or size < 18:
+        return size
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-4, 2)
+            isize = int(struct.unpack("<I", fh.read(4))[0])
+    except OSError:
+        return size
+    return isize if isize >= size else size
+
+
+def tracked(
+    paths: Iterable[str | Path], progress: Progress, task: TaskID
+) -> Iterator[Measurement | ReadError]:
+    """``read_paths`` with the progress bar advanced by the bytes each record came from."""
+    files = list(iter_files(paths))
+    sizes = {id(f): f.stat().st_size for f in files if isinstance(f, Path) and str(f) != "-"}
+    progress.update(task, total=sum(sizes.values()) or None)
+    done = 0
+    records = 0
+    for f in files:
+        if isinstance(f, ReadError):
+            yield f
+            continue
+        size = sizes.get(id(f), 0)
+        ratio = size / max(_uncompressed_size(f, size), 1)
+        consumed = 0.0
+        for item in read_file(f):
+            records += 1
+            if isinstance(item, Measurement) and item.raw_bytes is not None:
+                consumed += (len(item.raw_bytes) + 1) * ratio
+            if records % 256 == 0:
+                progress.update(task, completed=done + min(consumed, size), records=records)
+            yield item
+        done += size
+        progress.update(task, completed=done, records=records)
+
+
+def print_error(console: Console, err: ReadError) -> None:
+    """``path:line: reason`` on one line (never wrapped, no markup), so it can be grepped."""
+    console.print(f"{err.source}: {err.reason}", markup=False, highlight=False, soft_wrap=True, style="red")
+
+
+def load_fingerprints_or_exit(console: Console, directory: Path | None) -> Any:
+    """The analysis fingerprints (``--fingerprints`` / ``$CENSORWATCH_FINGERPRINTS`` / built-in)."""
+    from censorwatch.analysis.fingerprints import load_fingerprints
+
+    try:
+        fps = load_fingerprints(directory)
+    except (OSError, ValueError) as exc:
+        console.print(f"error: cannot load fingerprints: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    if fps.errors:
+        console.print(
+            f"warning: {len(fps.errors)} fingerprint rows skipped, first: {fps.errors[0]}",
+            markup=False, style="yellow",
+        )
+    return fps
+
+
+FINGERPRINTS_HELP = (
+    "Directory of OONI fingerprint CSVs and Censored Planet signature files "
+    "(default: $CENSORWATCH_FINGERPRINTS, else only censorwatch's own)."
+)
+DB_HELP = "DuckDB database file (default: $CENSORWATCH_DB, else <user data dir>/censorwatch/censorwatch.duckdb)."

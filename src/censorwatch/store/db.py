@@ -1,0 +1,193 @@
+"""The embedded DuckDB store: raw measurements, flat observations, verdicts.
+
+Writes are batched: callers fill a ``RowBatch`` (column lists), and ``Store.write`` hands each table
+to DuckDB as one Arrow table with ``INSERT ... SELECT`` and an anti-join on ``measurement_uid``, so
+writing the same measurement twice adds nothing. Raw measurements are kept as the exact bytes they
+were read from, zstd-compressed.
+
+DuckDB allows one read-write process per file; ``read_only=True`` opens a shared read-only handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import zstandard
+
+from censorwatch.store import schema
+from censorwatch.store.paths import resolve_db_path
+from censorwatch.store.rows import RowBatch
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message says why."""
+
+
+@dataclass(slots=True, frozen=True)
+class StoredMeasurement:
+    """A stored measurement handed back for (re-)classification."""
+
+    measurement_uid: str
+    source: str | None
+    raw: bytes  # decompressed: the exact bytes as read
+
+
+@dataclass(slots=True)
+class WriteResult:
+    measurements: int = 0
+    observations: int = 0
+    verdicts: int = 0
+
+
+def _count(rel: Any) -> int:
+    """The single number a count query or an INSERT/DELETE returns (all rows fetched: DuckDB
+    refuses new work on a connection with an unfinished result)."""
+    rows = rel.fetchall()
+    return int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
+
+
+class Store:
+    """One DuckDB database file (``path``), or ``:memory:``."""
+
+    def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
+        self.path = Path(":memory:") if str(path) == ":memory:" else resolve_db_path(path)
+        self.read_only = read_only
+        try:
+            if str(self.path) != ":memory:" and not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            if read_only and not self.path.exists():
+                raise StoreError(f"{self.path}: no such database")
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
+        self._zstd = zstandard.ZstdDecompressor()
+        if not read_only:
+            self._init_schema()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        for ddl in schema.ALL:
+            self.con.execute(ddl)
+        _count(self.con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(schema.SCHEMA_VERSION)]
+        ))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def existing_uids(self, uids: Iterable[str]) -> set[str]:
+        """The subset of ``uids`` already stored as measurements."""
+        probe = pa.table({"measurement_uid": pa.array(list(uids), pa.string())})
+        self.con.register("_probe_uids", probe)
+        try:
+            rows = self.con.execute(
+                "SELECT p.measurement_uid FROM _probe_uids p SEMI JOIN measurements m "
+                "ON m.measurement_uid = p.measurement_uid"
+            ).fetchall()
+        finally:
+            self.con.unregister("_probe_uids")
+        return {r[0] for r in rows}
+
+    def write(self, batch: RowBatch, *, replace_verdicts: bool = False) -> WriteResult:
+        """Insert a batch in one transaction; measurements already stored are skipped (anti-join).
+
+        Observation rows are written only for measurements this call inserted. Verdicts are
+        inserted when missing, or replaced when ``replace_verdicts`` (re-classification).
+        """
+        res = WriteResult()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if len(batch):
+                con.register("_batch_m", batch.measurements_table())
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _new_uids AS SELECT b.measurement_uid FROM _batch_m b "
+                    "ANTI JOIN measurements m ON m.measurement_uid = b.measurement_uid"
+                )
+                res.measurements = _count(con.execute(
+                    "INSERT INTO measurements SELECT b.measurement_uid, b.report_id, b.test_name, b.input, "
+                    "b.domain, b.probe_cc, b.probe_asn, b.measurement_start_time, b.software_name, "
+                    "b.software_version, b.is_lab, b.source, ?::TIMESTAMP, b.raw_size, b.raw "
+                    "FROM _batch_m b SEMI JOIN _new_uids n ON n.measurement_uid = b.measurement_uid",
+                    [datetime.now(UTC).replace(tzinfo=None)],
+                ))
+                con.unregister("_batch_m")
+                if batch.observation_count:
+                    con.register("_batch_o", batch.observations_table())
+                    res.observations = _count(con.execute(
+                        "INSERT INTO observations SELECT o.* FROM _batch_o o "
+                        "SEMI JOIN _new_uids n ON n.measurement_uid = o.measurement_uid"
+                    ))
+                    con.unregister("_batch_o")
+                con.execute("DROP TABLE _new_uids")
+            if batch.verdict_count:
+                con.register("_batch_v", batch.verdicts_table())
+                if replace_verdicts:
+                    _count(con.execute(
+                        "DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM _batch_v)"
+                    ))
+                res.verdicts = _count(con.execute(
+                    "INSERT INTO verdicts SELECT v.* FROM _batch_v v "
+                    "ANTI JOIN verdicts old ON old.measurement_uid = v.measurement_uid"
+                ))
+                con.unregister("_batch_v")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return res
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _decompress(self, blob: bytes) -> bytes:
+        return self._zstd.decompress(blob)
+
+    def raw(self, uid: str) -> bytes | None:
+        """The stored measurement's bytes exactly as they were read, or ``None``."""
+        row = self.con.execute(
+            "SELECT raw FROM measurements WHERE measurement_uid = ?", [uid]
+        ).fetchone()
+        return self._decompress(row[0]) if row else None
+
+    def stale(self, rules_version: str, *, after: str = "", limit: int = 5000) -> list[StoredMeasurement]:
+        """Up to ``limit`` measurements (uid > ``after``, in uid order) whose verdict is missing or
+        was made by another rules version."""
+        rows = self.con.execute(
+            "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
+            "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
+            "WHERE m.measurement_uid > ? AND (v.rules_version IS NULL OR v.rules_version <> ?) "
+            "ORDER BY m.measurement_uid LIMIT ?",
+            [after, rules_version, limit],
+        ).fetchall()
+        return [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+
+    def count_stale(self, rules_version: str) -> int:
+        return _count(self.con.execute(
+            "SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) "
+            "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
+            [rules_version],
+        ))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the core tables."""
+        return {
+            t: _count(self.con.execute(f"SELECT count(*) FROM {t}"))
+            for t in ("measurements", "observations", "verdicts")
+        }
