@@ -14,6 +14,7 @@ _COMMAND_MODULES = [
     "censorwatch.cli.ingest",
     "censorwatch.cli.analyze",
     "censorwatch.cli.classify",
+    "censorwatch.cli.platform",
 ]
 
 
