@@ -14,6 +14,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.ingest",
     "censorwatch.cli.analyze",
     "censorwatch.cli.classify",
+    "censorwatch.cli.probe",
+    "censorwatch.cli.control",
     "censorwatch.cli.platform",
 ]
 

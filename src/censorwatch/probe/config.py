@@ -28,6 +28,8 @@ class ProbeConfig:
     lab: bool = False
     #: tests only: let the probe connect to 127.0.0.0/8 targets
     allow_loopback: bool = False
+    #: local address every connection is made from (multi-homed hosts; tests); None: kernel's choice
+    source_address: str | None = None
     resolv_conf: Path = RESOLV_CONF
     #: ``ip[:port]`` overriding the resolv.conf nameserver
     system_resolver: str | None = None

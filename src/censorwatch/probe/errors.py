@@ -118,7 +118,6 @@ CAUGHT: Final[tuple[type[BaseException], ...]] = (
     asyncio.IncompleteReadError,
     asyncio.LimitOverrunError,
     ssl.SSLError,
-    ssl.CertificateError,
     OSError,
     EOFError,
     dns.exception.DNSException,
@@ -136,10 +135,11 @@ def _one(exc: BaseException) -> str | None:
         return F.GENERIC_TIMEOUT
     if isinstance(exc, asyncio.IncompleteReadError | EOFError):
         return F.EOF_ERROR
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return VERIFY_CODES.get(exc.verify_code, F.SSL_INVALID_CERTIFICATE)
-    if isinstance(exc, ssl.CertificateError) and not isinstance(exc, ssl.SSLError):
-        return F.SSL_INVALID_HOSTNAME
+    if isinstance(exc, ssl.SSLCertVerificationError):  # ssl.CertificateError is the same class
+        code = getattr(exc, "verify_code", None)
+        if code is None:  # raised by hand (match_hostname style) without a verify code
+            return F.SSL_INVALID_HOSTNAME if "hostname" in str(exc).lower() else F.SSL_INVALID_CERTIFICATE
+        return VERIFY_CODES.get(code, F.SSL_INVALID_CERTIFICATE)
     if isinstance(exc, ssl.SSLZeroReturnError | ssl.SSLEOFError):
         return F.EOF_ERROR
     if isinstance(exc, ssl.SSLError):

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from censorwatch.model import failures as F
 from censorwatch.probe import errors, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy
+from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
 from censorwatch.probe.tcp import Conn, HostLimiter
 from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
@@ -49,6 +49,8 @@ class HTTPSettings:
     body_cap: int = BODY_CAP
     max_redirects: int = 10
     headers: tuple[tuple[str, str], ...] = DEFAULT_HEADERS
+    #: local address to connect from (None: the kernel's choice)
+    source_address: str | None = None
 
 
 @dataclass
@@ -266,7 +268,8 @@ async def open_conn(
     raw: str | None = None
     for ip in addrs:
         entry, conn = await tcp.connect(trace, ip, port, timeout=settings.timeouts.tcp,
-                                        policy=settings.policy, limiter=settings.limiter)
+                                        policy=settings.policy, limiter=settings.limiter,
+                                        source=settings.source_address)
         out.tcp_connect.append(entry)
         if conn is None:
             failure, raw = entry["status"]["failure"], entry["failure_raw"]
@@ -313,7 +316,7 @@ async def get(
                 if cookie:
                     headers.append(("Cookie", cookie))
                 if conn is None:
-                    addrs, dns_failure = await resolve(host)
+                    addrs, dns_failure = ([host], None) if parse_ip(host) else await resolve(host)
                     if dns_failure is not None:
                         failure, raw = dns_failure, f"resolving {host}: {dns_failure}"
                     else:

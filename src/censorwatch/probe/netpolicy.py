@@ -42,9 +42,11 @@ def why_not_public(ip: str, *, lab: bool = False) -> str | None:
         return "unspecified"
     if isinstance(addr, ipaddress.IPv4Address) and addr in _CGNAT:
         return "shared address space"
+    if addr.is_reserved:
+        return "reserved"
     if addr.is_private:
         return "private"
-    if addr.is_reserved or not addr.is_global:
+    if not addr.is_global:
         return "reserved"
     return None
 

@@ -50,10 +50,12 @@ def build_context(config: ProbeConfig) -> webconnectivity.Context:
     trust.store()  # load now: bad CA files fail before measuring anything
     policy = AddressPolicy(lab=config.lab, allow_loopback=config.allow_loopback, allow_private=True)
     settings = http.HTTPSettings(timeouts=config.timeouts, policy=policy, trust=trust,
-                                 limiter=HostLimiter(config.per_host), body_cap=config.body_cap)
+                                 limiter=HostLimiter(config.per_host), body_cap=config.body_cap,
+                                 source_address=config.source_address)
     # the control server and the DoH resolver are chosen by the user: any address, no per-host cap
     own = http.HTTPSettings(timeouts=config.timeouts, trust=trust,
-                            policy=AddressPolicy(lab=config.lab, allow_loopback=True, allow_private=True))
+                            policy=AddressPolicy(lab=config.lab, allow_loopback=True, allow_private=True),
+                            source_address=config.source_address)
     doh = dns.DoHClient(config.doh_url, own, bootstrap=system) if config.doh_url else None
     cc = normalize_cc(config.probe_cc) if config.probe_cc else "ZZ"
     asn = "AS0" if config.no_asn else (normalize_asn(config.probe_asn) if config.probe_asn else "AS0")

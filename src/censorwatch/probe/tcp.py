@@ -169,11 +169,13 @@ async def connect(
     timeout: float,
     policy: AddressPolicy,
     limiter: HostLimiter | None = None,
+    source: str | None = None,
 ) -> tuple[dict[str, Any], Conn | None]:
     """Connect to ``ip:port``; return the OONI ``tcp_connect`` entry and the connection (or None).
 
     With a ``limiter`` the connection holds one of the destination's slots until it is closed
-    (waiting for a slot is not part of the measured connect time).
+    (waiting for a slot is not part of the measured connect time). ``source`` binds the local address
+    (a probe measuring through one uplink of a multi-homed host).
     """
     tid = trace.transaction_id()
     addr = endpoint(ip, port)
@@ -185,7 +187,8 @@ async def connect(
             if why is not None:
                 raise errors.DestinationRefused(ip, why)
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(ip, port, limit=READ_SIZE)
+                reader, writer = await asyncio.open_connection(
+                    ip, port, limit=READ_SIZE, local_addr=(source, 0) if source else None)
             conn = Conn(reader, writer, trace, addr, tid, on_close=release)
     finally:
         if conn is None and release is not None:

@@ -14,6 +14,7 @@ import _ssl
 import base64
 import ipaddress
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification as xv
 
 from censorwatch.model import failures as F
@@ -61,7 +63,13 @@ class TrustStore:
             if self.system:
                 paths += [Path(p) for p in SYSTEM_BUNDLES[:1] if Path(p).exists()]
             for p in paths:
-                certs.extend(x509.load_pem_x509_certificates(p.read_bytes()))
+                with warnings.catch_warnings():
+                    # the system bundle has a legacy root with a negative serial: usable, just old
+                    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                    try:
+                        certs.extend(x509.load_pem_x509_certificates(p.read_bytes()))
+                    except ValueError as exc:
+                        raise ValueError(f"{p}: not a PEM certificate file ({exc})") from None
             if not certs:
                 raise ValueError("no trust anchors: no system bundle and no --ca-file")
             self._store = xv.Store(certs)
@@ -80,25 +88,22 @@ class TrustStore:
         raw = self._verify(leaf, rest, _subject(server_name), now)
         if raw is None:
             return None, None
-        # Why did it fail? Re-check at a time when every certificate is valid, then with a name the
-        # leaf does claim: whichever check passes names the one defect.
+        # Why did it fail? Decide in the order a verifying client (Go's, as in OONI) reports it:
+        # the leaf's validity period first, then the chain to a trusted root, then the name.
+        now_ok = [c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certs]
         inside = max(c.not_valid_before_utc for c in certs) + timedelta(seconds=1)
-        expired = any(not (c.not_valid_before_utc <= now <= c.not_valid_after_utc) for c in certs)
-        if expired and self._verify(leaf, rest, _subject(server_name), inside) is None:
+        when = now if all(now_ok) else inside
+        claimed = _claimed_name(leaf) or _subject(server_name)
+        chain_raw = self._verify(leaf, rest, claimed, when)
+        if not now_ok[0]:
             return F.SSL_INVALID_CERTIFICATE, raw
-        claimed = _claimed_name(leaf)
-        if claimed is not None:
-            when = inside if expired else now
-            if self._verify(leaf, rest, claimed, when) is None:
-                return F.SSL_INVALID_HOSTNAME, raw
-        if expired:
-            # Expired and not chaining either: report what a client checking expiry first sees.
-            if "issuer" in raw or "candidates exhausted" in raw:
-                return F.SSL_UNKNOWN_AUTHORITY, raw
+        if chain_raw is not None:
+            if "candidates exhausted" in chain_raw or "issuer" in chain_raw:
+                return F.SSL_UNKNOWN_AUTHORITY, chain_raw
+            return F.SSL_INVALID_CERTIFICATE, chain_raw
+        if not all(now_ok):  # an intermediate out of its validity period
             return F.SSL_INVALID_CERTIFICATE, raw
-        if "issuer" in raw or "candidates exhausted" in raw or "self-signed" in raw:
-            return F.SSL_UNKNOWN_AUTHORITY, raw
-        return F.SSL_INVALID_CERTIFICATE, raw
+        return F.SSL_INVALID_HOSTNAME, raw
 
     def _verify(
         self, leaf: x509.Certificate, rest: list[x509.Certificate], name: xv.Subject, when: datetime

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from censorwatch import __version__
+from censorwatch.analysis import classify
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import DATA_FORMAT_VERSION, Measurement, ooni_time
 from censorwatch.probe import control_client, dns, http, tcp, tls
@@ -173,7 +174,8 @@ async def _connect_and_fetch(
 
     async def one(ip: str) -> Conn | None:
         entry, conn = await tcp.connect(trace, ip, port, timeout=ctx.settings.timeouts.tcp,
-                                        policy=ctx.settings.policy, limiter=ctx.settings.limiter)
+                                        policy=ctx.settings.policy, limiter=ctx.settings.limiter,
+                                        source=ctx.settings.source_address)
         tk["tcp_connect"].append(entry)
         if conn is None or scheme != "https":
             return conn
@@ -287,8 +289,6 @@ def _envelope(ctx: Context, url: str, started: datetime, runtime: float, tk: dic
 
 def summarize(m: dict[str, Any]) -> None:
     """Fill the OONI summary keys with the analyser's own ``classify`` (one implementation)."""
-    from censorwatch.analysis import classify
-
     verdict = classify(Measurement.from_raw(m, source="probe"))
     tk = m["test_keys"]
     for key in SUMMARY_KEYS:
