@@ -42,8 +42,8 @@ async def cell(tmp: Path, speed: float, cap: float | None, samples: int, duratio
         m = await throughput.run(ctx, f"https://127.0.0.1:{tp}/", f"https://127.0.0.1:{rp}/", samples=samples,
                                  duration=duration)
     finally:
-        t_srv.close()
-        r_srv.close()
+        await t_srv.aclose()
+        await r_srv.aclose()
     tk = m["test_keys"]
     truth = cap is not None and cap < speed
     rate = tk["rate_kbps"] or 0.0

@@ -24,8 +24,8 @@ async def _run(tmp_path: Path, target_kbps: float, reference_kbps: float) -> dic
         m = await throughput.run(ctx, f"https://127.0.0.1:{tp}/big", f"https://127.0.0.1:{rp}/big",
                                  samples=2, duration=1.5)
     finally:
-        t_srv.close()
-        r_srv.close()
+        await t_srv.aclose()
+        await r_srv.aclose()
     return m
 
 
@@ -57,7 +57,7 @@ async def test_unreachable_target_is_not_a_rate(tmp_path: Path) -> None:
     try:
         m = await throughput.run(ctx, "https://127.0.0.1:1/x", f"https://127.0.0.1:{rp}/", samples=2, duration=0.5)
     finally:
-        r_srv.close()
+        await r_srv.aclose()
     assert m["test_keys"]["throttling"] is False
     from censorwatch.model.measurement import Measurement
 

@@ -25,6 +25,7 @@ class PacedServer:
     ssl_context: ssl.SSLContext | None = None
     served: int = 0
     _server: asyncio.Server | None = field(default=None, repr=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     def rate_for(self, host: str) -> float | None:
         """Effective kbps for ``host`` (``None``: unpaced)."""
@@ -56,6 +57,10 @@ class PacedServer:
                 await asyncio.sleep(_TICK)  # drain() does not yield below the high-water mark
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             async with asyncio.timeout(120):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -79,3 +84,11 @@ class PacedServer:
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    async def aclose(self) -> None:
+        """Stop listening and end every transfer still running (no task outlives the server)."""
+        self.close()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
