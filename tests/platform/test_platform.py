@@ -12,14 +12,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 
-from controlnet import probe_config, running_control  # noqa: E402
-from probenet import Net, start_net  # noqa: E402
+from controlnet import probe_config, running_control
+from probenet import Net, start_net
 
-from censorwatch.analysis import classify  # noqa: E402
-from censorwatch.model.measurement import Measurement  # noqa: E402
-from censorwatch.probe import build_context  # noqa: E402
-from censorwatch.probe import platforms as catalogue  # noqa: E402
-from censorwatch.probe.platforms import experiment  # noqa: E402
+from censorwatch.analysis import classify
+from censorwatch.model.measurement import Measurement
+from censorwatch.probe import build_context
+from censorwatch.probe import platforms as catalogue
+from censorwatch.probe.platforms import experiment
 
 
 @pytest.fixture
