@@ -134,6 +134,8 @@ def vpn_cmd(
     lab: bool = typer.Option(False, "--lab"),
     out: Path | None = typer.Option(None, "--out"),
     accept_risk: bool = typer.Option(False, "--accept-risk"),
+    allow_loopback: bool = typer.Option(False, "--allow-loopback", hidden=True, envvar="CENSORWATCH_ALLOW_LOOPBACK",
+                                        help="Tests only: probe 127.0.0.0/8 endpoints."),
 ) -> None:
     """Circumvention reachability: is the endpoint unreachable, or is its protocol blocked?"""
     try:
@@ -144,7 +146,7 @@ def vpn_cmd(
         raise _fail(str(e)) from None
     if not eps:
         raise _fail("give endpoint URIs or --endpoints FILE (censorwatch ships no list of real servers)")
-    policy = AddressPolicy(lab=lab, allow_private=True)
+    policy = AddressPolicy(lab=lab, allow_private=True, allow_loopback=allow_loopback)
     for ep in eps:
         why = policy.refusal(ep.ip)
         if why is not None:
@@ -191,3 +193,24 @@ def throughput_cmd(
         raise _fail(str(e)) from None
     _writer(out)(m)
     _summary([(target, classify(Measurement.from_raw(m, "probe")))])
+
+
+def probe_platform_option(
+    names: list[str],
+    config: ProbeConfig,
+    *,
+    out: str | None,
+    db: Path | None,
+    write_db: Callable[[Path, list[dict[str, Any]]], int] | None = None,
+) -> int:
+    """``censorwatch probe --platform NAME...``: measure, write JSONL/db, print the part verdicts; exit code."""
+    write = _writer(None if out in (None, "-") else Path(str(out))) if out is not None else None
+    try:
+        results = asyncio.run(run_platforms(names, config, on_measurement=write))
+    except (ValueError, catalogue.CatalogueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    if db is not None and write_db is not None:
+        console.print(f"stored {write_db(db, results)} new measurements in {db}")
+    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+    return 0

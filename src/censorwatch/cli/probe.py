@@ -228,6 +228,8 @@ def probe_cmd(
     source_address: str | None = typer.Option(None, "--source-address",
                                               help="Connect from this local address (one uplink)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
+    platform: list[str] = typer.Option([], "--platform", help="Platform tests instead of URLs: x, tiktok, youtube, "
+                                       "facebook, instagram, whatsapp, telegram, signal, all (docs/platforms.md)."),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
     _require_consent(accept_risk)
@@ -238,7 +240,7 @@ def probe_cmd(
     except lists.InputError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
-    if not targets:
+    if not targets and not platform:
         console.print("[red]error:[/] nothing to measure: give URLs, --input-file or --list")
         raise typer.Exit(2)
     config = ProbeConfig(
@@ -250,6 +252,10 @@ def probe_cmd(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
+    if platform:  # the platform area's tests (cli/platform.py)
+        from censorwatch.cli.platform import probe_platform_option
+
+        raise typer.Exit(probe_platform_option(platform, config, out=out, db=db, write_db=_write_db))
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
         sink: IO[bytes] | None = None
