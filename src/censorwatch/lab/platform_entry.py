@@ -4,7 +4,7 @@ Reads one JSON request on stdin, prints one measurement per line (or ``{"error":
 
     {"test": "platform" | "wireguard" | "openvpn" | "tor" | "throughput",
      "input": ...,                      # see below; optional for every test but platform
-     "control_url": ..., "ca_file": ..., "cc": ..., "asn": ...,     # as for probe_entry
+     "control_url": ..., "ca_file": ..., "cc": ..., "asn": ..., "system_resolver": ...,  # as for probe_entry
      "reference": URL, "samples": N, "duration": S}                # throughput only
 
 - ``platform``: ``input`` is a catalogue name (``x``, ``whatsapp``, ... or ``all``). Telegram's real
@@ -54,7 +54,8 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
         return [m]
     config = ProbeConfig(control_url=req.get("control_url"),
                          ca_files=[Path(req["ca_file"])] if req.get("ca_file") else [],
-                         trust_system=False, lab=True, probe_cc=req.get("cc"), probe_asn=req.get("asn"))
+                         trust_system=False, lab=True, probe_cc=req.get("cc"), probe_asn=req.get("asn"),
+                         system_resolver=req.get("system_resolver"))
     ctx = build_context(config)
     if test == "throughput":
         return [await throughput.run(ctx, inp or DEFAULT_TARGET, req.get("reference") or DEFAULT_REFERENCE,
