@@ -41,12 +41,17 @@ def _catalogue(net: Net) -> dict[str, catalogue.Platform]:
             {"part": "media", "url": f"https://valid.test:{s}/"},
             {"part": "media", "url": f"http://ok.test:{h}/"},
             {"part": "app", "tcp": f"valid.test:{s}"},
-            {"part": "app", "tcp": f"refused.test:{s}"},  # nothing listens
+            {"part": "app", "tcp": f"refused.test:{s}"},  # nothing listens, for the control neither: down
+            {"part": "app", "tcp": f"censored-nx.test:{s}"},  # NXDOMAIN for the probe, resolves for the control
         ]},
         "telegram": {"ooni_test": "telegram", "endpoints": [
             {"part": "web", "url": f"https://valid.test:{s}/"},
-            {"part": "app", "tcp": f"refused.test:{h}"},
-            {"part": "app", "tcp": f"127.0.0.9:{s}"},
+            {"part": "app", "tcp": f"censored-nx.test:{h}"},
+            {"part": "app", "tcp": f"censored-nx.test:{s}"},
+        ]},
+        "gone": {"endpoints": [  # nothing answers anyone: down, not blocked
+            {"part": "app", "tcp": f"refused.test:{s}"},
+            {"part": "app", "tcp": f"nx.test:{s}"},
         ]},
     }})
 
@@ -65,13 +70,16 @@ async def test_parts_are_judged_one_by_one(net: Net) -> None:
     assert parts["web"]["status"] == "blocked" and set(parts["web"]["methods"]) == {"tls.reset", "http.reset"}
     assert parts["api"]["status"] == "blocked" and parts["api"]["methods"] == {"dns.nxdomain": 1}
     assert parts["media"]["status"] == "ok"
-    assert parts["app"]["status"] == "partial" and parts["app"]["methods"] == {"tcp.refused": 1}
+    assert parts["app"]["status"] == "partial" and parts["app"]["methods"] == {"dns.nxdomain": 1}
+    rules = {e["target"].split(":")[0]: e["rule"] for e in v.details["endpoints"] if e["part"] == "app"}
+    assert rules == {"valid.test": "platform.tcp.ok", "refused.test": "platform.tcp.down",
+                     "censored-nx.test": "platform.tcp.dns"}
     assert (v.status, v.rule) == ("anomaly", "platform.blocked")
     assert "web blocked by" in v.explanation and "media reachable (2/2)" in v.explanation
     assert m["test_keys"]["parts"] == {"web": "blocked", "api": "blocked", "media": "ok", "app": "partial"}
     # every endpoint's own web_connectivity keys, and the flat OONI lists over all of them
     tk = m["test_keys"]
-    assert len(tk["endpoints"]) == 7 and all(e["test_keys"] for e in tk["endpoints"])
+    assert len(tk["endpoints"]) == 8 and all(e["test_keys"] for e in tk["endpoints"])
     assert {q["hostname"] for q in tk["queries"]} >= {"tlsblock.test", "valid.test", "refused.test"}
     assert tk["tls_handshakes"] and tk["requests"]
 
@@ -83,6 +91,14 @@ async def test_an_ooni_named_platform_carries_ooni_keys(net: Net) -> None:
     assert tk["telegram_tcp_blocking"] is True and tk["telegram_web_status"] == "ok"
     # our shape goes to the platform rules, not OONI's telegram rules
     assert v.rule == "platform.blocked" and v.details["parts"] == {"web": "ok", "app": "blocked"}
+
+
+async def test_endpoints_down_for_the_control_too_are_down(net: Net) -> None:
+    m, v = await _run(net, "gone")
+    assert (v.status, v.rule) == ("down", "platform.down"), v.explanation
+    rules = sorted(e["rule"] for e in v.details["endpoints"])
+    assert rules == ["platform.tcp.dns_down", "platform.tcp.down"]
+    assert all(e["test_keys"]["control"] for e in m["test_keys"]["endpoints"])
 
 
 def test_the_shipped_catalogue() -> None:

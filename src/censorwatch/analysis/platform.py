@@ -4,10 +4,13 @@ Each endpoint of a platform measurement is judged on its own:
 
 - URL endpoints carry a full web_connectivity ``test_keys``; they are judged by the web_connectivity
   rules (``analysis.classify``), fingerprints and control included: one implementation of the rules.
-- TCP endpoints (``platform.tcp.*`` rules): ``platform.tcp.ok`` any connection worked;
-  ``platform.tcp.dns`` the name did not resolve (``dns.nxdomain`` / ``dns.failure``);
-  ``platform.tcp.blocked`` every connection failed (``tcp.timeout`` / ``tcp.reset`` / ``tcp.refused``).
-  No control exists for these (as in OONI's app tests): ``anomaly`` at most.
+- TCP endpoints (``platform.tcp.*`` rules), with the control's DNS answer and connects (OONI's
+  test-helper protocol) when a control was reachable: ``platform.tcp.ok`` any connection worked;
+  ``platform.tcp.dns_down`` the name resolves for nobody (the control's DNS failed too) -> ``down``;
+  ``platform.tcp.dns`` the name did not resolve for the probe only, or without control data
+  (``dns.nxdomain`` / ``dns.failure``); ``platform.tcp.down`` the control could not connect either ->
+  ``down``; ``platform.tcp.blocked`` every connection failed while the control connected, or without
+  control data, as in OONI's app tests (``tcp.timeout`` / ``tcp.reset`` / ``tcp.refused``).
 
 A part is ``blocked`` when every endpoint of it is anomalous (OONI's whatsapp rule: "blocked only if all
 fail"), ``partial`` when some are, ``down`` when all are down, ``ok`` otherwise. The verdict
@@ -43,6 +46,23 @@ def method_words(method: str | None) -> str:
     return f"{_WORDS.get(head, head)} {tail}".strip()
 
 
+def _control_tcp(tk: dict[str, Any]) -> bool | None:
+    """Did the control connect to any of the endpoint's addresses? None: no control data."""
+    ctl = tk.get("control")
+    conns = ctl.get("tcp_connect") if isinstance(ctl, dict) else None
+    if not isinstance(conns, dict) or not conns:
+        return None
+    return any(isinstance(c, dict) and c.get("status") for c in conns.values())
+
+
+def _control_dns_failed(tk: dict[str, Any]) -> bool | None:
+    ctl = tk.get("control")
+    d = ctl.get("dns") if isinstance(ctl, dict) else None
+    if not isinstance(d, dict):
+        return None
+    return F.normalize(d.get("failure")) is not None or not d.get("addrs")
+
+
 def _tcp_endpoint(tk: dict[str, Any]) -> tuple[str, str | None, str]:
     entries = [e for e in tk.get("tcp_connect") or [] if isinstance(e, dict)]
     if any((e.get("status") or {}).get("success") for e in entries):
@@ -51,7 +71,11 @@ def _tcp_endpoint(tk: dict[str, Any]) -> tuple[str, str | None, str]:
         failure = F.normalize(tk.get("dns_failure"))
         if failure is None:
             return "failure", None, "platform.tcp.no_data"
+        if _control_dns_failed(tk):
+            return "down", None, "platform.tcp.dns_down"
         return "anomaly", "dns.nxdomain" if failure == F.DNS_NXDOMAIN else "dns.failure", "platform.tcp.dns"
+    if _control_tcp(tk) is False:
+        return "down", None, "platform.tcp.down"
     failure = F.normalize((entries[0].get("status") or {}).get("failure"))
     return "anomaly", _TCP_METHOD.get(failure or "", "tcp.failure"), "platform.tcp.blocked"
 

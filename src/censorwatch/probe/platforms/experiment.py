@@ -20,14 +20,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from censorwatch.analysis.platform import classify_platform, ooni_summary
+from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
-from censorwatch.probe import dns, privacy, tcp, webconnectivity
+from censorwatch.probe import control_client, dns, privacy, tcp, webconnectivity
 from censorwatch.probe.circumvention.envelope import envelope
 from censorwatch.probe.platforms import Platform, PlatformEndpoint
 from censorwatch.probe.trace import Trace
 from censorwatch.probe.webconnectivity import Context
 
 TEST_VERSION = "0.1.0"
+
+
+async def _tcp_control(ctx: Context, host: str, port: int, endpoints: list[str]) -> tuple[dict[str, Any], str | None]:
+    """The control's view of a TCP endpoint: its DNS answer for ``host`` and its connects to ``endpoints``
+    (OONI's test-helper protocol; the helper also tries an HTTPS fetch, which is ignored here)."""
+    if ctx.control_url is None or ctx.control_http is None:
+        return {}, F.unknown("no control server configured")
+    control, failure, _raw = await control_client.ask(
+        ctx.control_url, f"https://{host}:{port}/", endpoints, settings=ctx.control_http,
+        resolver=ctx.system_resolver, timeout=ctx.settings.timeouts.control)
+    if control is None:
+        return {}, failure
+    return {"dns": control.get("dns"), "tcp_connect": control.get("tcp_connect")}, None
 
 
 async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[str, str]) -> dict[str, Any]:
@@ -42,13 +56,17 @@ async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[st
         keys["queries"] = queries
         keys["dns_failure"] = failure
     keys["x_address_map"] = {a: address_map[a] for a in addrs if a in address_map} or None
-    for ip in addrs:
-        entry, conn = await tcp.connect(trace, address_map.get(ip, ip), port, timeout=ctx.settings.timeouts.tcp,
-                                        policy=ctx.settings.policy)
-        entry["ip"] = ip  # recorded as the catalogue's address; the lab mapping is in x_address_map
-        keys["tcp_connect"].append(entry)
-        if conn is not None:
-            await conn.close()
+    wire = [address_map.get(ip, ip) for ip in addrs]
+    async with asyncio.TaskGroup() as tg:
+        ctl = tg.create_task(_tcp_control(ctx, host, port, [tcp.endpoint(ip, port) for ip in wire]))
+        for ip, dest in zip(addrs, wire, strict=True):
+            entry, conn = await tcp.connect(trace, dest, port, timeout=ctx.settings.timeouts.tcp,
+                                            policy=ctx.settings.policy)
+            entry["ip"] = ip  # recorded as the catalogue's address; the lab mapping is in x_address_map
+            keys["tcp_connect"].append(entry)
+            if conn is not None:
+                await conn.close()
+    keys["control"], keys["control_failure"] = ctl.result()
     return keys
 
 
