@@ -124,7 +124,8 @@ def part_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         else:
             status = "ok"
         methods = Counter(r["method"] for r in blocked if r["method"])
-        parts[part] = {"status": status, "endpoints": len(mine), "blocked": len(blocked),
+        parts[part] = {"status": status, "endpoints": len(mine), "blocked": len(blocked), "down": len(down),
+                       "ok": sum(1 for r in mine if r["status"] == "ok"),
                        "methods": dict(methods.most_common()),
                        "confirmed": any(r["status"] == "confirmed" for r in blocked)}
     return parts
@@ -138,7 +139,8 @@ def _phrase(part: str, p: dict[str, Any]) -> str:
     if p["status"] == "partial":
         return f"{part} partly blocked by {how} {n}"
     if p["status"] == "ok":
-        return f"{part} reachable ({p['endpoints'] - p['blocked']}/{p['endpoints']})"
+        down = f", {p['down']} down everywhere" if p["down"] else ""
+        return f"{part} reachable ({p['ok']}/{p['endpoints']}{down})"
     return f"{part} {p['status']}"
 
 
