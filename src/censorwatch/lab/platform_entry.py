@@ -19,6 +19,7 @@ Reads one JSON request on stdin, prints one measurement per line (or ``{"error":
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ DEFAULT_REFERENCE = "https://largefile.com/"
 
 
 async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
-    from censorwatch.lab import vpn_servers, world
+    from censorwatch.lab import vpn_servers
     from censorwatch.probe import ProbeConfig, build_context, throughput, vpn
     from censorwatch.probe import platforms as catalogue
     from censorwatch.probe.circumvention import endpoints
@@ -65,6 +66,8 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
     unknown = [n for n in names if n not in cat]
     if unknown:
         raise ValueError(f"probe.input: unknown platform {unknown[0]!r} (known: {', '.join(cat)}, all)")
+    # the lab world (lab area) serves Telegram's data centres at its own addresses, in the same order
+    world = importlib.import_module("censorwatch.lab.world")
     amap = dict(zip(TELEGRAM_REAL, world.TELEGRAM_DCS, strict=True))
     return [await experiment.run(cat[n], ctx, address_map=amap) for n in names]
 
