@@ -35,8 +35,9 @@ async def servers() -> AsyncIterator[dict[str, Any]]:
     t = vs.TorRelay()
     _, tp = await t.start("127.0.0.1", 0)
     yield {"wg": w, "wg_port": wp, "ovpn": o, "ovpn_udp": ou, "ovpn_tcp": ot, "tor": t, "tor_port": tp}
-    for s in (w, o, t):
-        s.close()
+    w.close()
+    await o.aclose()
+    await t.aclose()
 
 
 async def test_every_protocol_completes_its_handshake(servers: dict[str, Any]) -> None:

@@ -52,6 +52,25 @@ LAB_ENDPOINTS: Final[dict[str, str]] = {
 }
 
 
+class _Handlers:
+    """Connection handler tasks of a stream server, so closing it leaves no task behind."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)  # type: ignore[arg-type]
+            task.add_done_callback(self.tasks.discard)
+
+    async def cancel(self) -> None:
+        for t in list(self.tasks):
+            t.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=2.0)
+
+
 class _WGProtocol(asyncio.DatagramProtocol):
     def __init__(self, server: WireGuardServer) -> None:
         self.server = server
@@ -116,6 +135,7 @@ class OpenVPNServer:
     resets: int = 0
     dropped: int = 0
     _closers: list[asyncio.BaseTransport | asyncio.Server] = field(default_factory=list, repr=False)
+    _handlers: _Handlers = field(default_factory=_Handlers, repr=False)
 
     def answer(self, packet: bytes) -> bytes | None:
         try:
@@ -136,6 +156,7 @@ class OpenVPNServer:
         return transport.get_extra_info("sockname")[:2]
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._handlers.track()
         try:
             async with asyncio.timeout(10):
                 while True:
@@ -159,6 +180,10 @@ class OpenVPNServer:
     def close(self) -> None:
         for c in self._closers:
             c.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        await self._handlers.cancel()
 
 
 def self_signed_context(common_name: str = "www.lab-relay.net") -> ssl.SSLContext:
@@ -193,8 +218,10 @@ def self_signed_context(common_name: str = "www.lab-relay.net") -> ssl.SSLContex
 class TorRelay:
     handshakes: int = 0
     _server: asyncio.Server | None = field(default=None, repr=False)
+    _handlers: _Handlers = field(default_factory=_Handlers, repr=False)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._handlers.track()
         try:
             async with asyncio.timeout(10):
                 head = await reader.readexactly(5)
@@ -216,6 +243,10 @@ class TorRelay:
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        await self._handlers.cancel()
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -251,7 +282,10 @@ async def serve(wg: tuple[str, int] | None, ovpn: tuple[str, int] | None, relay:
     finally:
         for c in closers:
             with contextlib.suppress(OSError):
-                c.close()
+                if isinstance(c, WireGuardServer):
+                    c.close()
+                else:
+                    await c.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:
