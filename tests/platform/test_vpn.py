@@ -171,3 +171,26 @@ def test_endpoint_file_errors_carry_the_line(tmp_path: Any) -> None:
     eps = endpoints.load(f)
     assert [e.protocol for e in eps] == ["tor", "wireguard"]
     assert eps[1].params["public_key"] == vs.LAB_WG_PUBLIC  # '+' survives the query string
+
+
+async def test_a_slowed_handshake_is_vpn_throttling() -> None:
+    key = wireguard.load_private(vs.LAB_WG_PRIVATE)
+
+    class Slow(asyncio.DatagramProtocol):  # a WireGuard responder whose answers a censor holds 400 ms
+        def connection_made(self, transport: Any) -> None:
+            self.t = transport
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            reply = wireguard.respond(wireguard.consume_initiation(data, key))
+            asyncio.get_running_loop().call_later(0.7, self.t.sendto, reply, addr)
+
+    loop = asyncio.get_running_loop()
+    tr, _ = await loop.create_datagram_endpoint(Slow, local_addr=("127.0.0.1", 0))
+    port = tr.get_extra_info("sockname")[1]
+    try:
+        m, v = await _measure(f"wireguard://127.0.0.1:{port}?public_key={vs.LAB_WG_PUBLIC}", timeout=3.0)
+    finally:
+        tr.close()
+    assert m["test_keys"]["handshake"]["success"] is True
+    assert (v.status, v.method, v.rule) == ("anomaly", "throttle", "vpn.throttled"), v.explanation
+    assert v.details["handshake_ms"] >= 700 and v.details["ratio"] >= 5

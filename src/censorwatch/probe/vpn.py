@@ -5,7 +5,8 @@ so the analysis (``analysis/vpn.py``) can tell *the endpoint is unreachable* fro
 reachable but the protocol is blocked*:
 
 - UDP protocols (WireGuard, OpenVPN/UDP): the handshake over UDP (retransmitted), then a TCP connect
-  to the same ``IP:PORT``. Success or ``connection_refused`` both prove packets reach the host.
+  to the same ``IP:PORT``. Success, ``connection_refused`` (RST to the SYN) or ``connection_reset`` (a
+  proxy on the path accepted, then found nothing behind it) prove packets reach the host.
 - TCP protocols (OpenVPN/TCP, Tor): the TCP connect is the reachability check; the handshake runs on
   that connection (Tor: TLS with a Tor-shaped SNI, then VERSIONS).
 
@@ -45,9 +46,14 @@ def _handshake(t0: float, t: float, failure: str | None = None, raw: str | None 
             "attempts": attempts, "t0": t0, "t": t}
 
 
+#: TCP outcomes that prove packets reach the host: it answered the SYN (accept or RST), or a connection
+#: was established and then reset (a transparent proxy in the path that found nothing behind it).
+_ANSWERED = frozenset({F.CONNECTION_REFUSED, F.CONNECTION_RESET})
+
+
 def _reachable(entry: dict[str, Any]) -> bool:
     st = entry["status"]
-    return bool(st["success"]) or st["failure"] == F.CONNECTION_REFUSED
+    return bool(st["success"]) or st["failure"] in _ANSWERED
 
 
 async def _reachability(trace: Trace, ep: Endpoint, timeout: float, policy: AddressPolicy) -> dict[str, Any]:
