@@ -20,6 +20,36 @@ from censorwatch.model.verdict import Verdict
 
 Classifier = Callable[[Measurement, Fingerprints], Verdict]
 
+#: Every rule id this area's verdicts carry, with what it decides (docs/platforms.md explains each).
+#: Versions: ``vpn.*`` vpn-2, ``throttle.*`` throttle-1, ``platform.*`` platform-1 (``RULES_VERSION`` of
+#: each module, stored in the verdict's ``rules_version``).
+PLATFORM_RULES: dict[str, str] = {
+    "vpn.ok": "the protocol's handshake completed",
+    "vpn.throttled": "the handshake completed but took >= 5x its round trips at the host's TCP RTT and >= 500 ms",
+    "vpn.control_failed": "the control's handshake failed too: the server is down",
+    "vpn.refused": "connection refused / ICMP port unreachable: nothing listens there",
+    "vpn.unreachable": "the host cannot be reached at all (timeout, unreachable)",
+    "vpn.blocked": "the host answers but the handshake was reset, closed, dropped or garbled",
+    "vpn.no_data": "no handshake record",
+    "throttle.ratio": "the target is >= 10x slower than the same-network reference",
+    "throttle.statistical": "KS p < 0.05, CDF area > 0.1 and >= 1.5x slower than the reference",
+    "throttle.none": "target about as fast as the reference: no throttling (a slow network is not throttling)",
+    "throttle.target_failed": "the target's transfers failed while the reference worked (blocking)",
+    "throttle.insufficient": "fewer than 2 good transfers on a side",
+    "platform.blocked": "every endpoint of at least one part (web, api, media, app) is blocked",
+    "platform.partial": "some endpoints of a part are blocked, no part entirely",
+    "platform.ok": "no endpoint is blocked",
+    "platform.down": "every part is down everywhere",
+    "platform.no_data": "no endpoint could be judged",
+    "platform.endpoint.no_data": "an endpoint without measurement data",
+    "platform.tcp.ok": "a TCP endpoint connected",
+    "platform.tcp.dns": "a TCP endpoint's name did not resolve for the probe (resolves for the control or no control)",
+    "platform.tcp.dns_down": "a TCP endpoint's name resolves for nobody",
+    "platform.tcp.down": "a TCP endpoint the control cannot connect to either",
+    "platform.tcp.blocked": "every connection to a TCP endpoint failed while the control connected (or no control)",
+    "platform.tcp.no_data": "a TCP endpoint without connects or DNS failure",
+}
+
 
 def is_ours_vpn(m: Measurement) -> bool:
     tk = m.test_keys
