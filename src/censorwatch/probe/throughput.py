@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from censorwatch.model.measurement import Measurement
 from censorwatch.probe import dns, errors, http
 from censorwatch.probe.circumvention.envelope import envelope
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.trace import Trace
 from censorwatch.probe.webconnectivity import Context, check_url
 
@@ -43,7 +44,7 @@ async def _one(
                            "failure": None, "failure_raw": None}
     out = http.FetchResult()
     try:
-        ipaddr = [host] if _is_ip(host) else None
+        ipaddr = [host.strip("[]")] if parse_ip(host) is not None else None
         if ipaddr is None:
             queries, addrs, failure = await dns.lookup(trace, host, timeout=ctx.settings.timeouts.dns,
                                                        server=ctx.system_resolver)
@@ -93,10 +94,6 @@ async def _one(
     except errors.CAUGHT as exc:
         row["failure"], row["failure_raw"] = errors.failure_of(exc)
     return row
-
-
-def _is_ip(host: str) -> bool:
-    return all(c.isdigit() or c == "." for c in host) or ":" in host
 
 
 async def measure(

@@ -7,6 +7,7 @@ index and the key. ``{a..b}`` in a ``tcp`` host expands to one endpoint per numb
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -126,4 +127,8 @@ def hostnames(catalogue: dict[str, Platform] | None = None) -> list[str]:
 
 
 def _is_ip(host: str) -> bool:
-    return bool(re.fullmatch(r"[\d.]+", host)) or ":" in host
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -24,6 +24,7 @@ from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
 from censorwatch.probe import control_client, dns, privacy, tcp, webconnectivity
 from censorwatch.probe.circumvention.envelope import envelope
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.platforms import Platform, PlatformEndpoint
 from censorwatch.probe.trace import Trace
 from censorwatch.probe.webconnectivity import Context
@@ -48,7 +49,7 @@ async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[st
     trace = Trace()
     host, port = ep.host, ep.port
     keys: dict[str, Any] = {"queries": [], "tcp_connect": [], "network_events": trace.network_events}
-    if webconnectivity._is_ip(host):
+    if parse_ip(host) is not None:
         addrs = [host]
     else:
         queries, addrs, failure = await dns.lookup(trace, host, timeout=ctx.settings.timeouts.dns,
