@@ -24,6 +24,15 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from censorwatch.lab import vpn_servers
+from censorwatch.probe import ProbeConfig, build_context, dns, throughput, vpn
+from censorwatch.probe import platforms as catalogue
+from censorwatch.probe.circumvention import endpoints
+from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
+from censorwatch.probe.platforms import experiment
+from censorwatch.probe.trace import Trace
 
 TESTS = ("platform", "wireguard", "openvpn", "tor", "throughput")
 #: Telegram's data centres as the catalogue lists them (OONI ts-020), in the lab's TELEGRAM_DCS order.
@@ -34,12 +43,6 @@ DEFAULT_REFERENCE = "https://largefile.com/"
 
 
 async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
-    from censorwatch.lab import vpn_servers
-    from censorwatch.probe import ProbeConfig, build_context, throughput, vpn
-    from censorwatch.probe import platforms as catalogue
-    from censorwatch.probe.circumvention import endpoints
-    from censorwatch.probe.netpolicy import AddressPolicy
-    from censorwatch.probe.platforms import experiment
 
     test = req.get("test")
     if test not in TESTS:
@@ -47,7 +50,8 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
     inp = req.get("input")
     ann = {"censorwatch_lab": True}
     if test in ("wireguard", "openvpn", "tor"):
-        ep = endpoints.parse(inp or vpn_servers.LAB_ENDPOINTS[test], "probe.input")
+        uri = await _endpoint_uri(test, inp, req.get("system_resolver"))
+        ep = endpoints.parse(uri, "probe.input")
         if ep.protocol != test:
             raise ValueError(f"probe.input: a {ep.protocol} endpoint given to the {test} test")
         m = await vpn.run(ep, timeout=float(req.get("timeout", 4.0)), policy=AddressPolicy(lab=True, allow_private=True),
@@ -59,10 +63,12 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
                          system_resolver=req.get("system_resolver"))
     ctx = build_context(config)
     if test == "throughput":
-        return [await throughput.run(ctx, inp or DEFAULT_TARGET, req.get("reference") or DEFAULT_REFERENCE,
+        target = inp or DEFAULT_TARGET
+        target = target if "://" in target else f"https://{target}/"
+        return [await throughput.run(ctx, target, req.get("reference") or DEFAULT_REFERENCE,
                                      samples=int(req.get("samples", 3)), duration=float(req.get("duration", 3.0)))]
     cat = catalogue.load()
-    names = list(cat) if inp in (None, "all") else [str(inp)]
+    names = list(cat) if inp in (None, "all") else [str(inp).strip().lower()]
     unknown = [n for n in names if n not in cat]
     if unknown:
         raise ValueError(f"probe.input: unknown platform {unknown[0]!r} (known: {', '.join(cat)}, all)")
@@ -72,6 +78,25 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
     return [await experiment.run(cat[n], ctx, address_map=amap) for n in names]
 
 
+async def _endpoint_uri(test: str, inp: str | None, resolver: str | None) -> str:
+    """The endpoint URI for a VPN test: the lab server by default; ``IP:PORT`` or ``host:port`` accepted
+    (names resolved with the ISP's resolver); the lab WireGuard server's key added when omitted."""
+    if not inp:
+        return vpn_servers.LAB_ENDPOINTS[test]
+    uri = inp.strip() if "://" in inp else f"{test}://{inp.strip()}"
+    u = urlsplit(uri)
+    host = u.hostname or ""
+    if host and parse_ip(host) is None and resolver:
+        _, addrs, failure = await dns.lookup(Trace(), host, timeout=4.0, server=dns.split_hostport(resolver))
+        if failure is not None or not addrs:
+            raise ValueError(f"probe.input: {host} does not resolve ({failure})")
+        uri = uri.replace(host, addrs[0], 1)
+        host = addrs[0]
+    if test == "wireguard" and "public_key=" not in uri and host == vpn_servers.LAB_WIREGUARD[0]:
+        uri += ("&" if "?" in uri else "?") + f"public_key={vpn_servers.LAB_WG_PUBLIC}"
+    return uri
+
+
 def main() -> int:
     try:
         req = json.loads(sys.stdin.read())
@@ -79,7 +104,7 @@ def main() -> int:
             raise ValueError("the request must be a JSON object")
         for m in asyncio.run(measure(req)):
             print(json.dumps(m), flush=True)
-    except (ValueError, KeyError, ImportError) as exc:
+    except (ValueError, KeyError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
     return 0
