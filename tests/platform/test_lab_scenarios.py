@@ -1,5 +1,5 @@
 """The platform, circumvention and throttling scenarios, run for real through ``censorwatch lab run``
-(tests/scenarios/platform/*.yaml), each verdict compared with tests/scenarios/platform/expected.yaml."""
+(tests/scenarios/platform/*.yaml), each verdict compared with tests/scenarios/platform/expected.yml."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = REPO / "tests" / "scenarios" / "platform"
-SCENARIOS = sorted(p for p in HERE.glob("*.yaml") if p.name != "expected.yaml")
-EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HERE / "expected.yaml").read_text())
+SCENARIOS = sorted(HERE.glob("*.yaml"))
+EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HERE / "expected.yml").read_text())
 
 pytestmark = pytest.mark.lab
 
