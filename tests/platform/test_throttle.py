@@ -82,3 +82,26 @@ def test_steady_rate_skips_the_initial_burst() -> None:
     rate, windows = throttle.transfer_rates(reads)
     assert rate == pytest.approx(150, rel=0.05)
     assert len(windows) == throttle.WINDOWS - 1
+
+
+async def test_a_target_slow_from_the_control_too_is_not_throttled_here(tmp_path: Path) -> None:
+    # the target server itself is slow (150 kbps) for everyone: the control's ratio cancels the probe's
+    control = await _run(tmp_path, 150, 3000)
+    assert control["test_keys"]["throttling"] is True  # alone, it looks like throttling
+    ca, sctx = make_ca_and_server(tmp_path)
+    t_srv, r_srv = PacedServer(link_kbps=150, ssl_context=sctx), PacedServer(link_kbps=3000, ssl_context=sctx)
+    _, tp = await t_srv.start("127.0.0.1", 0)
+    _, rp = await r_srv.start("127.0.0.1", 0)
+    ctx = build_context(ProbeConfig(allow_loopback=True, system_resolver="127.0.0.1:9", ca_files=[ca],
+                                    trust_system=False))
+    try:
+        m = await throughput.run(ctx, f"https://127.0.0.1:{tp}/big", f"https://127.0.0.1:{rp}/big", samples=2,
+                                 duration=1.5, control=throughput.control_keys(control))
+    finally:
+        await t_srv.aclose()
+        await r_srv.aclose()
+    from censorwatch.model.measurement import Measurement
+
+    v = throttle.classify_throughput(Measurement.from_raw(m, "t"))
+    assert (v.status, v.rule) == ("ok", "throttle.none"), v.explanation
+    assert v.details["ratio"] > 10 and v.details["control_ratio"] > 10 and v.details["adjusted_ratio"] < 1.5

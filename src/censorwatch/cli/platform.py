@@ -180,15 +180,25 @@ def throughput_cmd(
     ca_file: list[Path] = typer.Option([], "--ca-file"),
     lab: bool = typer.Option(False, "--lab"),
     resolver: str | None = typer.Option(None, "--system-resolver"),
+    control_from: Path | None = typer.Option(None, "--control-from",
+                                             help="a throughput measurement (JSON) of the same pair made from an "
+                                                  "uncensored network: its ratio is divided out"),
     out: Path | None = typer.Option(None, "--out"),
     accept_risk: bool = typer.Option(False, "--accept-risk"),
 ) -> None:
     """Sustained throughput of TARGET vs REFERENCE; a throttle verdict with the measured rate."""
     _require_consent(accept_risk)
     try:
+        control = None
+        if control_from is not None:
+            try:
+                control = throughput.control_keys(orjson.loads(control_from.read_bytes()))
+            except (OSError, orjson.JSONDecodeError) as e:
+                raise ValueError(f"--control-from {control_from}: {e}") from None
         ctx = build_context(_config(None, ca_file, lab, resolver, None, None))
         with console.status(f"{2 * samples} transfers of up to {duration:g} s"):
-            m = asyncio.run(throughput.run(ctx, target, reference, samples=samples, duration=duration))
+            m = asyncio.run(throughput.run(ctx, target, reference, samples=samples, duration=duration,
+                                           control=control))
     except ValueError as e:
         raise _fail(str(e)) from None
     _writer(out)(m)

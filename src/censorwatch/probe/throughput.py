@@ -129,6 +129,18 @@ async def measure(
     return keys
 
 
+def control_keys(measurement: dict[str, Any]) -> dict[str, Any]:
+    """The raw keys of a ``throughput`` measurement made elsewhere, to attach as ``control``.
+
+    Raises ValueError when it is not one (wrong test, no samples)."""
+    if not isinstance(measurement, dict):
+        raise ValueError("the control must be a throughput measurement (a JSON object)")
+    tk = measurement.get("test_keys")
+    if measurement.get("test_name") != TEST_NAME or not isinstance(tk, dict) or not tk.get("samples"):
+        raise ValueError("the control must be a throughput measurement with samples")
+    return {k: tk[k] for k in ("target", "reference", "samples", "network_events") if k in tk}
+
+
 async def run(
     ctx: Context,
     target: str,
