@@ -60,5 +60,10 @@ def test_tls_tor_http_and_others() -> None:
 @pytest.mark.parametrize("junk", [bytes(range(256)), b"\xff" * 3, b"\x16\x03\x01\x00\x05\x01\x00"])
 def test_junk_never_crashes(junk: bytes) -> None:
     for transport in ("udp", "tcp"):
-        protocols.classify(junk, transport)  # type: ignore[arg-type]
+        protocols.classify(junk, transport)
         protocols.tls_sni(junk)
+
+
+def test_unknown_transport_is_an_error() -> None:
+    with pytest.raises(ValueError, match="udp or tcp"):
+        protocols.classify(b"x", "sctp")

@@ -122,8 +122,10 @@ def _is_quic(p: bytes) -> bool:
     return len(p) >= 1200 and p[0] & 0xC0 == 0xC0 and p[1:5] in (b"\x00\x00\x00\x01", b"\x6b\x33\x43\xcf")
 
 
-def classify(payload: bytes, transport: Transport) -> str | None:
-    """The protocol name of ``payload`` (see the module doc), or ``None``."""
+def classify(payload: bytes, transport: str) -> str | None:
+    """The protocol name of ``payload`` (see the module doc), or ``None``. ``transport``: udp | tcp."""
+    if transport not in ("udp", "tcp"):
+        raise ValueError(f"transport must be udp or tcp, got {transport!r}")
     if transport == "udp":
         if is_wireguard(payload):
             return "wireguard"
@@ -150,7 +152,7 @@ def classify(payload: bytes, transport: Transport) -> str | None:
     return None
 
 
-def matches(rule_protocol: str, payload: bytes, transport: Transport) -> bool:
+def matches(rule_protocol: str, payload: bytes, transport: str) -> bool:
     """Does ``payload`` match a censor rule's ``protocol:`` value? ``tls`` also matches Tor's TLS."""
     found = classify(payload, transport)
     if found is None:
