@@ -67,3 +67,31 @@ def test_vpn_command_bad_input_says_where(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "censorwatch", "vpn", "tor://127.0.0.1:9001", "--accept-risk"],
                        capture_output=True, env=_env(tmp_path), timeout=60)
     assert r.returncode == 2 and b"loopback" in r.stderr
+
+
+def test_platform_command_with_a_catalogue_of_its_own(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    closed = _free_port()
+    cat = tmp_path / "cat.yaml"
+    cat.write_text("platforms:\n  mine:\n    endpoints:\n"
+                   f"      - {{part: app, tcp: \"127.0.0.1:{port}\"}}\n"
+                   f"      - {{part: media, tcp: \"127.0.0.1:{closed}\"}}\n")
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "censorwatch", "platform", "mine", "--catalogue", str(cat), "--accept-risk",
+             "--allow-loopback", "--system-resolver", "127.0.0.1:9"],
+            capture_output=True, env=_env(tmp_path), timeout=60)
+    finally:
+        listener.close()
+    assert r.returncode == 0, r.stderr.decode()
+    (m,) = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert m["test_name"] == "platform" and m["input"] == "mine"
+    assert m["test_keys"]["parts"] == {"media": "blocked", "app": "ok"}  # no control: a refusal is an anomaly
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("platforms:\n  mine:\n    endpoints:\n      - {part: cdn, tcp: \"127.0.0.1:1\"}\n")
+    r = subprocess.run([sys.executable, "-m", "censorwatch", "platform", "mine", "--catalogue", str(bad),
+                        "--accept-risk"], capture_output=True, env=_env(tmp_path), timeout=60)
+    assert r.returncode == 2 and b"platforms.mine.endpoints[0].part" in r.stderr

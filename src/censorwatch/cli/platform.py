@@ -114,13 +114,16 @@ def platform_cmd(
     cc: str | None = typer.Option(None, "--cc"),
     asn: str | None = typer.Option(None, "--asn"),
     accept_risk: bool = typer.Option(False, "--accept-risk"),
+    allow_loopback: bool = typer.Option(False, "--allow-loopback", hidden=True, envvar="CENSORWATCH_ALLOW_LOOPBACK",
+                                        help="Tests only: measure 127.0.0.0/8 endpoints."),
 ) -> None:
     """Measure platforms endpoint by endpoint and say which parts are blocked."""
     _require_consent(accept_risk)
     write = _writer(out)
+    config = _config(control, ca_file, lab, resolver, cc, asn)
+    config.allow_loopback = allow_loopback
     try:
-        results = asyncio.run(run_platforms(names, _config(control, ca_file, lab, resolver, cc, asn),
-                                            catalogue_path=catalogue_path, on_measurement=write))
+        results = asyncio.run(run_platforms(names, config, catalogue_path=catalogue_path, on_measurement=write))
     except (ValueError, catalogue.CatalogueError) as e:
         raise _fail(str(e)) from None
     _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
