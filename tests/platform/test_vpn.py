@@ -63,8 +63,9 @@ async def test_wireguard_with_a_configured_peer_key(servers: dict[str, Any]) -> 
     priv, pub = wireguard.generate()
     servers["wg"].allowed_peers = frozenset({wireguard.load_public(pub)})
     base = f"wireguard://127.0.0.1:{servers['wg_port']}?public_key={vs.LAB_WG_PUBLIC}"
-    _, ok = await _measure(f"{base}&private_key={priv}")
+    m, ok = await _measure(f"{base}&private_key={priv}")
     assert ok.status == "ok"
+    assert priv not in m["input"] and "private_key" not in m["input"] and vs.LAB_WG_PUBLIC in m["input"]
     # an unknown peer is dropped silently, exactly like a real server: seen as a dropped handshake
     m, bad = await _measure(base, timeout=0.9)
     assert bad.method == "vpn.blocked" and m["test_keys"]["handshake"]["attempts"] == 3

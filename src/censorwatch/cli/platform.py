@@ -153,7 +153,7 @@ def vpn_cmd(
     for ep in eps:
         why = policy.refusal(ep.ip)
         if why is not None:
-            raise _fail(f"{ep.uri}: refusing to probe a {why} address")
+            raise _fail(f"{ep.public_uri}: refusing to probe a {why} address")
     _require_consent(accept_risk)
     write = _writer(out)
 

@@ -189,6 +189,6 @@ async def run(
     start = datetime.now(UTC)
     t = time.monotonic()
     keys = await measure(ep, timeout=timeout, policy=policy)
-    return envelope(TEST_NAMES[ep.protocol], TEST_VERSION, ep.uri, keys, start=start,
+    return envelope(TEST_NAMES[ep.protocol], TEST_VERSION, ep.public_uri, keys, start=start,
                     runtime=time.monotonic() - t, probe_cc=probe_cc, probe_asn=probe_asn,
                     annotations=annotations, options={"timeout": timeout})

@@ -46,6 +46,15 @@ class Endpoint:
     uri: str = ""
 
     @property
+    def public_uri(self) -> str:
+        """The URI without the client's ``private_key``: what measurements record as ``input``."""
+        if "private_key" not in self.params:
+            return self.uri
+        u = urlsplit(self.uri)
+        query = "&".join(p for p in u.query.split("&") if not p.startswith("private_key="))
+        return u._replace(query=query).geturl()
+
+    @property
     def address(self) -> str:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
