@@ -26,6 +26,7 @@ _COMMAND_MODULES = [
     "censorwatch.cli.simulate",
     "censorwatch.cli.collector",
     "censorwatch.cli.verify",
+    "censorwatch.cli.platform",
 ]
 
 

@@ -233,6 +233,8 @@ def probe_cmd(
     source_address: str | None = typer.Option(None, "--source-address",
                                               help="Connect from this local address (one uplink)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress display."),
+    platform: list[str] = typer.Option([], "--platform", help="Platform tests instead of URLs: x, tiktok, youtube, "
+                                       "facebook, instagram, whatsapp, telegram, signal, all (docs/platforms.md)."),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
     _require_consent(accept_risk)
@@ -243,7 +245,7 @@ def probe_cmd(
     except lists.InputError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
-    if not targets:
+    if not targets and not platform:
         console.print("[red]error:[/] nothing to measure: give URLs, --input-file or --list")
         raise typer.Exit(2)
     config = ProbeConfig(
@@ -259,6 +261,10 @@ def probe_cmd(
         console.print("[red]error:[/] --submit needs the submission queue (censorwatch.probe.submit), "
                       "which this installation lacks", soft_wrap=True)
         raise typer.Exit(2)
+    if platform:  # the platform area's tests (cli/platform.py)
+        from censorwatch.cli.platform import probe_platform_option
+
+        raise typer.Exit(probe_platform_option(platform, config, out=out, db=db, write_db=_write_db))
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
         sink: IO[bytes] | None = None
