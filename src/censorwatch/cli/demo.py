@@ -102,6 +102,12 @@ def demo(
     out.print("[bold]What the demo found[/bold]")
     for line in findings(result.rows, d.sim_start):
         out.print(f"  {line}", highlight=False, soft_wrap=True)
+    if result.platform_rows:
+        from censorwatch.lab import platform_demo
+
+        out.print("[bold]Platform and VPN tests[/bold]")
+        for line in platform_demo.findings(result.platform_rows):
+            out.print(f"  {line}", highlight=False, soft_wrap=True)
     for e in result.errors[:10]:
         console.print(f"[yellow]warning:[/yellow] {e}", highlight=False, soft_wrap=True)
     db = out_dir / "censorwatch.duckdb"
@@ -115,7 +121,8 @@ def demo(
         for cmd, what in (("events", "events"), ("incidents", "incidents"), ("report", "report"),
                           ("serve", "dashboard")):
             if cmd in have:
-                lines.append(f"  {what:<13} censorwatch {cmd} --db {db}")
+                arg = " INCIDENT_ID" if cmd == "report" else ""
+                lines.append(f"  {what:<13} censorwatch {cmd}{arg} --db {db}")
         out.print("where to look:\n" + "\n".join(lines), highlight=False, soft_wrap=True)
 
 

@@ -6,7 +6,9 @@ measurement's timestamps are moved onto that simulated clock (the real ones stay
 
 Timeline, as fractions of the run: at 25% X (x.com, twitter.com, twimg) is blocked by TLS SNI reset on
 PTCL and Jazz and by the resolver on Nayatel (answers the blockpage address); at 55% the mobile ISP Jazz
-goes dark; at 80% it comes back (X still blocked). Other sites stay reachable throughout.
+goes dark; at 80% it comes back (X still blocked). Other sites stay reachable throughout. From the
+block on, every ISP also throttles VPN handshakes by protocol fingerprint (WireGuard, OpenVPN), and every
+third round each ISP runs the X platform test and the VPN checks (``lab/platform_demo.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from censorwatch.lab import scenario
+from censorwatch.lab import platform_demo, scenario
 from censorwatch.lab.errors import LabError
 from censorwatch.lab.instance import LabInstance
 from censorwatch.lab.probing import classify, run_probe
@@ -32,6 +34,8 @@ NETWORKS = (
     {"name": "jazz", "cc": "PK", "asn": "AS24499"},
 )
 SNI_RESET = [{"sni": n, "action": "reset"} for n in X_NAMES]
+#: every third round also runs the platform test for X and the VPN checks
+PLATFORM_EVERY = 3
 
 
 def demo_scenario(total_s: float) -> scenario.Scenario:
@@ -43,11 +47,12 @@ def demo_scenario(total_s: float) -> scenario.Scenario:
         "description": "X blocked by SNI reset on PTCL and Jazz, by DNS on Nayatel; Jazz (mobile) goes dark",
         "networks": [dict(n) for n in NETWORKS],
         "timeline": [
-            {"at": at(0.25), "network": "ptcl", "censor": SNI_RESET},
-            {"at": at(0.25), "network": "jazz", "censor": SNI_RESET},
-            {"at": at(0.25), "network": "nayatel", "resolver": {"add": {n: ["@blockpage"] for n in X_NAMES}}},
+            {"at": at(0.25), "network": "ptcl", "censor": SNI_RESET + platform_demo.VPN_THROTTLE},
+            {"at": at(0.25), "network": "jazz", "censor": SNI_RESET + platform_demo.VPN_THROTTLE},
+            {"at": at(0.25), "network": "nayatel", "resolver": {"add": {n: ["@blockpage"] for n in X_NAMES}},
+             "censor": platform_demo.VPN_THROTTLE},
             {"at": at(0.55), "network": "jazz", "censor": [{"shutdown": True}]},
-            {"at": at(0.80), "network": "jazz", "censor": SNI_RESET},
+            {"at": at(0.80), "network": "jazz", "censor": SNI_RESET + platform_demo.VPN_THROTTLE},
         ],
     }
     return scenario.parse(doc, "demo")
@@ -57,6 +62,7 @@ def demo_scenario(total_s: float) -> scenario.Scenario:
 class DemoResult:
     measurements: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per measurement: time, network, domain, verdict
+    platform_rows: list[dict[str, Any]] = field(default_factory=list)  # platform_demo.row() per platform/VPN test
     errors: list[str] = field(default_factory=list)
 
 
@@ -138,6 +144,23 @@ class Demo:
                                              "method": v.get("method")})
                 if self.on_measurement is not None:
                     self.on_measurement(m, v)
+            if i % PLATFORM_EVERY == PLATFORM_EVERY - 1:
+                self._platform_round(lab, network, i, elapsed)
+
+    def _platform_round(self, lab: LabInstance, network: str, i: int, elapsed: float) -> None:
+        try:
+            pairs = platform_demo.measure_round(run_probe, lab, network, timeout=max(30.0, self.round_s * 3))
+        except LabError as exc:
+            with self._lock:
+                self.result.errors.append(f"{network} round {i} (platform tests): {exc}")
+            return
+        for m, v in pairs:
+            self._retime(m, elapsed)
+            with self._lock:
+                self.result.measurements += 1
+                self.result.platform_rows.append(platform_demo.row(i, network, v))
+            if self.on_measurement is not None:
+                self.on_measurement(m, v)
 
     def _retime(self, m: dict[str, Any], elapsed: float) -> None:
         fmt = "%Y-%m-%d %H:%M:%S"
