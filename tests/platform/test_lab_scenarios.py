@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from labrun import lab_run, scenario_names
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = REPO / "tests" / "scenarios" / "platform"
@@ -23,19 +21,11 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    p = subprocess.run([sys.executable, "-m", "censorwatch", "lab", "run", *map(str, SCENARIOS), "--jobs", "4"],
-                       capture_output=True, text=True, timeout=900, env=env)
-    out = {}
-    for line in p.stdout.splitlines():
-        r = json.loads(line)
-        out[r["scenario"]] = r
-    assert out, f"lab run printed nothing (exit {p.returncode}): {p.stderr[-3000:]}"
-    return out
+    return lab_run(SCENARIOS, jobs=4)
 
 
 def test_every_scenario_has_an_expectation() -> None:
-    names = {yaml.safe_load(p.read_text())["name"] for p in SCENARIOS}
+    names = scenario_names(SCENARIOS)
     assert names == set(EXPECTED), f"missing: {names - set(EXPECTED)}, stale: {set(EXPECTED) - names}"
 
 
