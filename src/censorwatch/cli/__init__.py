@@ -16,6 +16,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.classify",
     "censorwatch.cli.events",
     "censorwatch.cli.simulate",
+    "censorwatch.cli.probe",
+    "censorwatch.cli.control",
 ]
 
 
