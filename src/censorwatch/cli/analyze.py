@@ -11,9 +11,10 @@ from rich.table import Table
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit
 from censorwatch.pipeline import ENGINES, run_analysis
+from censorwatch.pipeline.spark.engine import SparkUnavailable
 from censorwatch.store.db import Store, StoreError
 
-EXIT_OK, EXIT_ERRORS, EXIT_STORE = 0, 1, 3
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
 
 @app.command("analyze")
@@ -48,8 +49,12 @@ def analyze_cmd(
             tasks[stage] = progress.add_task(stage, total=total)
         progress.update(tasks[stage], completed=done, total=total)
 
-    with store, progress:
-        results = run_analysis(store, engine, fingerprints=fps, on_progress=on_progress)
+    try:
+        with store, progress:
+            results = run_analysis(store, engine, fingerprints=fps, on_progress=on_progress)
+    except SparkUnavailable as exc:  # no PySpark or no Java: said plainly, no traceback
+        console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
     table = Table(title=f"analyze {store.path}", header_style="bold")
     table.add_column("stage")
     table.add_column("result")
