@@ -26,6 +26,11 @@ def main() -> None:
     samples = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "ooni-samples"
     fdir = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT.parent / "shared" / "data" / "fingerprints"
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    t = time.process_time()
+    for _ in range(5):
+        sum(range(10**6))
+    print(f"calibration: sum(range(10**6)) = {(time.process_time() - t) / 5 * 1000:.1f} ms of CPU "
+          "(about 8 ms on an idle core; a higher figure means a busy machine, scale the numbers below)")
     t0 = time.process_time()
     fps = load_fingerprints(fdir)
     print(f"fingerprints: {len(fps)} rules loaded in {time.process_time() - t0:.2f} s")
@@ -47,7 +52,16 @@ def main() -> None:
             for b in blobs:
                 orjson.loads(b)
         floor = time.process_time() - t
-        print(f"{name}: {n} classifications, {dt / n * 1e6:.1f} us each, {n / dt:,.0f}/s on one core "
+        per = []
+        for m in group:
+            t = time.process_time()
+            for _ in range(max(1, rounds // 10)):
+                m._obs_cache = None
+                classify(m, fps)
+            per.append((time.process_time() - t) / max(1, rounds // 10))
+        per.sort()
+        print(f"{name}: {n} classifications, {dt / n * 1e6:.1f} us each (median measurement "
+              f"{per[len(per) // 2] * 1e6:.1f} us), {n / dt:,.0f}/s on one core "
               f"(orjson.loads of the same measurements: {floor / n * 1e6:.1f} us; ratio {dt / floor:.1f})")
 
 

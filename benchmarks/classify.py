@@ -157,6 +157,21 @@ def main() -> None:
                 print(f"censorwatch {label}: wall {w:.1f} s ({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s")
                 rows.append(f"| `censorwatch ingest` CLI, {label} | same corpus | wall {w:.1f} s "
                             f"({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s |")
+            # every verdict made stale, as after a rules change: `analyze` re-derives them all
+            with Store(cli_db) as s:
+                s.con.execute("UPDATE verdicts SET rules_version = '0-bench'").fetchall()
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            w0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "censorwatch", "analyze", "--db", str(cli_db)],
+                                  env=env, capture_output=True, text=True)
+            w = time.perf_counter() - w0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_s = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            if proc.returncode != 0:
+                sys.exit(f"`censorwatch analyze` failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            print(f"censorwatch analyze (all stale): wall {w:.1f} s ({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s")
+            rows.append(f"| `censorwatch analyze` CLI, every verdict stale (rules changed) | same corpus | "
+                        f"wall {w:.1f} s ({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s |")
     text = "\n".join(rows)
     print(text)
     if args.results:

@@ -60,3 +60,15 @@ def test_endpoints_and_canonical_ips() -> None:
     assert split_endpoint("[2001:db8::1]:443") == ("2001:db8::1", 443)
     assert split_endpoint("1.2.3.4:80") == ("1.2.3.4", 80)
     assert canonical_ip("2001:DB8:0:0::1") == "2001:db8::1"
+
+
+def test_legacy_failures_with_appended_detail_and_their_wording() -> None:
+    from censorwatch.analysis.wording import say
+    from censorwatch.model.failures import normalize
+
+    mk = "ssl_error: error:14007086:SSL routines:CONNECT_CR_CERT:certificate verify failed"
+    assert normalize(mk) == "ssl_failed_handshake"
+    assert normalize("connection_refused_error: x") == "connection_refused"
+    assert normalize("weird: thing") == "unknown_failure: weird: thing"
+    assert say("connection_reset") == "connection reset"
+    assert say("unknown_failure: x") == "an unexplained error"

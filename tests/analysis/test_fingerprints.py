@@ -171,3 +171,18 @@ def test_real_files_load_cleanly(shared: Path) -> None:
     rx = next(r for r in fps.rules if r.id == "cp.b_nat_sa_national_2")
     body = "If you believe the requested page should not be blocked please\n visit http://www.internet.gov.sa"
     assert rx in fps.match_response(resp(body)).blockpages
+
+
+def test_lab_dns_blockpage_confirms_an_https_url_whose_connect_is_refused() -> None:
+    m = wc("https://example.org/", lab=True, queries=[query("example.org", "198.18.66.66")],
+           tcp_connect=[tcp("198.18.66.66", 443, "connection_refused")],
+           requests=[request("https://example.org/", failure="connection_refused")],
+           ctrl=control(addrs=["198.18.5.5"], tcp_ok={"198.18.5.5:443": True}))
+    v = classify(m, builtin_fingerprints())
+    assert (v.status, v.method, v.blocking) == ("confirmed", "dns.blockpage", "dns")
+    # the same answer outside the lab is a bogon, and no lab fingerprint applies
+    outside = wc("https://example.org/", queries=[query("example.org", "198.18.66.66")],
+                 tcp_connect=[tcp("198.18.66.66", 443, "connection_refused")],
+                 requests=[request("https://example.org/", failure="connection_refused")])
+    assert (classify(outside, builtin_fingerprints()).status, classify(outside, builtin_fingerprints()).method) == (
+        "anomaly", "dns.bogon")

@@ -179,3 +179,8 @@ def test_odd_keys_give_a_verdict_not_an_internal_error(test: str, tk: int) -> No
     v = run(test, ODD_KEYS[tk], input="http://x.org/")
     assert v.rule != "classify_error", v.explanation
     assert v.status in ("ok", "anomaly", "failure", "down")
+
+
+def test_dns_consistency_with_queries_not_a_list() -> None:
+    """Found by the property test: ``queries: true`` once crashed the legacy dns_consistency rules."""
+    assert run("dns_consistency", {"queries": True, "control_resolver": "8.8.8.8:53"}).rule == "dns_consistency.no_data"

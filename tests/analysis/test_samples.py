@@ -191,3 +191,14 @@ def test_without_external_fingerprints_nothing_is_confirmed(measurements: dict[s
 
     statuses = {classify(m, builtin_fingerprints()).status for m in measurements.values()}
     assert "confirmed" not in statuses
+
+
+def test_iranian_samples_without_fingerprint_files_are_still_dns_blocking(
+    measurements: dict[str, Measurement],
+) -> None:
+    """Without OONI's fingerprints the 10.10.34.36 answer is still a bogon the control never saw."""
+    from censorwatch.analysis.fingerprints import builtin_fingerprints
+
+    for rel in ("fastpath/web_connectivity_ir_fp.json", "fastpath/bug_352.json"):
+        v = classify(measurements[rel], builtin_fingerprints())
+        assert (v.status, v.method, v.blocking) == ("anomaly", "dns.bogon", "dns"), rel

@@ -245,3 +245,25 @@ def test_newer_probe_port80_blocked_while_443_works() -> None:
            ctrl=control(tcp_ok={f"{IP}:80": True, f"{IP}:443": True}))
     r = v(m)
     assert (r.rule, r.blocking, r.method) == ("wc.tcp.blocked", "tcp_ip", "tcp.timeout")
+
+
+def test_control_failing_on_the_censors_addresses_does_not_make_the_site_down() -> None:
+    """The TH also connects to the probe's addresses: a bogon or a ghost address fails there too, but
+    the control's own fetch of the site worked, so this is DNS blocking, not an outage."""
+    for bad in ("10.10.34.36", "198.51.200.9"):
+        m = wc(queries=[query("example.org", bad, asn=64999)], tcp_connect=[tcp(bad, 80, "generic_timeout_error")],
+               requests=[request("http://example.org/", failure="generic_timeout_error")],
+               ctrl=control(tcp_ok={f"{bad}:80": False, f"{IP}:80": True}))
+        r = v(m)
+        assert (r.status, r.rule, r.blocking) == ("anomaly", "wc.tcp.dns", "dns"), bad
+    dead = wc(queries=[query("example.org", "198.51.200.9", asn=64999)],
+              tcp_connect=[tcp("198.51.200.9", 80, "generic_timeout_error")],
+              requests=[request("http://example.org/", failure="generic_timeout_error")],
+              ctrl=control(tcp_ok={"198.51.200.9:80": False, f"{IP}:80": False}, http_failure="generic_timeout_error"))
+    assert v(dead).status == "down"
+
+
+def test_control_shown_a_cloudflare_challenge_is_no_comparison() -> None:
+    ctrl = control(code=403, title="Just a moment...", headers={"Server": "cloudflare", "CF-RAY": "1"})
+    r = v(wc(ctrl=ctrl))
+    assert (r.status, r.rule, r.blocking) == ("failure", "wc.http.control_challenged", None)

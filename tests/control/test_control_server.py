@@ -18,6 +18,7 @@ from censorwatch.control.asnmap import ASNMap
 from censorwatch.control.protocol import RESPONSE_SCHEMA, BadRequest, parse_request
 from censorwatch.probe import control_client, http, tls
 from censorwatch.probe.netpolicy import AddressPolicy, why_not_public
+from censorwatch.probe.timeouts import Timeouts
 
 ERROR_SCHEMA = {
     "type": "object", "required": ["error", "reason"], "additionalProperties": False,
@@ -77,12 +78,16 @@ async def test_https_valid_and_expired(net: Net) -> None:
 async def test_nxdomain_and_probe_only_endpoint(net: Net) -> None:
     async with running_control(net, lab=True) as ctl:
         nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+        refused = (await _post(ctl.url, ctl.ca_file, _req(net.url("refused.test")))).json()
         # the probe's (censored) resolver answered the blockpage address; the TH resolves the real one
         bogus = f"{BLOCKPAGE_SITE}:{net.http_port}"
         cmp_ = (await _post(ctl.url, ctl.ca_file, _req(net.url("censored-dns.test"), [bogus]))).json()
     jsonschema.validate(nx, RESPONSE_SCHEMA)
     assert nx["dns"] == {"addrs": [], "failure": "dns_name_error"}
     assert nx["http_request"]["failure"] == "dns_nxdomain_error" and nx["tcp_connect"] == {}
+    jsonschema.validate(refused, RESPONSE_SCHEMA)
+    assert refused["tcp_connect"] == {f"127.0.0.9:{net.http_port}": {"status": False, "failure": "connection_refused"}}
+    assert refused["http_request"]["failure"] == "connection_refused" and refused["http_request"]["status_code"] == -1
     assert cmp_["dns"]["addrs"] == [HTTP_SITE]
     assert set(cmp_["tcp_connect"]) == {bogus, f"{HTTP_SITE}:{net.http_port}"}
     assert cmp_["ip_info"][BLOCKPAGE_SITE]["flags"] == 1 | 4 and cmp_["ip_info"][HTTP_SITE]["flags"] == 2 | 4
@@ -146,14 +151,18 @@ async def test_malformed_requests_get_400_with_a_reason(net: Net, body: bytes, r
 
 
 async def test_size_method_and_concurrency_limits(net: Net) -> None:
-    async with running_control(net, lab=True, max_concurrency=1, queue_wait=0.3) as ctl:
+    slow = Timeouts(dns=2, tcp=2, tls=2, http_headers=5, http_body=5, control=20)
+    async with running_control(net, lab=True, max_concurrency=1, queue_wait=0.2, timeouts=slow) as ctl:
         big = await _post(ctl.url, ctl.ca_file, None, raw=b'{"http_request": "' + b"a" * 70_000 + b'"}')
-        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ctl.ca_file)), timeout=15) as c:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ctl.ca_file)), timeout=30) as c:
             get = await c.get(ctl.url)
-            slow = asyncio.create_task(c.post(ctl.url, json=_req(net.url("ok.test", "/hang"))))
-            await asyncio.sleep(0.3)
+            slow_req = asyncio.create_task(c.post(ctl.url, json=_req(net.url("ok.test", "/hang"))))
+            for _ in range(200):  # until the helper is inside the hanging fetch (holding the only slot)
+                if net.active.get((HTTP_SITE, "127.0.0.1")):
+                    break
+                await asyncio.sleep(0.05)
             busy = await c.post(ctl.url, json=_req(net.url("ok.test")))
-            first = await slow
+            first = await slow_req
     assert big.status_code == 413 and big.json()["error"] == "request_too_large"
     assert get.status_code == 405 and get.json()["error"] == "method_not_allowed"
     assert busy.status_code == 503 and busy.json()["error"] == "busy"
@@ -198,3 +207,45 @@ def test_asn_map_errors(tmp_path: Path) -> None:
     p.write_text("ip,number\n")
     with pytest.raises(ValueError, match=r"m.csv:1: expected the header"):
         ASNMap.load(p)
+
+
+ODD_TARGETS = [
+    "http://exa mple.test/", "http://пример.рф/", "http://a..b/", "http://" + "a" * 300 + ".test/",
+    "http://0x7f000001/", "http://127.1/", "https://ok.test:1/", "http://ok.test/\r\nX: y",
+]
+
+
+async def test_odd_targets_never_crash_the_server(net: Net) -> None:
+    async with running_control(net, lab=False) as ctl:
+        for url in ODD_TARGETS:
+            r = await _post(ctl.url, ctl.ca_file, _req(url))
+            assert r.status_code in (200, 400), (url, r.text)
+            if r.status_code == 200:
+                out = r.json()
+                jsonschema.validate(out, RESPONSE_SCHEMA)
+                assert not any(v["status"] for v in out["tcp_connect"].values()), url
+                assert out["http_request"]["failure"] is not None, url
+            else:
+                jsonschema.validate(r.json(), ERROR_SCHEMA)
+
+
+async def test_resolves_through_doh(net: Net) -> None:
+    doh = f"https://{HTTPS_VALID}:{net.https_port}/dns-query"
+    async with running_control(net, lab=True, doh_url=doh) as ctl:
+        assert ctl.cfg.resolver is None and ctl.cfg.doh_url == doh
+        ok = (await _post(ctl.url, ctl.ca_file, _req(net.url("censored-dns.test")))).json()
+        nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+    assert ok["dns"] == {"addrs": [HTTP_SITE], "failure": None} and ok["http_request"]["status_code"] == 200
+    assert nx["dns"] == {"addrs": [], "failure": "dns_name_error"}
+
+
+async def test_answers_are_cached_for_their_ttl_only_on_success(net: Net) -> None:
+    assert net.th_dns is not None
+    async with running_control(net, lab=True) as ctl:
+        for _ in range(3):
+            ok = (await _post(ctl.url, ctl.ca_file, _req(net.url("ok.test")))).json()
+            nx = (await _post(ctl.url, ctl.ca_file, _req(net.url("nx.test")))).json()
+    assert ok["dns"]["addrs"] == [HTTP_SITE] and nx["dns"]["failure"] == "dns_name_error"
+    asked = [q for q in net.th_dns.queries if q[1] == "A"]
+    assert asked.count(("ok.test", "A")) == 1  # TTL 60 s: answered from the cache twice
+    assert asked.count(("nx.test", "A")) == 3  # failures are never cached

@@ -28,14 +28,15 @@ class Control:
 
 @asynccontextmanager
 async def running_control(net: Net, *, lab: bool, host: str = "127.0.0.1", asn_map: ASNMap | None = None,
-                          max_concurrency: int = 32, queue_wait: float = 5.0) -> AsyncIterator[Control]:
+                          max_concurrency: int = 32, queue_wait: float = 5.0,
+                          doh_url: str | None = None, timeouts: Timeouts = TH_TIMEOUTS) -> AsyncIterator[Control]:
     cert = net.tmp / f"control-{host}.crt"
     key = net.tmp / f"control-{host}.key"
     c, k = net.ca.issue(["control.test"], ips=[host])
     cert.write_bytes(c)
     key.write_bytes(k)
-    cfg = HelperConfig(lab=lab, resolver=net.th_dns_addr, doh_url=None, ca_files=[net.ca_file],
-                       trust_system=False, timeouts=TH_TIMEOUTS, asn_map=asn_map)
+    cfg = HelperConfig(lab=lab, resolver=None if doh_url else net.th_dns_addr, doh_url=doh_url, ca_files=[net.ca_file],
+                       trust_system=False, timeouts=timeouts, asn_map=asn_map)
     srv = serve.server(cfg, tls_cert=cert, tls_key=key, max_concurrency=max_concurrency, queue_wait=queue_wait)
     sock = serve.bind(host, 0)
     port = sock.getsockname()[1]

@@ -27,3 +27,11 @@ def is_cdn_challenge(response: HTTPResponse | None) -> bool:
         return True
     head = (response.body or "")[:65536]
     return any(m in head for m in _BODY_MARKERS)
+
+
+def control_was_challenged(code: int | None, header_names: list[str], title: str | None) -> bool:
+    """The control (a datacenter address, often challenged) got a CDN bot check instead of the page."""
+    if code not in CHALLENGE_CODES:
+        return False
+    names = {h.lower() for h in header_names}
+    return bool(names & set(_HEADER_MARKERS)) or any(m in (title or "") for m in _BODY_MARKERS)

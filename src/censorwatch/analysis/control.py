@@ -132,6 +132,17 @@ class Control:
                 if isinstance(flags, int) and not isinstance(flags, bool):
                     self._ip_flags[ip] = flags
 
+    def asn_of(self, ip: str) -> int:
+        """The control's ASN for ``ip`` (0 when unknown); a direct lookup, no full parse of ``ip_info``."""
+        info = self.raw.get("ip_info")
+        if isinstance(info, dict):
+            v = info.get(ip)
+            if isinstance(v, dict):
+                asn = v.get("asn")
+                if isinstance(asn, int) and not isinstance(asn, bool):
+                    return asn
+        return 0
+
     @property
     def ip_asn(self) -> dict[str, int]:
         if self._ip_asn is None:

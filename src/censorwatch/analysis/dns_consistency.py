@@ -5,11 +5,12 @@ Order of the checks (first that applies):
 2. both sides failed -> consistent only when both say NXDOMAIN;
 3. the probe failed and the control did not -> inconsistent;
 4. a bogon the control did not also get -> inconsistent ("bogon");
-5. an address the probe got was validated by a TLS handshake for this host (by the probe, or by the
+5. the control failed (not NXDOMAIN) -> consistent only if validated (below), else inconsistent;
+6. a shared non-zero ASN, then a shared IP -> consistent (OONI's checks);
+7. an address the probe got was validated by a TLS handshake for this host (by the probe, or by the
    control on the probe's address) -> consistent: CDNs answer differently per region, but a
-   certificate for the right name cannot be faked;
-6. the control failed (not NXDOMAIN) -> inconsistent, as OONI;
-7. a shared non-zero ASN, then a shared IP -> consistent; otherwise inconsistent.
+   certificate for the right name cannot be faked; otherwise inconsistent.
+(Validation runs last only because it is the costliest check; the outcome does not depend on it.)
 """
 
 from __future__ import annotations
@@ -109,14 +110,18 @@ def validated_addresses(obs: Observations, control: Control, domain: str, addrs:
     return [a for a in addrs if a in ok]
 
 
-def _asn_map(obs: Observations, control: Control) -> dict[str, int]:
+def _asn_map(obs: Observations, control: Control, addrs: list[str], th: set[str]) -> dict[str, int]:
+    """ASNs of the addresses that matter, from the answers' ``asn`` and the control's ``ip_info``."""
     m: dict[str, int] = {}
     for q in obs.queries:
         for a in q.answers:
             ip = a.ipv4 or a.ipv6
             if ip and a.asn:
                 m[canonical_ip(ip)] = a.asn
-    m.update({ip: asn for ip, asn in control.ip_asn.items() if asn})
+    for ip in (*addrs, *th):
+        asn = control.asn_of(ip)
+        if asn:
+            m[ip] = asn
     return m
 
 
@@ -133,12 +138,11 @@ def analyse_dns(
     if not resolved:
         return view
     view.bogons = [a for a in addrs if is_bogon(a, lab=lab)]
-    view.validated = validated_addresses(obs, control, host, addrs) if addrs else []
     if not control.dns_present:
         # Without the control's answer only the probe's own evidence counts.
         if view.bogons:
             view.consistency, view.reason = "inconsistent", "bogon"
-        elif view.validated:
+        elif _validate(view, obs, control, host):
             view.consistency, view.reason = "consistent", "tls_validated"
         return view
     th_failed = control.dns_failed
@@ -154,19 +158,27 @@ def analyse_dns(
     if view.bogons and not all(b in th for b in view.bogons):
         view.consistency, view.reason = "inconsistent", "bogon"
         return view
-    if view.validated:
-        view.consistency, view.reason = "consistent", "tls_validated"
-        return view
     if th_failed:
-        view.consistency, view.reason = "inconsistent", "control_failed"
+        if _validate(view, obs, control, host):
+            view.consistency, view.reason = "consistent", "tls_validated"
+        else:
+            view.consistency, view.reason = "inconsistent", "control_failed"
         return view
-    asns = _asn_map(obs, control)
+    asns = _asn_map(obs, control, addrs, th)
     probe_asns = {asns.get(a, 0) for a in addrs} - {0}
     th_asns = {asns.get(a, 0) for a in th} - {0}
     if probe_asns & th_asns:
         view.consistency, view.reason = "consistent", "asn_overlap"
     elif th.intersection(addrs):
         view.consistency, view.reason = "consistent", "ip_overlap"
+    elif _validate(view, obs, control, host):
+        view.consistency, view.reason = "consistent", "tls_validated"
     else:
         view.consistency, view.reason = "inconsistent", "no_overlap"
     return view
+
+
+def _validate(view: DNSView, obs: Observations, control: Control, host: str) -> bool:
+    """Fill ``view.validated`` (only computed when the cheaper checks could not decide)."""
+    view.validated = validated_addresses(obs, control, host, view.probe_addrs) if view.probe_addrs else []
+    return bool(view.validated)

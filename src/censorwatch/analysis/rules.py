@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-RULES_VERSION: Final = "2026.11.29-1"
+RULES_VERSION: Final = "2026.11.29-2"
 
 RULES: Final[dict[str, str]] = {
     # common
@@ -42,8 +42,10 @@ RULES: Final[dict[str, str]] = {
     "wc.http.redirect_filter": "the fetch failed after a redirect to a filter's page (fingerprint or private IP)",
     "wc.http.unknown_failure": "the probe's fetch failed with an error that is not interference",
     "wc.http.no_control": "the control has no page to compare with",
+    "wc.http.no_response": "the fetch recorded neither an error nor a response",
     "wc.http.match": "status code and body/headers/title match the control's: not blocked",
     "wc.http.cdn_challenge": "a CDN bot check (Cloudflare) shown to the probe only: not censorship",
+    "wc.http.control_challenged": "the control got a CDN bot check instead of the page: no comparison",
     "wc.http.diff_dns": "the page differs and DNS was inconsistent: DNS blocking",
     "wc.http.diff": "the page differs from the control's: http-diff",
     # instant messaging (no control: anomaly at most)

@@ -8,168 +8,36 @@ CDN answers validated by TLS are consistent; fingerprints (all four pattern type
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from censorwatch.analysis import http_compare as hc
-from censorwatch.analysis.cdn import is_cdn_challenge
+from censorwatch.analysis.cdn import control_was_challenged, is_cdn_challenge
 from censorwatch.analysis.control import Control
-from censorwatch.analysis.dns_consistency import DNSView, analyse_dns
+from censorwatch.analysis.dns_consistency import analyse_dns
 from censorwatch.analysis.fingerprints import FingerprintRule, Fingerprints
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon, parse_ip
+from censorwatch.analysis.netaddr import canonical_ip, parse_ip
 from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.wc_evidence import (
+    BLOCKING_HTTP_FAILURES,
+    HTTP_METHOD,
+    TCP_METHOD,
+    TLS_METHOD,
+    UNREACHABLE,
+    best_match,
+    compare,
+    connects_for_url,
+    dns_method,
+    dns_words,
+    plain_failure,
+    private_redirect,
+    same_site,
+    tcp_failure,
+    tls_failure_for,
+    url_host,
+)
 from censorwatch.analysis.wording import say, scope_words
 from censorwatch.model import failures as F
 from censorwatch.model.measurement import Measurement
-from censorwatch.model.observations import HTTPRequest, Observations, TCPConnect
 from censorwatch.model.verdict import Verdict
-
-#: Probe HTTP failures OONI treats as interference (rule 6).
-BLOCKING_HTTP_FAILURES = frozenset(
-    {F.CONNECTION_REFUSED, F.CONNECTION_RESET, F.EOF_ERROR, F.GENERIC_TIMEOUT}
-) | F.TLS_FAILURES
-_TLS_METHOD = {
-    F.CONNECTION_RESET: "tls.reset", F.GENERIC_TIMEOUT: "tls.timeout", F.EOF_ERROR: "tls.eof",
-    F.SSL_INVALID_HOSTNAME: "tls.mitm", F.SSL_UNKNOWN_AUTHORITY: "tls.mitm",
-    F.SSL_INVALID_CERTIFICATE: "tls.mitm", F.CONNECTION_REFUSED: "tcp.refused",
-}
-_HTTP_METHOD = {
-    F.CONNECTION_RESET: "http.reset", F.GENERIC_TIMEOUT: "http.timeout", F.EOF_ERROR: "http.eof",
-    F.CONNECTION_REFUSED: "tcp.refused",
-}
-_TCP_METHOD = {F.GENERIC_TIMEOUT: "tcp.timeout", F.CONNECTION_REFUSED: "tcp.refused", F.CONNECTION_RESET: "tcp.reset"}
-_PLAIN = {
-    F.CONNECTION_RESET: "the connection was reset", F.GENERIC_TIMEOUT: "the connection timed out",
-    F.EOF_ERROR: "the connection was cut", F.CONNECTION_REFUSED: "the connection was refused",
-    F.SSL_INVALID_HOSTNAME: "a certificate for another name was presented",
-    F.SSL_UNKNOWN_AUTHORITY: "a certificate from an unknown authority was presented",
-    F.SSL_INVALID_CERTIFICATE: "an invalid certificate was presented",
-    F.SSL_FAILED_HANDSHAKE: "the secure (TLS) handshake failed",
-}
-_UNREACHABLE = frozenset({F.NETWORK_UNREACHABLE, F.HOST_UNREACHABLE})
-
-
-def _host(url: str | None) -> str:
-    if not url:
-        return ""
-    try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return ""
-
-
-def same_site(a: str, b: str) -> bool:
-    """``www.x.org`` and ``x.org`` (and subdomains of each other) are the same site."""
-    a, b = a.removeprefix("www."), b.removeprefix("www.")
-    return bool(a) and (a == b or a.endswith("." + b) or b.endswith("." + a))
-
-
-def _plain(failure: str | None) -> str:
-    return _PLAIN.get(failure or "", f"it failed ({say(failure)})")
-
-
-@dataclass(slots=True)
-class Comparison:
-    body_proportion: float | None = None
-    body_length_match: bool | None = None
-    status_code_match: bool | None = None
-    headers_match: bool | None = None
-    title_match: bool | None = None
-
-    @property
-    def page_matches(self) -> bool:
-        return bool(self.status_code_match) and bool(
-            self.body_length_match or self.headers_match or self.title_match
-        )
-
-
-def compare(final: HTTPRequest | None, control: Control) -> Comparison:
-    c = Comparison()
-    if final is None or final.failure is not None or final.response is None or control.http is None:
-        return c
-    r, t = final.response, control.http
-    if t.failure is not None:
-        return c
-    c.body_proportion = hc.body_proportion(r.body_length, t.body_length, r.body_is_truncated)
-    c.body_length_match = hc.body_length_match(c.body_proportion)
-    c.status_code_match = hc.status_code_match(r.code, t.status_code)
-    c.headers_match = hc.headers_match(r.headers.keys(), t.header_names, r.code, t.status_code)
-    c.title_match = hc.title_match(r.body, t.title, r.code, t.status_code, r.body_is_truncated)
-    return c
-
-
-def _pick(hits: list[tuple[FingerprintRule, str]], cc: str) -> tuple[FingerprintRule, str] | None:
-    if not hits:
-        return None
-    return sorted(hits, key=lambda h: (not h[0].confirms(cc), -(h[0].confidence or 0)))[0]
-
-
-def _tls_failure_for(obs: Observations, host: str) -> tuple[str | None, bool]:
-    """(most telling TLS failure for ``host``, whether any handshake for it succeeded)."""
-    fails: list[str] = []
-    ok = False
-    for h in obs.tls_handshakes:
-        if host and h.server_name and h.server_name.lower().rstrip(".") != host:
-            continue
-        if h.failure is None:
-            ok = True
-        else:
-            fails.append(h.failure)
-    for pref in (F.CONNECTION_RESET, F.SSL_INVALID_HOSTNAME, F.SSL_UNKNOWN_AUTHORITY, F.SSL_INVALID_CERTIFICATE,
-                 F.EOF_ERROR, F.GENERIC_TIMEOUT):
-        if pref in fails:
-            return pref, ok
-    return (fails[0] if fails else None), ok
-
-
-def _tcp_failure(obs: Observations) -> str | None:
-    fails = [t.failure for t in obs.tcp_connect if t.failure]
-    for pref in (F.CONNECTION_RESET, F.CONNECTION_REFUSED, F.GENERIC_TIMEOUT):
-        if pref in fails:
-            return pref
-    return fails[0] if fails else None
-
-
-def _private_redirect(req: HTTPRequest, lab: bool) -> str | None:
-    """The Location of a redirect that points at a non-public IP literal (a local filter's portal)."""
-    if req.response is None or not req.response.code or req.response.code // 100 != 3:
-        return None
-    loc = req.response.header("location") or ""
-    host = _host(loc)
-    return loc if host and is_bogon(host, lab=lab) else None
-
-
-def _connects_for_url(obs: Observations, url: str | None, addrs: list[str]) -> list[TCPConnect]:
-    """The TCP connects to the measured URL: on its port (newer probes also try 443 for an http URL)
-    and, when the probe's DNS answer is known, to those addresses (not to a redirect's); else all."""
-    port = None
-    try:
-        parts = urlsplit(url or "")
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    except ValueError:
-        pass
-    wanted = set(addrs)
-    mine = [t for t in obs.tcp_connect if t.port == port and (not wanted or canonical_ip(t.ip or "") in wanted)]
-    return mine or obs.tcp_connect
-
-
-def _dns_method(dns: DNSView) -> str:
-    if dns.bogons:
-        return "dns.bogon"
-    if dns.probe_nxdomain:
-        return "dns.nxdomain"
-    if dns.probe_failure:
-        return "dns.failure"
-    return "dns.injection"
-
-
-def _dns_words(domain: str, dns: DNSView) -> str:
-    if dns.bogons:
-        return f"the probe's DNS answer for {domain} was a non-public address ({dns.bogons[0]})"
-    if dns.probe_failure:
-        return f"the probe's DNS lookup of {domain} failed ({say(dns.probe_failure)}) while the control's worked"
-    return f"the probe's DNS answer for {domain} shares no address or network with the control's"
 
 
 def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
@@ -203,9 +71,9 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             title_match=cmp.title_match, details=details,
         )
 
-    final_ok = final is not None and final.failure is None
-    https_ok = final_ok and (final.url or "").lower().startswith("https://")  # type: ignore[union-attr]
-    final_host = _host(final.url) if final is not None else ""
+    final_url = (final.url or "") if final is not None else ""
+    https_ok = final is not None and final.failure is None and final_url.lower().startswith("https://")
+    final_host = url_host(final_url)
     # Rule 1 (strong form): HTTPS to the site itself succeeded -> its certificate rules out tampering.
     if https_ok and (not final_host or same_site(final_host, domain)):
         return v("ok", "wc.https_ok", f"{domain} loaded over HTTPS with a valid certificate, which rules out "
@@ -224,10 +92,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             details.setdefault("false_positive", res.false_positive.id)
             weak_hits.extend((r, req.url or domain) for r in res.suppressed)
         http_hits.extend((r, req.url or domain) for r in res.blockpages)
-        private = _private_redirect(req, m.is_lab)
+        private = private_redirect(req, m.is_lab)
         if private:
             details.setdefault("redirect_to_private_address", private)
-    best_dns, best_http = _pick(dns_hits, cc), _pick(http_hits, cc)
+    best_dns, best_http = best_match(dns_hits, cc), best_match(http_hits, cc)
     for best, kind in ((best_dns, "dns"), (best_http, "http")):
         if best is None or not best[0].confirms(cc):
             continue
@@ -240,7 +108,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         return v("confirmed", "wc.fingerprint.http", f"The probe was shown a known {scope_words(rule.scope)} "
                  f"blockpage instead of {domain} (fingerprint {rule.id}).", blocking=blocking, accessible=False,
                  method="dns.blockpage" if blocking == "dns" else "http.blockpage", fp=rule)
-    weak = best_dns or best_http or _pick(weak_hits, cc)  # matches that do not confirm: evidence only
+    weak = best_dns or best_http or best_match(weak_hits, cc)  # matches that do not confirm: evidence only
 
     # Rule 1 (OONI's form): the final HTTPS request (maybe on another site, after redirects) succeeded.
     if https_ok:
@@ -259,14 +127,14 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             if dns.consistency == "consistent":
                 return v("down", "wc.dns.nxdomain_down", f"{domain} does not exist in DNS for the control either, "
                          "so the site is gone, not censored.", blocking=False, accessible=False)
-            return v("anomaly", "wc.dns.nxdomain", f"The probe's DNS said {domain} does not exist, while the "
-                     "control resolved it.", blocking="dns", accessible=False, method="dns.nxdomain",
+            seen = "the control resolved it" if control.dns_ips else "the control's DNS did not say so"
+            return v("anomaly", "wc.dns.nxdomain", f"The probe's DNS said {domain} does not exist, while "
+                     f"{seen}.", blocking="dns", accessible=False, method="dns.nxdomain",
                      fp=weak[0] if weak else None)
         if control.dns_failed:
             return v("down", "wc.dns.failure_down", f"The DNS lookup of {domain} failed for the control too "
-                     f"({control.dns_failure or 'no address'}), so the site's DNS is broken, not censored.",
-                     blocking=False,
-                     accessible=False)
+                     f"({say(control.dns_failure or F.DNS_NO_ANSWER)}), so the site's DNS is broken, not censored.",
+                     blocking=False, accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
                      f"({say(dns.probe_failure)}) while the control resolved it.", blocking="dns", accessible=False,
@@ -275,45 +143,53 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                  f"({say(dns.probe_failure)}) and the control has no DNS result to compare with.")
 
     # Rule 4: no TCP connection succeeded.
-    attempts = _connects_for_url(obs, m.input, dns.probe_addrs)
+    attempts = connects_for_url(obs, m.input, dns.probe_addrs)
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
-        if (theirs and not any(c.ok for c in theirs)) or (
-            not theirs and control.http is not None and control.http.failure is not None
+        control_fetch_failed = control.http is not None and control.http.failure is not None
+        # Down: the control failed too. With inconsistent DNS the probe's addresses are the censor's
+        # (a bogon, a dead "ghost" address), so only the control's own fetch of the site counts.
+        if control_fetch_failed if dns.consistency == "inconsistent" else (
+            (theirs and not any(c.ok for c in theirs)) or (not theirs and control_fetch_failed)
         ):
             return v("down", "wc.tcp.down", f"Neither the probe nor the control could connect to {domain}, so "
                      "the site is down, not censored.", blocking=False, accessible=False)
-        tfail = _tcp_failure(obs)
+        tfail = tcp_failure(obs)
         details["failure"] = tfail
-        if all(t.failure in _UNREACHABLE for t in attempts) and all(
+        if all(t.failure in UNREACHABLE for t in attempts) and all(
             (parse_ip(t.ip or "") or (0, 0))[0] == 6 for t in attempts
         ):
             return v("failure", "wc.tcp.no_ipv6", f"The probe's network could not route to {domain}'s IPv6 "
                      "addresses (no IPv6 connectivity), so nothing can be said.")
         if dns.consistency == "inconsistent":
             return v("anomaly", "wc.tcp.dns", f"The probe could not connect to {domain}: "
-                     f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns),
+                     f"{dns_words(domain, dns)}.", blocking="dns", accessible=False, method=dns_method(dns),
                      fp=weak[0] if weak else None)
-        return v("anomaly", "wc.tcp.blocked", f"The probe could not connect to {domain} ({_plain(tfail)}) "
+        return v("anomaly", "wc.tcp.blocked", f"The probe could not connect to {domain} ({plain_failure(tfail)}) "
                  "while the control could.", blocking="tcp_ip", accessible=False,
-                 method=_TCP_METHOD.get(tfail or "", "tcp.failure"))
+                 method=TCP_METHOD.get(tfail or "", "tcp.failure"))
 
     # The probe's HTTP outcome: the final request, or (newer probes) the TLS failure that stopped it.
     pfail: str | None = final.failure if final is not None else None
-    tls_fail, tls_any_ok = _tls_failure_for(obs, final_host or domain)
+    tls_fail, tls_any_ok = tls_failure_for(obs, final_host or domain)
     if final is None and tls_fail is not None and not tls_any_ok:
         pfail = tls_fail
     elif final is None and attempts and not any(t.success for t in attempts):
-        pfail = _tcp_failure(obs)
+        pfail = tcp_failure(obs)
     elif final is None and tk.get("http_experiment_failure"):
         pfail = F.normalize(tk.get("http_experiment_failure"))
 
     # Rule 5: the control's own fetch failed.
     if control.http is not None and control.http.failure is not None:
         if pfail is not None or final is None:
-            return v("down", "wc.http.down", f"The control could not load {domain} either "
-                     f"({say(control.http.failure)}), so the site is down or broken, not censored.",
+            ours = f" ({say(pfail)})" if pfail else ""
+            text = f"Loading {domain} failed for the probe{ours} and for the control ({say(control.http.failure)})"
+            tls = list(control.tls.values())
+            if tls and not any(t.ok for t in tls):
+                text = (f"The secure (TLS) handshakes with {domain} failed for the probe and for the control "
+                        f"({say(tls[0].failure)})")
+            return v("down", "wc.http.down", f"{text}, so the site is down or broken for everyone, not censored.",
                      blocking=False, accessible=False)
         return v("failure", "wc.http.control_failed", f"The probe loaded {domain} but the control could not "
                  f"({say(control.http.failure)}), so the page cannot be compared.")
@@ -321,7 +197,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if final is None and pfail is None:
         if dns.consistency == "inconsistent":
             return v("anomaly", "wc.dns.inconsistent", f"The probe did not fetch {domain}: "
-                     f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns),
+                     f"{dns_words(domain, dns)}.", blocking="dns", accessible=False, method=dns_method(dns),
                      fp=weak[0] if weak else None)
         return v("failure", "wc.no_requests", f"The probe made no HTTP request for {domain}, so nothing can be "
                  "judged.")
@@ -334,19 +210,19 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
                      "probe's DNS said does not exist.", blocking="dns", accessible=False, method="dns.nxdomain")
         if pfail in BLOCKING_HTTP_FAILURES:
             if dns.consistency == "inconsistent":
-                return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({_plain(pfail)}) and "
-                         f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False,
-                         method=_dns_method(dns), fp=weak[0] if weak else None)
+                return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({plain_failure(pfail)}) and "
+                         f"{dns_words(domain, dns)}.", blocking="dns", accessible=False,
+                         method=dns_method(dns), fp=weak[0] if weak else None)
             tls_stage = tls_fail is not None and not tls_any_ok
-            method = (_TLS_METHOD if tls_stage else _HTTP_METHOD).get(pfail, "tls.failure" if tls_stage else
+            method = (TLS_METHOD if tls_stage else HTTP_METHOD).get(pfail, "tls.failure" if tls_stage else
                                                                        "http.failure")
             stage = "during the secure (TLS) handshake" if tls_stage else "while fetching the page"
-            return v("anomaly", "wc.http.failure", f"Loading {domain} failed {stage}: {_plain(pfail)}, while the "
+            return v("anomaly", "wc.http.failure", f"Loading {domain} failed {stage}: {plain_failure(pfail)}, while the "
                      "control loaded it.", blocking="http-failure", accessible=False, method=method,
                      fp=weak[0] if weak else None)
         if dns.consistency == "inconsistent":
             return v("anomaly", "wc.http.dns", f"Loading {domain} failed ({say(pfail)}) and "
-                     f"{_dns_words(domain, dns)}.", blocking="dns", accessible=False, method=_dns_method(dns))
+                     f"{dns_words(domain, dns)}.", blocking="dns", accessible=False, method=dns_method(dns))
         if weak is not None or "redirect_to_private_address" in details:
             return v("anomaly", "wc.http.redirect_filter", f"The probe was redirected away from {domain} to "
                      "a filtering page" + (f" ({weak[0].id})" if weak else " on a private address") + ".",
@@ -359,18 +235,26 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if control.http is None or not control.http.status_code or control.http.status_code <= 0:
         return v("failure", "wc.http.no_control", f"The probe loaded {domain} but the control has no page to "
                  "compare it with.")
+    resp = final.response if final is not None else None
+    if resp is None or not resp.code:
+        return v("failure", "wc.http.no_response", f"The probe's fetch of {domain} recorded neither an error nor "
+                 "a response, so it cannot be judged.")
     if cmp.page_matches:
         return v("ok", "wc.http.match", f"The page the probe got for {domain} matches the one the control got.",
                  blocking=False, accessible=True)
-    resp = final.response if final is not None else None
     if is_cdn_challenge(resp) and dns.consistency != "inconsistent" and weak is None:
         return v("ok", "wc.http.cdn_challenge", f"{domain}'s CDN showed the probe a bot check (CAPTCHA) that "
                  "the control did not get; that is the site's own protection, not evidence of censorship.",
                  blocking=False, accessible=True)
+    if weak is None and not is_cdn_challenge(resp) and control_was_challenged(
+        control.http.status_code, control.http.header_names, control.http.title
+    ):
+        return v("failure", "wc.http.control_challenged", f"The control was shown {domain}'s CDN bot check "
+                 "(CAPTCHA) instead of the page, so the probe's page cannot be compared with it.")
     if dns.consistency == "inconsistent":
         return v("anomaly", "wc.http.diff_dns", f"The page the probe got for {domain} differs from the "
-                 f"control's and {_dns_words(domain, dns)}.", blocking="dns", accessible=False,
-                 method="dns.blockpage" if weak else _dns_method(dns), fp=weak[0] if weak else None)
+                 f"control's and {dns_words(domain, dns)}.", blocking="dns", accessible=False,
+                 method="dns.blockpage" if weak else dns_method(dns), fp=weak[0] if weak else None)
     return v("anomaly", "wc.http.diff", f"The page the probe got for {domain} differs from the one the control "
              "got.", blocking="http-diff", accessible=False, method="http.blockpage" if weak else "http.diff",
              fp=weak[0] if weak else None)

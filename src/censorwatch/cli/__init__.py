@@ -17,8 +17,16 @@ _COMMAND_MODULES = [
     "censorwatch.cli.ingest",
     "censorwatch.cli.analyze",
     "censorwatch.cli.classify",
+    "censorwatch.cli.fingerprints",
     "censorwatch.cli.probe",
     "censorwatch.cli.control",
+    "censorwatch.cli.lab",
+    "censorwatch.cli.demo",
+    "censorwatch.cli.events",
+    "censorwatch.cli.simulate",
+    "censorwatch.cli.collector",
+    "censorwatch.cli.verify",
+    "censorwatch.cli.platform",
 ]
 
 

@@ -22,9 +22,9 @@ def analyze_cmd(
     engine: str = typer.Option("local", "--engine", help=f"Aggregation engine: {' | '.join(ENGINES)}."),
     fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
 ) -> None:
-    """Re-classify stored measurements whose verdict is missing or from another rules version,
-    then run the later analysis stages.
+    """Bring stored verdicts up to the current rules, then run the later analysis stages.
 
+    Re-classifies only measurements whose verdict is missing or was made by another rules version.
     Exit code: 0 done, 1 some measurements could not be classified, 2 usage error, 3 the database
     cannot be opened.
     """

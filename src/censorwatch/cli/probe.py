@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import sys
@@ -96,16 +97,20 @@ def _write_db(db: Path, measurements: list[dict[str, Any]]) -> int:
 
 def _summary(stats: RunStats, seconds: float) -> Table:
     t = Table(title="censorwatch probe: summary", show_lines=False)
-    t.add_column("outcome")
+    t.add_column("verdict")
+    t.add_column("blocking")
     t.add_column("measurements", justify="right")
-    labels = {"False": "accessible / not blocked", "None": "unknown (no control or site down)"}
-    for key, n in sorted(stats.by_blocking.items(), key=lambda kv: -kv[1]):
-        t.add_row(labels.get(key, f"blocking: {key}"), str(n))
+    styles = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta"}
+    for (status, blocking), n in sorted(stats.by_outcome.items(), key=lambda kv: -kv[1]):
+        style = styles.get(status, "")
+        t.add_row(f"[{style}]{status}[/]" if style else status,
+                  {"False": "no", "None": "unknown"}.get(blocking, blocking), str(n))
     if stats.failed:
-        t.add_row("[red]not measured (internal error)[/]", str(stats.failed))
+        t.add_row("[red]not measured[/]", "internal error", str(stats.failed))
     rate = stats.done / seconds * 60 if seconds > 0 else 0.0
     t.caption = (f"{stats.done}/{stats.total} done, {stats.blocked} blocked, "
                  f"{seconds:.1f} s, {rate:.0f} URLs/min")
+    t.min_width = len(t.caption) + 2
     return t
 
 
@@ -227,7 +232,9 @@ def probe_cmd(
                                         help="Tests only: measure 127.0.0.0/8 targets."),
     source_address: str | None = typer.Option(None, "--source-address",
                                               help="Connect from this local address (one uplink)."),
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress display."),
+    platform: list[str] = typer.Option([], "--platform", help="Platform tests instead of URLs: x, tiktok, youtube, "
+                                       "facebook, instagram, whatsapp, telegram, signal, all (docs/platforms.md)."),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
     _require_consent(accept_risk)
@@ -238,7 +245,7 @@ def probe_cmd(
     except lists.InputError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
-    if not targets:
+    if not targets and not platform:
         console.print("[red]error:[/] nothing to measure: give URLs, --input-file or --list")
         raise typer.Exit(2)
     config = ProbeConfig(
@@ -250,6 +257,14 @@ def probe_cmd(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
+    if submit is not None and importlib.util.find_spec("censorwatch.probe.submit") is None:
+        console.print("[red]error:[/] --submit needs the submission queue (censorwatch.probe.submit), "
+                      "which this installation lacks", soft_wrap=True)
+        raise typer.Exit(2)
+    if platform:  # the platform area's tests (cli/platform.py)
+        from censorwatch.cli.platform import probe_platform_option
+
+        raise typer.Exit(probe_platform_option(platform, config, out=out, db=db, write_db=_write_db))
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
         sink: IO[bytes] | None = None
@@ -264,7 +279,7 @@ def probe_cmd(
             raise typer.Exit(2) from None
         try:
             code = asyncio.run(_main(config, out=sink, db=db, submit=submit, every=interval, repeat=repeat,
-                                     show_progress=not no_progress))
+                                     show_progress=progress))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] finished measurements were written")
             raise typer.Exit(130) from None

@@ -52,12 +52,19 @@ def _uncompressed_size(path: Path, size: int) -> int:
     return isize if isize >= size else size
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # vanished or unreadable: the reader reports it against the path
+        return 0
+
+
 def tracked(
     paths: Iterable[str | Path], progress: Progress, task: TaskID
 ) -> Iterator[Measurement | ReadError]:
     """``read_paths`` with the progress bar advanced by the bytes each record came from."""
     files = list(iter_files(paths))
-    sizes = {id(f): f.stat().st_size for f in files if isinstance(f, Path) and str(f) != "-"}
+    sizes = {id(f): _size(f) for f in files if isinstance(f, Path) and str(f) != "-"}
     progress.update(task, total=sum(sizes.values()) or None)
     done = 0
     records = 0

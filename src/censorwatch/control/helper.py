@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
 
 DEFAULT_DOH_URL = "https://1.1.1.1/dns-query"
+DNS_CACHE_SIZE = 10_000
+DNS_CACHE_SECONDS = 60.0
 BODY_CAP = 4 * 1024 * 1024
 _TITLE = re.compile(r"<title[^>]*>([^<]{1,128})</title>", re.IGNORECASE)
 
@@ -66,6 +69,7 @@ class Helper:
         self.settings = http.HTTPSettings(timeouts=cfg.timeouts, policy=self.policy, trust=trust,
                                           body_cap=cfg.body_cap)
         self.udp = dns.split_hostport(cfg.resolver) if cfg.resolver else None
+        self._dns_cache: dict[str, tuple[tuple[str, ...], float]] = {}
         self.doh = None
         if self.udp is None and cfg.doh_url is not None:
             own = http.HTTPSettings(timeouts=cfg.timeouts, trust=trust,
@@ -73,14 +77,27 @@ class Helper:
             self.doh = dns.DoHClient(cfg.doh_url, own)
 
     async def resolve(self, trace: Trace, host: str) -> tuple[list[str], str | None]:
+        """The helper's view of ``host``; successful answers are cached for their TTL (at most a
+        minute), as the caching resolver in front of any real test helper would."""
         if dns._is_ip(host):
             return [host], None
-        _, addrs, failure = await dns.lookup(trace, host, timeout=self.cfg.timeouts.dns,
-                                             server=self.udp, doh=self.doh)
+        now = time.monotonic()
+        hit = self._dns_cache.get(host)
+        if hit is not None and hit[1] > now:
+            return list(hit[0]), None
+        queries, addrs, failure = await dns.lookup(trace, host, timeout=self.cfg.timeouts.dns,
+                                                   server=self.udp, doh=self.doh)
+        if failure is None and addrs:
+            ttls = [a.get("ttl") or 0 for q in queries for a in q["answers"]]
+            ttl = min([t for t in ttls if t > 0] or [0])
+            if ttl > 0:
+                if len(self._dns_cache) >= DNS_CACHE_SIZE:
+                    self._dns_cache.clear()
+                self._dns_cache[host] = (tuple(addrs), now + min(ttl, DNS_CACHE_SECONDS))
         return addrs, failure
 
     async def measure(self, req: THRequest) -> dict[str, Any]:
-        trace = Trace()
+        trace = Trace(record=False)  # the helper keeps no events: nobody reads them
         addrs, dns_failure = await self.resolve(trace, req.host)
         endpoints: list[tuple[str, int]] = list(dict.fromkeys(
             [*req.endpoints, *((a, req.port) for a in addrs)]))
@@ -88,6 +105,10 @@ class Helper:
         tls_out: dict[str, Any] = {}
         refused: dict[str, str] = {}
         valid_tls: set[str] = set()
+
+        own = {tcp.endpoint(a, req.port) for a in addrs}
+        usable: dict[str, tcp.Conn] = {}  # the helper's own endpoints that connected (and validated)
+        first_failure: dict[str, str] = {}
 
         async def one(ip: str, port: int) -> None:
             ep = tcp.endpoint(ip, port)
@@ -98,7 +119,9 @@ class Helper:
             entry, conn = await tcp.connect(trace, ip, port, timeout=self.cfg.timeouts.tcp, policy=self.policy)
             tcp_out[ep] = {"status": conn is not None, "failure": entry["status"]["failure"]}
             if conn is None:
+                first_failure.setdefault(ep, entry["status"]["failure"])
                 return
+            keep = False
             try:
                 if req.scheme == "https":
                     hs = await tls.handshake(conn, req.host, timeout=self.cfg.timeouts.tls,
@@ -107,8 +130,15 @@ class Helper:
                                    "failure": hs["failure"]}
                     if hs["failure"] is None:
                         valid_tls.add(ip)
+                    else:
+                        first_failure.setdefault(ep, hs["failure"])
+                        return
+                if ep in own:
+                    usable[ep] = conn
+                    keep = True
             finally:
-                await conn.close()
+                if not keep:
+                    await conn.close()
 
         known = {req.host: (addrs, dns_failure)}
 
@@ -120,11 +150,22 @@ class Helper:
         headers = tuple(req.headers) if req.headers else self.settings.headers
         settings = http.HTTPSettings(timeouts=self.settings.timeouts, policy=self.policy,
                                      trust=self.settings.trust, body_cap=self.cfg.body_cap, headers=headers)
-        async with asyncio.TaskGroup() as tg:
-            for ip, port in endpoints:
-                tg.create_task(one(ip, port))
-            fetch = tg.create_task(http.get(req.url, trace=trace, resolve=resolve, settings=settings))
-        res = fetch.result()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for ip, port in endpoints:
+                    tg.create_task(one(ip, port))
+            # fetch on the first of the helper's own addresses that worked: its view, not the probe's
+            first_ep = next((tcp.endpoint(a, req.port) for a in addrs if tcp.endpoint(a, req.port) in usable), None)
+            first = usable.pop(first_ep) if first_ep else None
+            tried = [tcp.endpoint(a, req.port) for a in addrs if tcp.endpoint(a, req.port) in first_failure]
+            if first is None and tried:
+                # every address already failed: say how, without trying them all again
+                res = http.FetchResult(failure=first_failure[tried[0]])
+            else:
+                res = await http.get(req.url, trace=trace, resolve=resolve, settings=settings, first_conn=first)
+        finally:
+            for c in usable.values():
+                await c.close()
         return {
             "tcp_connect": tcp_out,
             "tls_handshake": tls_out,

@@ -121,6 +121,12 @@ def normalize(failure: object) -> str | None:
         return lowered
     if lowered in LEGACY:
         return LEGACY[lowered]
+    # measurement-kit appended detail: "ssl_error: error:14007086:...:certificate verify failed"
+    head = lowered.split(":", 1)[0].strip()
+    if head != lowered and head in CANONICAL:
+        return head
+    if head != lowered and head in LEGACY:
+        return LEGACY[head]
     return unknown(f)
 
 

@@ -140,7 +140,7 @@ class Measurement:
     annotations: dict[str, Any]
     #: the measurement's bytes as read (one line, one file, or comment-stripped JSONC), when known
     raw_bytes: bytes | None = None
-    #: (parsed with events?, observations): the parse is shared by classification and the store's rows
+    #: (parsed with events?, observations): parsed once, shared by every caller of observations()
     _obs_cache: tuple[bool, Observations] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from censorwatch.pipeline import verdicts
+from censorwatch.pipeline import detection, verdicts
 from censorwatch.pipeline.verdicts import Progress
 from censorwatch.store.db import Store
 
@@ -20,13 +20,23 @@ StageResult = dict[str, Any]
 def run_analysis(
     store: Store, engine: str = "local", *, fingerprints: Any = None, on_progress: Progress | None = None
 ) -> dict[str, StageResult]:
-    """Run every analysis stage over ``store``: verdicts first (what later stages read).
+    """Run every analysis stage over ``store``: verdicts first (what later stages read), then
+    aggregates, events and incidents (detection, docs/detection.md).
 
-    ``engine`` picks how the aggregate stages run (``local`` DuckDB or ``spark``); classification
-    itself is always local Python. ``on_progress(stage, done, total)`` reports long stages.
+    ``engine``: ``local`` (Python + DuckDB, incremental) or ``spark`` (PySpark classification and
+    aggregation over the store's Parquet export, a full batch recomputation). ``on_progress(stage,
+    done, total)`` reports long stages.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
     results: dict[str, StageResult] = {}
-    results["verdicts"] = verdicts.run(store, fingerprints=fingerprints, on_progress=on_progress)
+    if engine == "spark":
+        from censorwatch.pipeline.spark import engine as spark_engine  # pyspark is optional
+
+        results.update(spark_engine.run(store, fingerprints=fingerprints))
+    else:
+        results["verdicts"] = verdicts.run(store, fingerprints=fingerprints, on_progress=on_progress)
+        results["aggregates"] = detection.aggregates(store)
+    results["events"] = detection.events(store, on_progress=on_progress)
+    results["incidents"] = detection.incidents_for(store, results["events"]["countries"])
     return results

@@ -25,6 +25,9 @@ from censorwatch.store.rows import RowBatch
 from censorwatch.store.uid import stable_uid
 
 BATCH_SIZE = 5000
+#: also flush once the batch holds this many raw bytes: decoded JSON takes several times its size
+#: in memory, and real measurements range from 1 KiB to several MiB (bodies up to 512 KiB each)
+BATCH_BYTES = 32 * 2**20
 
 
 @dataclass(slots=True)
@@ -64,8 +67,7 @@ def no_cyclic_gc() -> Iterator[None]:
 
 def raw_bytes_of(m: Measurement) -> bytes:
     """The bytes the reader read the measurement from (or its compact JSON when unknown)."""
-    raw = getattr(m, "raw_bytes", None)
-    return raw if raw is not None else orjson.dumps(m.raw)
+    return m.raw_bytes if m.raw_bytes is not None else orjson.dumps(m.raw)
 
 
 def ingest(
@@ -96,6 +98,7 @@ def _ingest(
     on_error: Callable[[ReadError], None] | None,
 ) -> None:
     pending: dict[str, Measurement] = {}
+    pending_bytes = 0
     for item in items:
         stats.read += 1
         if isinstance(item, ReadError):
@@ -108,9 +111,11 @@ def _ingest(
             stats.duplicates += 1
             continue
         pending[uid] = item
-        if len(pending) >= batch_size:
+        pending_bytes += len(item.raw_bytes) if item.raw_bytes is not None else 0
+        if len(pending) >= batch_size or pending_bytes >= BATCH_BYTES:
             _flush(store, pending, stats, fingerprints, classify, on_error)
             pending = {}
+            pending_bytes = 0
     if pending:
         _flush(store, pending, stats, fingerprints, classify, on_error)
 

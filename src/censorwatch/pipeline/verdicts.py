@@ -19,7 +19,7 @@ from censorwatch.pipeline.ingest import no_cyclic_gc
 from censorwatch.store.db import Store
 from censorwatch.store.rows import RowBatch
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 1000
 
 #: ``on_progress(stage, done, total)``
 Progress = Callable[[str, int, int], None]
@@ -33,7 +33,7 @@ def run(
     batch_size: int = BATCH_SIZE,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Re-classify stale measurements in uid order, ``batch_size`` at a time.
+    """Re-classify stale measurements, ``batch_size`` at a time, each batch written in one transaction.
 
     Returns ``{"stale", "classified", "errors", "seconds"}``. A measurement whose stored bytes no
     longer make a measurement, or whose classification raises, is counted in ``errors`` and left
@@ -49,29 +49,23 @@ def _run(
     t0 = time.perf_counter()
     stale = store.count_stale(version)
     classified = errors = done = 0
-    after = ""
     if on_progress is not None:
         on_progress("verdicts", 0, stale)
-    while True:
-        rows = store.stale(version, after=after, limit=batch_size)
-        if not rows:
-            break
+    for rows in store.iter_stale(version, chunk=batch_size):
         batch = RowBatch()
         for r in rows:
             try:
                 m = Measurement.from_raw(orjson.loads(r.raw), source=r.source)
                 v = analysis.classify(m, fingerprints)
-            except (orjson.JSONDecodeError, InvalidMeasurement):
-                errors += 1
-                continue
-            except Exception:  # a rule bug must not stop the stage; the row stays stale
+            except (orjson.JSONDecodeError, InvalidMeasurement, Exception):
+                # stored bytes that no longer make a measurement, or a rule bug: count it, leave the
+                # row stale (the next run tries again), never stop the stage
                 errors += 1
                 continue
             if v.measurement_uid is None:
                 v.measurement_uid = r.measurement_uid
             batch.add_verdict(r.measurement_uid, v, m.measurement_start_time)
         classified += store.write(batch, replace_verdicts=True).verdicts
-        after = rows[-1].measurement_uid
         done += len(rows)
         if on_progress is not None:
             on_progress("verdicts", done, stale)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import secrets
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -106,6 +107,27 @@ async def _udp_exchange(wire: bytes, qid: int, server: tuple[str, int], timeout:
         transport.close()
 
 
+_QTYPES = {"A": 1, "AAAA": 28}
+
+
+def query_wire(hostname: str, qtype: str, qid: int | None = None) -> tuple[bytes, int]:
+    """A recursive query for ``hostname``/``qtype`` in wire format, and its id.
+
+    Built by hand (header, labels, type, class IN): it runs twice per URL and dnspython's builder
+    costs more than the exchange itself. ValueError for names DNS cannot carry.
+    """
+    qid = secrets.randbits(16) if qid is None else qid
+    try:
+        labels = hostname.rstrip(".").encode("idna").split(b".")
+    except UnicodeError:  # raised outside the handler: the failure names the host, not the codec
+        labels = [b""]
+    if any(not 0 < len(label) < 64 for label in labels) or sum(len(x) + 1 for x in labels) > 254:
+        raise ValueError(f"{hostname!r} is not a valid host name (empty or oversized label)")
+    qname = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00"
+    header = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)  # RD, one question
+    return header + qname + struct.pack("!HH", _QTYPES[qtype], 1), qid
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -169,11 +191,9 @@ async def query_udp(
     entry = _entry(hostname, qtype, engine, addr)
     entry["transaction_id"] = tid = trace.transaction_id()
     with trace.step("resolve", address=addr, proto="udp", tid=tid) as res:
-        q = dns.message.make_query(hostname, qtype)
-        q.flags |= dns.flags.RD
-        wire = q.to_wire()
+        wire, qid = query_wire(hostname, qtype)
         trace.event("write", address=addr, num_bytes=len(wire), proto="udp", transaction_id=tid)
-        reply = await _udp_exchange(wire, q.id, server, timeout)
+        reply = await _udp_exchange(wire, qid, server, timeout)
         trace.event("read", address=addr, num_bytes=len(reply), proto="udp", transaction_id=tid)
         parse_reply(entry, reply, qtype)
     entry.update(failure=res.failure, failure_raw=res.raw, t0=res.t0, t=res.t)
@@ -191,9 +211,8 @@ class DoHClient:
         entry["transaction_id"] = tid = trace.transaction_id()
         with trace.step("resolve", address=self.url, proto="doh", tid=tid) as res:
             async with asyncio.timeout(timeout):
-                q = dns.message.make_query(hostname, qtype)
-                q.id = 0  # RFC 8484: id 0 for cache friendliness
-                reply = await self._post(trace, q.to_wire(), timeout)
+                wire, _ = query_wire(hostname, qtype, qid=0)  # RFC 8484: id 0 for cache friendliness
+                reply = await self._post(trace, wire, timeout)
             parse_reply(entry, reply, qtype)
         entry.update(failure=res.failure, failure_raw=res.raw, t0=res.t0, t=res.t)
         return entry

@@ -151,6 +151,11 @@ def _one(exc: BaseException) -> str | None:
         return GAI.get(exc.errno or 0, F.DNS_TEMPORARY_FAILURE)
     if isinstance(exc, ConnectionRefusedError):
         return F.CONNECTION_REFUSED
+    if isinstance(exc, ConnectionResetError) and exc.errno is None:
+        # asyncio's TLS layer reports a FIN from the peer during the handshake (and a stream closed
+        # under a pending write) as ConnectionResetError("Connection lost") without an errno; a real
+        # RST always carries ECONNRESET from the kernel.
+        return F.EOF_ERROR
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
         return F.CONNECTION_RESET
     if isinstance(exc, ConnectionAbortedError):

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from censorwatch.model import failures as F
 from censorwatch.probe import errors, tcp, tls
@@ -102,6 +102,9 @@ class CookieJar:
         return "; ".join(pairs) or None
 
 
+_PATH_SAFE = "/%?=&;:@!$'()*+,~-._#[]"
+
+
 def _target(url: str) -> tuple[str, str, int, str]:
     """``(scheme, host, port, path?query)``; ValueError for what we cannot fetch."""
     u = urlsplit(url)
@@ -110,10 +113,17 @@ def _target(url: str) -> tuple[str, str, int, str]:
     host = u.hostname
     if not host:
         raise errors.InvalidRedirect(f"no host in {url!r}")
+    if not host.isascii():  # IDNA: the Host header, SNI and DNS all carry the A-label
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise errors.InvalidRedirect(f"host {host!r} is not a valid internationalised name") from exc
     port = u.port or (443 if u.scheme == "https" else 80)
     path = u.path or "/"
     if u.query:
         path += "?" + u.query
+    if not path.isascii():  # what a browser sends: UTF-8 percent-encoded
+        path = quote(path, safe=_PATH_SAFE)
     return u.scheme, host.lower(), port, path
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from censorwatch.model.measurement import normalize_asn, normalize_cc
-from censorwatch.probe import dns, http, privacy, tls, webconnectivity
+from censorwatch.probe import control_client, dns, http, privacy, tls, webconnectivity
 from censorwatch.probe.config import ProbeConfig
 from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.tcp import HostLimiter
@@ -27,7 +27,8 @@ class RunStats:
     done: int = 0
     blocked: int = 0
     failed: int = 0  # measurements that could not be produced (deadline, internal error)
-    by_blocking: dict[str, int] = field(default_factory=dict)
+    #: (verdict status, blocking) -> measurements, e.g. ("anomaly", "dns"), ("ok", "False")
+    by_outcome: dict[tuple[str, str], int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,16 +64,15 @@ def build_context(config: ProbeConfig) -> webconnectivity.Context:
         raise ValueError(f"--cc {config.probe_cc!r}: expected a two-letter country code")
     if config.probe_asn and not config.no_asn and asn == "AS0" and config.probe_asn.upper() not in ("AS0", "0"):
         raise ValueError(f"--asn {config.probe_asn!r}: expected AS12345 or 12345")
-    if config.control_url:
-        scheme = config.control_url.split("://", 1)[0]
-        if scheme not in ("http", "https"):
-            raise ValueError(f"--control {config.control_url!r}: expected an http(s):// URL")
+    if config.control_url and config.control_url.split("://", 1)[0] not in ("http", "https"):
+        raise ValueError(f"--control {config.control_url!r}: expected an http(s):// URL")
     return webconnectivity.Context(
         settings=settings,
         system_resolver=system,
         report_id=report_id(cc, asn),
         control_url=config.control_url,
-        control_http=own,
+        control=control_client.ControlClient(config.control_url, settings=own, resolver=system,
+                                              timeout=config.timeouts.control) if config.control_url else None,
         public_resolver=dns.split_hostport(config.public_resolver) if config.public_resolver else None,
         doh=doh,
         lab=config.lab,
@@ -113,8 +113,8 @@ async def run(config: ProbeConfig, stats: RunStats | None = None) -> list[dict[s
         stats.done += 1
         if blocking not in (False, None):
             stats.blocked += 1
-        key = str(blocking)
-        stats.by_blocking[key] = stats.by_blocking.get(key, 0) + 1
+        key = (str(m["test_keys"].get("x_status")), str(blocking))
+        stats.by_outcome[key] = stats.by_outcome.get(key, 0) + 1
         if config.on_measurement is not None:
             config.on_measurement(m)
 
@@ -125,4 +125,7 @@ async def run(config: ProbeConfig, stats: RunStats | None = None) -> list[dict[s
                     tg.create_task(one(url))
     except TimeoutError:
         pass  # whole-run deadline: what finished is returned; the rest was cancelled
+    finally:
+        if ctx.control is not None:
+            await ctx.control.close()
     return results

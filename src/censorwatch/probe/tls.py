@@ -14,6 +14,7 @@ import _ssl
 import base64
 import ipaddress
 import ssl
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from censorwatch.probe import errors
 from censorwatch.probe.tcp import Conn
 from censorwatch.probe.trace import Trace
 
+CACHE_SIZE = 4096
+CACHE_SECONDS = 60.0
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -55,6 +58,9 @@ class TrustStore:
     ca_files: Sequence[Path] = ()
     system: bool = True
     _store: xv.Store | None = field(default=None, repr=False)
+    #: (chain, name) -> (failure, raw, valid until): a run meets the same chains over and over
+    _cache: dict[tuple[tuple[bytes, ...], str], tuple[str | None, str | None, float]] = field(
+        default_factory=dict, repr=False)
 
     def store(self) -> xv.Store:
         if self._store is None:
@@ -76,7 +82,21 @@ class TrustStore:
         return self._store
 
     def validate(self, chain_der: Sequence[bytes], server_name: str) -> tuple[str | None, str | None]:
-        """``(failure, raw)`` for the chain presented for ``server_name``; ``(None, None)`` when valid."""
+        """``(failure, raw)`` for the chain presented for ``server_name``; ``(None, None)`` when valid.
+
+        Results are cached for at most a minute per (chain, name)."""
+        key = (tuple(chain_der), server_name)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[2] > now:
+            return hit[0], hit[1]
+        failure, raw = self._validate(chain_der, server_name)
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (failure, raw, now + CACHE_SECONDS)
+        return failure, raw
+
+    def _validate(self, chain_der: Sequence[bytes], server_name: str) -> tuple[str | None, str | None]:
         if not chain_der:
             return F.SSL_INVALID_CERTIFICATE, "the server presented no certificate"
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,8 @@ class Trace:
     start: float = field(default_factory=time.monotonic)
     network_events: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    #: False: keep no events (long-lived connections that are not part of a measurement)
+    record: bool = True
 
     def now(self) -> float:
         return round(time.monotonic() - self.start, 6)
@@ -52,6 +53,8 @@ class Trace:
         transaction_id: int | None = None,
         **extra: Any,
     ) -> None:
+        if not self.record:
+            return
         t = self.now()
         ev: dict[str, Any] = {
             "operation": operation,
@@ -66,26 +69,45 @@ class Trace:
         ev.update(extra)
         self.network_events.append(ev)
 
-    @contextmanager
     def step(
         self, name: str, *, address: str | None = None, proto: str | None = None, tid: int | None = None
-    ) -> Iterator[StepResult]:
+    ) -> _Step:
         """Run one step: emit ``<name>_start``, then ``<name>_done`` with the mapped failure.
 
         Exceptions in ``errors.CAUGHT`` are mapped and swallowed (the caller reads ``result.failure``);
-        anything else (cancellation, programming errors) propagates after the done event.
+        anything else (cancellation, programming errors) propagates after a done event that says
+        ``interrupted``.
         """
-        res = StepResult(t0=self.now())
-        self.event(f"{name}_start", address=address, proto=proto, transaction_id=tid, t0=res.t0)
-        try:
-            yield res
-        except errors.CAUGHT as exc:
-            res.failure, res.raw = errors.failure_of(exc)
-        except BaseException:
-            res.t = self.now()
-            self.event(f"{name}_done", address=address, proto=proto, transaction_id=tid,
-                       failure="interrupted", t0=res.t0)
-            raise
-        res.t = self.now()
-        self.event(f"{name}_done", address=address, proto=proto, transaction_id=tid,
-                   failure=res.failure, t0=res.t0)
+        return _Step(self, name, address, proto, tid)
+
+
+class _Step:
+    """The context manager behind ``Trace.step`` (a class: it runs several times per URL)."""
+
+    __slots__ = ("address", "name", "proto", "res", "tid", "trace")
+
+    def __init__(self, trace: Trace, name: str, address: str | None, proto: str | None, tid: int | None) -> None:
+        self.trace, self.name, self.address, self.proto, self.tid = trace, name, address, proto, tid
+        self.res = StepResult()
+
+    def __enter__(self) -> StepResult:
+        self.res.t0 = self.trace.now()
+        self.trace.event(f"{self.name}_start", address=self.address, proto=self.proto,
+                         transaction_id=self.tid, t0=self.res.t0)
+        return self.res
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        res = self.res
+        swallow = False
+        if exc is not None:
+            if isinstance(exc, errors.CAUGHT):
+                res.failure, res.raw = errors.failure_of(exc)
+                swallow = True
+            else:
+                res.failure = "interrupted"
+        res.t = self.trace.now()
+        self.trace.event(f"{self.name}_done", address=self.address, proto=self.proto,
+                         transaction_id=self.tid, failure=res.failure, t0=res.t0)
+        if not swallow and exc is not None:
+            res.failure = None
+        return swallow

@@ -53,7 +53,7 @@ class Context:
     system_resolver: tuple[str, int]
     report_id: str
     control_url: str | None = None
-    control_http: http.HTTPSettings | None = None
+    control: control_client.ControlClient | None = None
     public_resolver: tuple[str, int] | None = None
     doh: dns.DoHClient | None = None
     lab: bool = False
@@ -119,6 +119,7 @@ async def measure(url: str, ctx: Context, deadline: float | None = None) -> dict
     control, control_failure, _raw = state["control"]
     tk["control"] = control if control is not None else {}
     tk["control_failure"] = control_failure
+    tk["x_control_t0"], tk["x_control_t"] = state.get("control_t", (None, None))
     if control is not None:
         _learn_network(ctx, control)
     m = _envelope(ctx, url, started, time.monotonic() - t_start, tk)
@@ -151,19 +152,18 @@ async def _steps(
     endpoints = [tcp.endpoint(ip, port) for ip in addrs]
     async with asyncio.TaskGroup() as tg:
         # 2. the control request, in parallel with our own steps
-        tg.create_task(_control(ctx, url, endpoints, state))
+        tg.create_task(_control(ctx, trace, url, endpoints, state))
         # 3-5. TCP to every address, TLS on each, then HTTP
         tg.create_task(_connect_and_fetch(ctx, trace, url, scheme, host, port, addrs, dns_failure, tk))
 
 
-async def _control(ctx: Context, url: str, endpoints: list[str], state: dict[str, Any]) -> None:
-    if ctx.control_url is None:
+async def _control(ctx: Context, trace: Trace, url: str, endpoints: list[str], state: dict[str, Any]) -> None:
+    if ctx.control is None:
         state["control"] = (None, F.unknown("no control server configured"), None)
         return
-    assert ctx.control_http is not None
-    state["control"] = await control_client.ask(
-        ctx.control_url, url, endpoints, settings=ctx.control_http, resolver=ctx.system_resolver,
-        timeout=ctx.settings.timeouts.control)
+    t0 = trace.now()
+    state["control"] = await ctx.control.ask(url, endpoints)
+    state["control_t"] = (t0, trace.now())
 
 
 async def _connect_and_fetch(

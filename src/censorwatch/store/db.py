@@ -10,7 +10,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,13 @@ import zstandard
 
 from censorwatch.store import schema
 from censorwatch.store.paths import resolve_db_path
-from censorwatch.store.rows import RowBatch
+from censorwatch.store.rows import MEASUREMENT_SCHEMA, OBSERVATION_SCHEMA, VERDICT_SCHEMA, RowBatch
+
+# Column lists named explicitly, so columns other areas add to these tables (additively) never
+# shift an insert.
+_M_COLS = ", ".join(MEASUREMENT_SCHEMA.names)
+_O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
+_V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 
 class StoreError(RuntimeError):
@@ -70,6 +76,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
         self._zstd = zstandard.ZstdDecompressor()
+        # DuckDB's own progress bar would print over ours
+        self.con.execute("SET enable_progress_bar = false").fetchall()
         if not read_only:
             self._init_schema()
 
@@ -123,9 +131,7 @@ class Store:
                     "ANTI JOIN measurements m ON m.measurement_uid = b.measurement_uid"
                 )
                 res.measurements = _count(con.execute(
-                    "INSERT INTO measurements SELECT b.measurement_uid, b.report_id, b.test_name, b.input, "
-                    "b.domain, b.probe_cc, b.probe_asn, b.measurement_start_time, b.software_name, "
-                    "b.software_version, b.is_lab, b.source, ?::TIMESTAMP, b.raw_size, b.raw "
+                    f"INSERT INTO measurements ({_M_COLS}, ingested_at) SELECT {_M_COLS}, ?::TIMESTAMP "
                     "FROM _batch_m b SEMI JOIN _new_uids n ON n.measurement_uid = b.measurement_uid",
                     [datetime.now(UTC).replace(tzinfo=None)],
                 ))
@@ -133,7 +139,7 @@ class Store:
                 if batch.observation_count:
                     con.register("_batch_o", batch.observations_table())
                     res.observations = _count(con.execute(
-                        "INSERT INTO observations SELECT o.* FROM _batch_o o "
+                        f"INSERT INTO observations ({_O_COLS}) SELECT {_O_COLS} FROM _batch_o o "
                         "SEMI JOIN _new_uids n ON n.measurement_uid = o.measurement_uid"
                     ))
                     con.unregister("_batch_o")
@@ -145,7 +151,7 @@ class Store:
                         "DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM _batch_v)"
                     ))
                 res.verdicts = _count(con.execute(
-                    "INSERT INTO verdicts SELECT v.* FROM _batch_v v "
+                    f"INSERT INTO verdicts ({_V_COLS}) SELECT {_V_COLS} FROM _batch_v v "
                     "ANTI JOIN verdicts old ON old.measurement_uid = v.measurement_uid"
                 ))
                 con.unregister("_batch_v")
@@ -166,17 +172,24 @@ class Store:
         ).fetchone()
         return self._decompress(row[0]) if row else None
 
-    def stale(self, rules_version: str, *, after: str = "", limit: int = 5000) -> list[StoredMeasurement]:
-        """Up to ``limit`` measurements (uid > ``after``, in uid order) whose verdict is missing or
-        was made by another rules version."""
-        rows = self.con.execute(
-            "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
-            "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-            "WHERE m.measurement_uid > ? AND (v.rules_version IS NULL OR v.rules_version <> ?) "
-            "ORDER BY m.measurement_uid LIMIT ?",
-            [after, rules_version, limit],
-        ).fetchall()
-        return [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+    def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or was made by another rules version, in chunks.
+
+        The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
+        can be written on this store's connection while iterating, and memory stays bounded.
+        """
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
+                "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
+                "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
+                [rules_version],
+            )
+            while rows := cur.fetchmany(chunk):
+                yield [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+        finally:
+            cur.close()
 
     def count_stale(self, rules_version: str) -> int:
         return _count(self.con.execute(

@@ -171,6 +171,59 @@ DETECTION = [
         details JSON
     )
     """,
+    # Per (country, target) aggregates, the same counts summed over the country's networks.
+    """
+    CREATE TABLE IF NOT EXISTS agg_hourly_cc (
+        probe_cc VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        total INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        anomaly INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        failure INTEGER NOT NULL,
+        methods JSON,
+        PRIMARY KEY (probe_cc, domain, hour)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS agg_daily_cc (
+        probe_cc VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        total INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        anomaly INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        failure INTEGER NOT NULL,
+        methods JSON,
+        PRIMARY KEY (probe_cc, domain, day)
+    )
+    """,
+    # What the aggregates were last computed from: (uid, status, method) per verdict. The verdicts
+    # that differ from it (new, re-classified, deleted) mark the hours to recompute.
+    """
+    CREATE TABLE IF NOT EXISTS detect_seen (
+        measurement_uid VARCHAR PRIMARY KEY,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        hour TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,
+        method VARCHAR
+    )
+    """,
+    # Series (cc, asn, domain) whose aggregates changed since detection last ran over them.
+    """
+    CREATE TABLE IF NOT EXISTS detect_pending (
+        probe_cc VARCHAR NOT NULL,
+        probe_asn VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        PRIMARY KEY (probe_cc, probe_asn, domain)
+    )
+    """,
 ]
 
 WEB = [

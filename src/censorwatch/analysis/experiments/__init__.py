@@ -28,3 +28,7 @@ CLASSIFIERS: dict[str, Callable[[Measurement, Fingerprints], Verdict]] = {
     "browser_web": legacy.classify_browser_web,
     "dnscheck": legacy.classify_dnscheck,
 }
+# the platform area's tests (wireguard, throughput, platform) and its own shapes of openvpn/tor/apps
+from censorwatch.analysis import platform_dispatch  # noqa: E402
+
+CLASSIFIERS.update(platform_dispatch.classifiers(CLASSIFIERS))

@@ -72,7 +72,7 @@ def classify_dns_consistency(m: Measurement, fps: Fingerprints) -> Verdict:
     tk = m.test_keys or {}
     control = str(tk.get("control_resolver") or "")
     control_host = control.rsplit(":", 1)[0]
-    queries = [q for q in (DNSQuery.from_raw(x) for x in (tk.get("queries") or [])) if q and q.query_type == "A"]
+    queries = [q for q in Observations.from_test_keys(tk, with_events=False).queries if q.query_type == "A"]
     ctrl = [q for q in queries if (q.resolver_address or "") == control_host]
     tested = [q for q in queries if (q.resolver_address or "") != control_host]
     if not ctrl or not tested or ctrl[0].failure:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 import pytest
 from probenet import HTTP_SITE, HTTPS_VALID, Net
 
@@ -93,3 +95,24 @@ def test_resolv_conf(tmp_path: Path) -> None:
         pdns.system_nameserver(p)
     with pytest.raises(ValueError, match="cannot read"):
         pdns.system_nameserver(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("name,qtype", [("ok.test", "A"), ("www.Example.ORG.", "AAAA"), ("пример.рф", "A")])
+def test_query_wire_matches_dnspython(name: str, qtype: str) -> None:
+    wire, qid = pdns.query_wire(name, qtype, qid=4242)
+    ref = dns.message.make_query(name, qtype)
+    ref.id = 4242
+    assert qid == 4242 and wire == ref.to_wire()
+    parsed = dns.message.from_wire(wire)
+    assert parsed.flags & dns.flags.RD and parsed.question[0].rdtype == dns.rdatatype.from_text(qtype)
+
+
+@pytest.mark.parametrize("name", ["a..b", "a" * 64 + ".test", ".".join(["abcdefghi"] * 30), ""])
+def test_query_wire_refuses_names_dns_cannot_carry(name: str) -> None:
+    with pytest.raises(ValueError, match="not a valid host name"):
+        pdns.query_wire(name, "A")
+
+
+async def test_invalid_name_is_a_failure_not_a_crash(net: Net) -> None:
+    q = await pdns.query_udp(Trace(), "a" * 64 + ".test", "A", _server(net.probe_dns_addr), timeout=1.0)
+    assert q["failure"].startswith("unknown_failure: ValueError: ") and q["raw_response"] is None

@@ -115,7 +115,7 @@ async def test_reset_and_hang_during_handshake(net: Net, settings: http.HTTPSett
     assert hs["validation"] is None and hs["peer_certificates"] == []
     hs = await _handshake(net, settings, TLS_HANG, "tlshang.test")
     assert hs["failure"] == "generic_timeout_error"
-    assert 0.9 <= hs["t"] - hs["t0"] < 3.0
+    assert 0.9 <= hs["t"] - hs["t0"] < 6.0
 
 
 async def test_plain_http_server_spoken_to_in_tls(net: Net, settings: http.HTTPSettings) -> None:

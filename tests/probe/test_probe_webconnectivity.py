@@ -14,7 +14,7 @@ from probenet import CENSOR_TLS, HTTP_SITE, NOTHING, PROBE_SRC, Net
 
 from censorwatch.analysis import classify
 from censorwatch.model.measurement import Measurement
-from censorwatch.probe import RunStats, run
+from censorwatch.probe import RunStats, Timeouts, run
 from censorwatch.probe.webconnectivity import SUMMARY_KEYS
 from censorwatch.store.reader import read_paths
 
@@ -144,15 +144,16 @@ async def test_deadlines(net: Net) -> None:
     m = (await run(cfg))[0]
     tk = m["test_keys"]
     assert tk["x_deadline_exceeded"] is True and tk["requests"][0]["failure"] == "generic_timeout_error"
-    assert m["test_runtime"] < 1.5
+    assert m["test_runtime"] < 3.0
     stats = RunStats()
     t0 = asyncio.get_running_loop().time()
     quick = net.url("valid.test", https=True)
+    slow = Timeouts(dns=5, tcp=5, tls=5, http_headers=30, http_body=30, control=30)
     cfg = probe_config(net, None, [net.url("ok.test", "/hang"), net.url("ok.test", "/hang?2"), quick],
-                       run_deadline=1.0, url_deadline=30)
+                       run_deadline=3.0, url_deadline=60, timeouts=slow)
     done = await run(cfg, stats)
-    assert [d["input"] for d in done] == [quick]
-    assert asyncio.get_running_loop().time() - t0 < 2.5 and stats.done == 1
+    assert [d["input"] for d in done] == [quick]  # the hanging ones were cut by the run deadline
+    assert asyncio.get_running_loop().time() - t0 < 10 and stats.done == 1
 
 
 async def test_at_most_two_connections_per_host(net: Net) -> None:
@@ -161,3 +162,71 @@ async def test_at_most_two_connections_per_host(net: Net) -> None:
     done = await run(probe_config(net, None, urls, concurrency=10), stats)
     assert len(done) == 10 and stats.done == 10
     assert net.max_active.get((HTTP_SITE, PROBE_SRC)) == 2, (net.max_active, [d["test_keys"]["requests"][0]["failure"] for d in done])
+
+
+#: (host, path, https) -> (dns_experiment_failure, http_experiment_failure) without a control server
+MISBEHAVIOUR: dict[tuple[str, str, bool], tuple[str | None, str | None]] = {
+    ("ok.test", "/reset", False): (None, "connection_reset"),
+    ("ok.test", "/close", False): (None, "eof_error"),
+    ("ok.test", "/hang", False): (None, "generic_timeout_error"),
+    ("ok.test", "/loop", False): (None, "unknown_failure: stopped after 10 redirects"),
+    ("ok.test", "/huge", False): (None, None),
+    ("refused.test", "/", False): (None, "connection_refused"),
+    ("tlshang.test", "/", True): (None, "generic_timeout_error"),
+    ("wronghost.test", "/", True): (None, "ssl_invalid_hostname"),
+    ("unknownca.test", "/", True): (None, "ssl_unknown_authority"),
+    ("expired.test", "/", True): (None, "ssl_invalid_certificate"),
+    ("servfail.test", "/", False): ("dns_servfail_error", "dns_servfail_error"),
+    ("dnstimeout.test", "/", False): ("generic_timeout_error", "generic_timeout_error"),
+    ("garbage.test", "/", False): ("dns_server_misbehaving", "dns_server_misbehaving"),
+    ("wrongid.test", "/", False): ("dns_reply_with_wrong_query_id", "dns_reply_with_wrong_query_id"),
+}
+
+
+def _failures(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        found = [v for k, v in obj.items() if k == "failure" and isinstance(v, str)]
+        return found + [f for v in obj.values() for f in _failures(v)]
+    if isinstance(obj, list):
+        return [f for v in obj for f in _failures(v)]
+    return []
+
+
+async def test_every_misbehaviour_has_its_exact_failure(net: Net) -> None:
+    from censorwatch.model import failures as F
+
+    urls = {net.url(h, p, s): v for (h, p, s), v in MISBEHAVIOUR.items()}
+    done = {m["input"]: m for m in await run(probe_config(net, None, list(urls), concurrency=16))}
+    for url, (dns_failure, http_failure) in urls.items():
+        tk = done[url]["test_keys"]
+        assert (tk["dns_experiment_failure"], tk["http_experiment_failure"]) == (dns_failure, http_failure), url
+        assert tk["requests"] and tk["requests"][0]["failure"] == http_failure, url
+        assert tk["control_failure"] == "unknown_failure: no control server configured"
+        # no control and no successful HTTPS fetch: OONI's rule 2 says nothing can be concluded
+        assert (tk["blocking"], tk["accessible"]) == (None, None), url
+        for f in _failures(tk):
+            assert f in F.CANONICAL or f.startswith("unknown_failure: "), (url, f)
+    huge = done[net.url("ok.test", "/huge")]["test_keys"]["requests"][0]["response"]
+    assert huge["body_is_truncated"] is True and len(huge["body"]) == 512 * 1024
+    refused = done[net.url("refused.test")]["test_keys"]
+    assert refused["tcp_connect"][0]["status"] == {"success": False, "failure": "connection_refused", "blocked": None}
+    loop = done[net.url("ok.test", "/loop")]["test_keys"]["requests"]
+    assert len(loop) == 11 and loop[-1]["request"]["url"] == net.url("ok.test", "/loop")
+    wrong = done[net.url("wronghost.test", https=True)]["test_keys"]["tls_handshakes"][0]
+    assert wrong["peer_certificates"] and wrong["validation"]["failure"] == "ssl_invalid_hostname"
+
+
+async def test_comparison_resolvers_are_recorded_apart(net: Net) -> None:
+    from probenet import BLOCKPAGE_SITE, HTTPS_VALID
+
+    doh = f"https://{HTTPS_VALID}:{net.https_port}/dns-query"
+    async with running_control(net, lab=True) as ctl:
+        m = (await run(probe_config(net, ctl.url, [net.url("censored-dns.test")],
+                                    public_resolver=net.th_dns_addr, doh_url=doh)))[0]
+    tk = m["test_keys"]
+    assert [(q["engine"], q["answers"][0]["ipv4"]) for q in tk["queries"] if q["answers"]] == [("system", BLOCKPAGE_SITE)]
+    cmp_ = {(q["engine"], q["query_type"]): q for q in tk["x_comparison_queries"]}
+    assert set(cmp_) == {("udp", "A"), ("udp", "AAAA"), ("doh", "A"), ("doh", "AAAA")}
+    assert cmp_[("udp", "A")]["answers"][0]["ipv4"] == HTTP_SITE and cmp_[("doh", "A")]["answers"][0]["ipv4"] == HTTP_SITE
+    assert cmp_[("udp", "A")]["resolver_address"] == net.th_dns_addr and cmp_[("doh", "A")]["resolver_address"] == doh
+    assert tk["blocking"] == "dns"  # the verdict still reads the system resolver only

@@ -1,0 +1,229 @@
+"""``censorwatch platform | vpn | throughput``: platform tests, circumvention reachability, throttling.
+
+``run_platforms(names, config, ...)`` is also what ``censorwatch probe --platform NAME`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from censorwatch.analysis import classify
+from censorwatch.cli.app import app, console
+from censorwatch.model.measurement import Measurement
+from censorwatch.probe import ProbeConfig, build_context, consent, throughput, vpn
+from censorwatch.probe import platforms as catalogue
+from censorwatch.probe.circumvention import endpoints as vpn_endpoints
+from censorwatch.probe.netpolicy import AddressPolicy
+from censorwatch.probe.platforms import experiment
+
+
+def _fail(msg: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {msg}")
+    return typer.Exit(2)
+
+
+def _require_consent(accept_risk: bool) -> None:
+    if consent.has_consented():
+        return
+    if accept_risk:
+        consent.remember("--accept-risk")
+        return
+    console.print(consent.RISK_TEXT)
+    if not sys.stdin.isatty() or not typer.confirm("Do you accept these risks?", default=False):
+        raise _fail("consent is required: answer yes interactively or pass --accept-risk")
+    consent.remember("interactive")
+
+
+def _writer(out: Path | None) -> Callable[[dict[str, Any]], None]:
+    fh = None if out is None or str(out) == "-" else out.open("ab")
+
+    def write(m: dict[str, Any]) -> None:
+        line = orjson.dumps(m) + b"\n"
+        if fh is None:
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+        else:
+            fh.write(line)
+            fh.flush()
+
+    return write
+
+
+def _summary(rows: list[tuple[str, Any]]) -> None:
+    t = Table(title="results")
+    for col in ("target", "status", "method", "explanation"):
+        t.add_column(col, overflow="fold")
+    for target, v in rows:
+        t.add_row(target, v.status, v.method or "", v.explanation)
+    console.print(t)
+
+
+def _config(control: str | None, ca_file: list[Path], lab: bool, resolver: str | None, cc: str | None,
+            asn: str | None) -> ProbeConfig:
+    return ProbeConfig(control_url=control, ca_files=list(ca_file), lab=lab, system_resolver=resolver,
+                       probe_cc=cc, probe_asn=asn)
+
+
+async def run_platforms(
+    names: list[str],
+    config: ProbeConfig,
+    *,
+    catalogue_path: Path | None = None,
+    address_map: dict[str, str] | None = None,
+    on_measurement: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure each named platform (``all`` = every one); raises ValueError on unknown names."""
+    cat = catalogue.load(catalogue_path)
+    chosen = list(cat) if "all" in names else names
+    unknown = [n for n in chosen if n not in cat]
+    if unknown:
+        raise ValueError(f"unknown platform(s) {', '.join(unknown)}; known: {', '.join(cat)}, all")
+    ctx = build_context(config)
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("platforms", total=len(chosen))
+        for name in chosen:
+            bar.update(task, description=f"platform {name}")
+            m = await experiment.run(cat[name], ctx, address_map=address_map)
+            results.append(m)
+            if on_measurement is not None:
+                on_measurement(m)
+            bar.advance(task)
+    return results
+
+
+@app.command("platform")
+def platform_cmd(
+    names: list[str] = typer.Argument(..., help="x, tiktok, youtube, facebook, instagram, whatsapp, telegram, signal, all"),
+    control: str | None = typer.Option(None, "--control", help="test-helper URL (OONI protocol)"),
+    ca_file: list[Path] = typer.Option([], "--ca-file", help="extra trust anchors (PEM)"),
+    lab: bool = typer.Option(False, "--lab", help="lab run: 198.18.0.0/15 is public, annotated as lab"),
+    resolver: str | None = typer.Option(None, "--system-resolver", help="ip[:port] instead of resolv.conf"),
+    catalogue_path: Path | None = typer.Option(None, "--catalogue", help="a catalogue YAML instead of the shipped one"),
+    out: Path | None = typer.Option(None, "--out", help="JSONL file ('-' or unset: stdout)"),
+    cc: str | None = typer.Option(None, "--cc"),
+    asn: str | None = typer.Option(None, "--asn"),
+    accept_risk: bool = typer.Option(False, "--accept-risk"),
+    allow_loopback: bool = typer.Option(False, "--allow-loopback", hidden=True, envvar="CENSORWATCH_ALLOW_LOOPBACK",
+                                        help="Tests only: measure 127.0.0.0/8 endpoints."),
+) -> None:
+    """Measure platforms endpoint by endpoint and say which parts are blocked."""
+    _require_consent(accept_risk)
+    write = _writer(out)
+    config = _config(control, ca_file, lab, resolver, cc, asn)
+    config.allow_loopback = allow_loopback
+    try:
+        results = asyncio.run(run_platforms(names, config, catalogue_path=catalogue_path, on_measurement=write))
+    except (ValueError, catalogue.CatalogueError) as e:
+        raise _fail(str(e)) from None
+    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+
+
+@app.command("vpn")
+def vpn_cmd(
+    uris: list[str] = typer.Argument(None, help="wireguard://IP:PORT?public_key=..., openvpn://IP:PORT?transport=udp|tcp, tor://IP:PORT"),
+    endpoints_file: Path | None = typer.Option(None, "--endpoints", help="file with one endpoint URI per line"),
+    timeout: float = typer.Option(6.0, "--timeout", min=0.1, help="seconds per handshake (UDP: all retries)"),
+    lab: bool = typer.Option(False, "--lab"),
+    out: Path | None = typer.Option(None, "--out"),
+    accept_risk: bool = typer.Option(False, "--accept-risk"),
+    allow_loopback: bool = typer.Option(False, "--allow-loopback", hidden=True, envvar="CENSORWATCH_ALLOW_LOOPBACK",
+                                        help="Tests only: probe 127.0.0.0/8 endpoints."),
+) -> None:
+    """Circumvention reachability: is the endpoint unreachable, or is its protocol blocked?"""
+    try:
+        eps = [vpn_endpoints.parse(u, f"argument {i + 1}") for i, u in enumerate(uris or [])]
+        if endpoints_file is not None:
+            eps += vpn_endpoints.load(endpoints_file)
+    except vpn_endpoints.EndpointError as e:
+        raise _fail(str(e)) from None
+    if not eps:
+        raise _fail("give endpoint URIs or --endpoints FILE (censorwatch ships no list of real servers)")
+    policy = AddressPolicy(lab=lab, allow_private=True, allow_loopback=allow_loopback)
+    for ep in eps:
+        why = policy.refusal(ep.ip)
+        if why is not None:
+            raise _fail(f"{ep.public_uri}: refusing to probe a {why} address")
+    _require_consent(accept_risk)
+    write = _writer(out)
+
+    async def go() -> list[dict[str, Any]]:
+        res = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("endpoints", total=len(eps))
+            for ep in eps:
+                m = await vpn.run(ep, timeout=timeout, policy=policy,
+                                  annotations={"censorwatch_lab": True} if lab else None)
+                write(m)
+                res.append(m)
+                bar.advance(task)
+        return res
+
+    results = asyncio.run(go())
+    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+
+
+@app.command("throughput")
+def throughput_cmd(
+    target: str = typer.Argument(..., help="https URL of a large download on the platform"),
+    reference: str = typer.Option(..., "--reference", help="a same-network reference download URL"),
+    samples: int = typer.Option(3, "--samples", min=1, help="transfers per side, interleaved"),
+    duration: float = typer.Option(3.0, "--duration", min=0.2, help="seconds per transfer"),
+    ca_file: list[Path] = typer.Option([], "--ca-file"),
+    lab: bool = typer.Option(False, "--lab"),
+    resolver: str | None = typer.Option(None, "--system-resolver"),
+    control_from: Path | None = typer.Option(None, "--control-from",
+                                             help="a throughput measurement (JSON) of the same pair made from an "
+                                                  "uncensored network: its ratio is divided out"),
+    out: Path | None = typer.Option(None, "--out"),
+    accept_risk: bool = typer.Option(False, "--accept-risk"),
+) -> None:
+    """Sustained throughput of TARGET vs REFERENCE; a throttle verdict with the measured rate."""
+    _require_consent(accept_risk)
+    try:
+        control = None
+        if control_from is not None:
+            try:
+                control = throughput.control_keys(orjson.loads(control_from.read_bytes()))
+            except (OSError, orjson.JSONDecodeError) as e:
+                raise ValueError(f"--control-from {control_from}: {e}") from None
+        ctx = build_context(_config(None, ca_file, lab, resolver, None, None))
+        with console.status(f"{2 * samples} transfers of up to {duration:g} s"):
+            m = asyncio.run(throughput.run(ctx, target, reference, samples=samples, duration=duration,
+                                           control=control))
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    _writer(out)(m)
+    _summary([(target, classify(Measurement.from_raw(m, "probe")))])
+
+
+def probe_platform_option(
+    names: list[str],
+    config: ProbeConfig,
+    *,
+    out: str | None,
+    db: Path | None,
+    write_db: Callable[[Path, list[dict[str, Any]]], int] | None = None,
+) -> int:
+    """``censorwatch probe --platform NAME...``: measure, write JSONL/db, print the part verdicts; exit code."""
+    write = _writer(None if out in (None, "-") else Path(str(out))) if out is not None else None
+    try:
+        results = asyncio.run(run_platforms(names, config, on_measurement=write))
+    except (ValueError, catalogue.CatalogueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    if db is not None and write_db is not None:
+        console.print(f"stored {write_db(db, results)} new measurements in {db}")
+    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+    return 0

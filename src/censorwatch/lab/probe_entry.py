@@ -1,0 +1,33 @@
+"""Runs inside an ISP namespace (through ``nsrun``): reads a JSON probe request on stdin, prints one
+measurement per line.
+
+Kept tiny so the probe's own code does the measuring (``censorwatch.probe.run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    req = json.loads(sys.stdin.read())
+    try:
+        from censorwatch.probe import ProbeConfig, run
+    except ImportError as exc:
+        print(json.dumps({"error": f"the probe is not installed: {exc}"}), flush=True)
+        return 3
+    config = ProbeConfig(
+        urls=req["urls"], control_url=req["control_url"], ca_files=[Path(req["ca_file"])],
+        trust_system=False, lab=True, public_resolver=req.get("public_resolver"), doh_url=req.get("doh_url"),
+        system_resolver=req.get("system_resolver"), probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
+    )
+    for m in asyncio.run(run(config)):
+        print(json.dumps(m), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

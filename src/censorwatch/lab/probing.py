@@ -1,0 +1,82 @@
+"""Running the probe inside a lab network (a subprocess in the ISP namespace, so it sees that ISP's
+resolv.conf, routes and censor) and classifying what it measured."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+from typing import Any
+
+from censorwatch.lab import addresses as A
+from censorwatch.lab.errors import LabError
+from censorwatch.lab.instance import CONTROL_URL, LabInstance
+from censorwatch.lab.pool import POOL
+
+#: tests whose entry lives in lab/probe_entry.py; others go to lab/platform_entry.py (issue 8) if installed
+SUPPORTED_TESTS = ("web_connectivity",)
+PLATFORM_ENTRY = "censorwatch.lab.platform_entry"
+PROBE_TIMEOUT = 120.0
+PROBE_PRELOAD = "censorwatch.lab.probe_entry,censorwatch.probe"
+
+
+def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0) -> dict[str, Any]:
+    net = lab.scenario.network(network)
+    return {
+        "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
+        "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
+        "cc": net.cc, "asn": net.asn, "url_deadline": url_deadline,
+        # the namespace's /etc/resolv.conf says the same; explicit because nsrun does not remount /etc
+        "system_resolver": f"{A.isp_resolver(lab.topo.index(network))}:53",
+    }
+
+
+def platform_tests() -> tuple[str, ...]:
+    """Tests ``censorwatch.lab.platform_entry`` runs (platform, VPN, throughput), () when absent."""
+    if importlib.util.find_spec(PLATFORM_ENTRY) is None:
+        return ()
+    return tuple(getattr(importlib.import_module(PLATFORM_ENTRY), "TESTS", ()))
+
+
+def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
+              timeout: float = PROBE_TIMEOUT, url_deadline: float = 60.0) -> list[dict[str, Any]]:
+    """Measure ``urls`` from inside ``network`` (a pre-imported probe process from the warm pool)."""
+    req = probe_request(lab, network, urls, url_deadline)
+    if test in SUPPORTED_TESTS:
+        entry, preload = "censorwatch.lab.probe_entry", PROBE_PRELOAD
+    elif test in platform_tests():
+        entry, preload = PLATFORM_ENTRY, f"{PLATFORM_ENTRY},censorwatch.probe"
+        req.update({"test": test, "input": urls[0] if urls else None})
+    else:
+        known = ", ".join((*SUPPORTED_TESTS, *platform_tests()))
+        raise LabError(f"probe test {test!r} cannot run in the lab (supported: {known})")
+    proc = POOL.take(preload)
+    go = {"ns": lab.ns_of(network), "argv": [entry], "log": str(lab.topo.state_dir / f"probe-{network}.log")}
+    try:
+        stdout, _ = proc.communicate(json.dumps(go) + "\n" + json.dumps(req), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise LabError(f"the probe in {network} did not finish within {timeout:.0f}s") from None
+    out = [json.loads(line) for line in stdout.splitlines() if line.strip().startswith("{")]
+    errors = [o["error"] for o in out if "error" in o and len(o) == 1]
+    if errors or proc.returncode != 0:
+        log = lab.topo.state_dir / f"probe-{network}.log"
+        tail = log.read_text()[-1500:] if log.exists() else ""
+        raise LabError(f"the probe in {network} failed ({proc.returncode}): {errors or tail.strip()}")
+    return out
+
+
+def classify(measurement: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from censorwatch.analysis import classify as _classify
+    except ImportError as exc:
+        return {"error": f"censorwatch.analysis.classify is not available: {exc}"}
+    from censorwatch.model.measurement import Measurement
+
+    return _classify(Measurement.from_raw(measurement, source="lab")).to_dict()

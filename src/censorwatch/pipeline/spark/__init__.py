@@ -1,0 +1,1 @@
+"""The Spark engine (``censorwatch analyze --engine spark``); needs ``pyspark`` and Java 17."""

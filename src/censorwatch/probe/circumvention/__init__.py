@@ -1,0 +1,1 @@
+"""Circumvention protocols: WireGuard, OpenVPN and Tor handshakes as pure message builders/checkers."""
