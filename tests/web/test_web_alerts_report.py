@@ -130,3 +130,29 @@ def test_inclusion_proofs_verify() -> None:
             path = proofs.audit_path(m, leaves)
             assert proofs.verify(leaves[m], m, n, path, r)
             assert not proofs.verify(leaves[(m + 1) % n], m, n, path, r) or n == 1
+
+
+def test_log_proofs_from_the_collector_log(store: tuple[Path, duckdb.DuckDBPyConnection]) -> None:
+    """Evidence logged by the collector's store gets an inclusion proof that verifies against the STH root."""
+    from censorwatch.store.evidence import EvidenceStore, Leaf, evidence_dir
+
+    path, con = store
+    uids = sorted(r[0] for r in con.execute(
+        "SELECT unnest(evidence) FROM incidents WHERE id = ?", [fixture_db.INCIDENT_PK]).fetchall())[:7]
+    bodies = [f"canonical-{u}".encode() for u in uids]
+    hashes = [hashlib.sha256(b"\x00" + b).digest() for b in bodies]
+    es = EvidenceStore(evidence_dir(path) / "evidence.sqlite")
+    sth = json.dumps({"tree_size": len(uids), "root_hash": proofs.root(hashes).hex()}).encode()
+    es.append_batch([Leaf(i, u, hashes[i], 0, bodies[i], b"{}") for i, u in enumerate(uids)],
+                    (len(uids), 0, sth), keep_sth_in_history=True)
+    es.close()
+    data = report.build(con, fixture_db.INCIDENT_PK, path)
+    assert data.log is not None and data.log.tree_size == len(uids)
+    assert set(data.log.leaves) == set(uids)
+    root = bytes.fromhex(data.log.root_hash)
+    for u, leaf in data.log.leaves.items():
+        assert leaf.leaf_hash == hashes[uids.index(u)].hex()
+        assert proofs.verify(bytes.fromhex(leaf.leaf_hash), leaf.index, data.log.tree_size,
+                             [bytes.fromhex(h) for h in leaf.audit_path], root)
+    html = report.render(data, "html").decode()
+    assert data.log.root_hash in html and f"#{data.log.leaves[uids[0]].index} leaf" in html

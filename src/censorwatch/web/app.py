@@ -50,14 +50,18 @@ def create_app(
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm = None
         if cache_ttl > 0:  # compute the home page once in the background so the first visitor does not wait
-            threading.Thread(target=_warm, args=(app,), daemon=True, name="censorwatch-cache-warm").start()
+            warm = threading.Thread(target=_warm, args=(app,), daemon=True, name="censorwatch-cache-warm")
+            warm.start()
         task = None
         if deliver_every and not read_only:
             task = asyncio.create_task(_alert_loop(app, deliver_every))
         try:
             yield
         finally:
+            if warm is not None:  # the owner may close the connection right after shutdown
+                await asyncio.to_thread(warm.join, 60)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,7 +1,4 @@
-"""(Rename to test_web_pipeline.py when the detection branch is in main; it needs `censorwatch simulate` and
-the incidents stage of `analyze`. Verified passing against main + detect in a scratch worktree.)
-
-End to end on a store built by the real pipeline: `simulate` -> `ingest` -> `analyze` -> `serve`.
+"""End to end on a store built by the real pipeline: `simulate` -> `ingest` -> `analyze` -> `serve`.
 
 Chromium opens home, follows the detected incident to an evidence measurement, checks the chart, and
 the report is produced from the same store.
