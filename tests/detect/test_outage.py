@@ -78,3 +78,15 @@ def test_outage_still_running_at_the_end_of_the_data() -> None:
     vol = _volume(24 * 7, 10.0, 1, dark=(150, 24 * 7))
     evs = outage.detect("PK", "AS1", vol, until=T0 + timedelta(hours=24 * 7 - 1))
     assert len(evs) == 1 and evs[0].end is None
+
+
+def test_a_network_seen_a_few_times_then_silent_has_no_outage() -> None:
+    # one volunteer, one afternoon, years ago: silence afterwards is missing data, not a shutdown
+    rows = [VolumeRow(T0 + timedelta(hours=h), 3, 3) for h in range(4)]
+    assert outage.detect("AT", "AS6830", rows, until=T0 + timedelta(days=400)) == []
+
+
+def test_the_same_silence_after_a_regular_history_is_an_outage() -> None:
+    rows = [VolumeRow(T0 + timedelta(hours=h), 3, 3) for h in range(24 * 10)]
+    events = outage.detect("AT", "AS6830", rows, until=T0 + timedelta(days=12))
+    assert len(events) == 1 and events[0].start >= T0 + timedelta(days=10)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,13 @@ def store(tmp_path: Path, fixture_template: Path) -> Iterator[tuple[Path, duckdb
     shutil.copyfile(fixture_template, path)
     con = open_db(path)
     yield path, con
-    con.close()
+    # a page-cache refresh thread may still hold the connection for a moment after the last request
+    for _ in range(100):
+        try:
+            con.close()
+            break
+        except duckdb.ResourceInUseException:
+            time.sleep(0.05)
 
 
 @pytest.fixture()

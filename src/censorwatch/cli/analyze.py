@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit
 from censorwatch.pipeline import ENGINES, run_analysis
+from censorwatch.pipeline.alerts import deliver_alerts
 from censorwatch.pipeline.spark.engine import SparkUnavailable
 from censorwatch.store.db import Store, StoreError
 
@@ -52,6 +54,9 @@ def analyze_cmd(
     try:
         with store, progress:
             results = run_analysis(store, engine, fingerprints=fps, on_progress=on_progress)
+            # incidents that started, changed confidence or ended go to the webhooks now
+            # (failed deliveries are retried by later runs, `alerts deliver` or `serve --deliver-every`)
+            results["alerts"] = asdict(deliver_alerts(store))
     except SparkUnavailable as exc:  # no PySpark or no Java: said plainly, no traceback
         console.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None

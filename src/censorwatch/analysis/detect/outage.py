@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from censorwatch.model.events import Event
 
 DETECTOR = "volume"
-VERSION = "1"
+VERSION = "2"
 BIN_HOURS = (1, 2, 3, 6, 12, 24)
 
 
@@ -37,6 +37,10 @@ class OutageParams:
     switch: float = 0.01
     min_llr: float = 10.0
     min_bins: int = 2
+    #: a network needs its own baseline before silence means anything: a network seen a handful of
+    #: times (one volunteer, one afternoon) that then goes quiet has no outage, only no data
+    min_history: int = 24  # measurements
+    min_span_hours: int = 24  # from its first to its last measurement
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,13 @@ def detect(
     if not rows:
         return []
     by_hour = {r.hour: r for r in rows}
+    seen_hours = [h for h, r in by_hour.items() if r.total > 0]
+    if (
+        sum(r.total for r in rows) < p.min_history
+        or not seen_hours
+        or (max(seen_hours) - min(seen_hours)) < timedelta(hours=p.min_span_hours)
+    ):
+        return []
     t0 = min(by_hour)
     last = max(max(by_hour), until or t0)
     n_hours = int((last - t0).total_seconds() // 3600) + 1
