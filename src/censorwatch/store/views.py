@@ -101,6 +101,17 @@ def _limit(limit: int) -> int:
     return limit
 
 
+
+def _where_equal(pairs: Sequence[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
+    """``WHERE`` terms and parameters for the ``column = value`` filters that are set (None = no filter)."""
+    where: list[str] = ["true"]
+    params: list[Any] = []
+    for col, val in pairs:
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    return where, params
+
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     cols = [d[0] for d in cur.description or []]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -182,12 +193,7 @@ def incidents(
 ) -> Page:
     """Incidents newest first (by start), overlapping ``[since, until]`` when given."""
     limit = _limit(limit)
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for col, val in (("i.cc", cc), ("i.target", target), ("i.kind", kind)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
+    where, params = _where_equal((("i.cc", cc), ("i.target", target), ("i.kind", kind)))
     if asn is not None:
         where.append("list_contains(i.asns, ?)")
         params.append(asn)
@@ -407,15 +413,10 @@ def measurements(
     limit = _limit(limit)
     by_verdict = status is not None or method is not None
     table = "verdicts" if by_verdict else "measurements"
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for col, val in (
+    where, params = _where_equal((
         ("probe_cc", cc), ("probe_asn", asn), ("domain", target), ("status", status), ("method", method),
         ("test_name", test_name),
-    ):
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
+    ))
     if since is not None:
         where.append("measurement_start_time >= ?")
         params.append(since)

@@ -22,6 +22,7 @@ from censorwatch.store.views import (
     _limit,
     _page,
     _rows,
+    _where_equal,
     decode_cursor,
 )
 
@@ -152,12 +153,7 @@ def events(
 ) -> Page:
     """Detector events newest first; ``detector`` picks one (``cusum`` is OONI's baseline)."""
     limit = _limit(limit)
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for col, val in (("cc", cc), ("target", target), ("kind", kind), ("detector", detector)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
+    where, params = _where_equal((("cc", cc), ("target", target), ("kind", kind), ("detector", detector)))
     if since is not None:
         where.append("(end_time IS NULL OR end_time >= ?)")
         params.append(since)
@@ -186,12 +182,7 @@ def _agg_query(
     if granularity not in ("hourly", "daily"):
         raise BadQuery("granularity: hourly or daily")
     table, col = ("agg_hourly", "hour") if granularity == "hourly" else ("agg_daily", "day")
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for c, val in (("probe_cc", cc), ("probe_asn", asn), ("domain", target)):
-        if val is not None:
-            where.append(f"{c} = ?")
-            params.append(val)
+    where, params = _where_equal((("probe_cc", cc), ("probe_asn", asn), ("domain", target)))
     if since is not None:
         where.append(f"{col} >= ?")
         params.append(since if col == "hour" else since.date())
