@@ -98,7 +98,10 @@ def build(path: Path) -> dict[str, Any]:
                     expl = f"{status}: {method or 'no interference'} <img src=x onerror=alert(9)>"
                     vrows.append((uid, "fixture-1", status, method, rule, expl, None, None, None, status == "ok",
                                   None, None, None, None, None, None, "web_connectivity", cc, asn, url, target, t, "{}"))
-    con.executemany("INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", mrows)
+    # inline zstd raw (the schema-1 layout, still read): no raw parts needed for a fixture
+    con.executemany("INSERT INTO measurements (measurement_uid, report_id, test_name, input, domain, probe_cc, "
+                    "probe_asn, measurement_start_time, software_name, software_version, is_lab, source, "
+                    "ingested_at, raw_size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", mrows)
     con.executemany(
         """INSERT INTO verdicts (measurement_uid, rules_version, status, method, rule, explanation, fingerprint_id,
            fingerprint_scope, blocking, accessible, dns_consistency, body_length_match, body_proportion,

@@ -3,7 +3,8 @@
 Writes are batched: callers fill a ``RowBatch`` (column lists), and ``Store.write`` hands each table
 to DuckDB as one Arrow table with ``INSERT ... SELECT`` and an anti-join on ``measurement_uid``, so
 writing the same measurement twice adds nothing. Raw measurements are kept as the exact bytes they
-were read from, zstd-compressed.
+were read from, in zstd-compressed Parquet parts beside the database (``store/rawstore.py``); the
+``measurements`` row points at them.
 
 DuckDB allows one read-write process per file; ``read_only=True`` opens a shared read-only handle.
 """
@@ -19,10 +20,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import zstandard
 
 from censorwatch.store import schema
 from censorwatch.store.paths import resolve_db_path
+from censorwatch.store.rawstore import RawStore, raw_dir_for, stored_bytes
 from censorwatch.store.rows import MEASUREMENT_SCHEMA, OBSERVATION_SCHEMA, VERDICT_SCHEMA, RowBatch
 
 # Column lists named explicitly, so columns other areas add to these tables (additively) never
@@ -76,6 +79,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
         self._zstd = zstandard.ZstdDecompressor()
+        self.raws = RawStore(None if str(self.path) == ":memory:" else raw_dir_for(self.path),
+                             read_only=read_only)
         # DuckDB's own progress bar would print over ours
         self.con.execute("SET enable_progress_bar = false").fetchall()
         if not read_only:
@@ -85,6 +90,12 @@ class Store:
     def _init_schema(self) -> None:
         for ddl in schema.ALL:
             self.con.execute(ddl)
+        try:
+            for ddl in schema.MIGRATIONS:
+                self.con.execute(ddl)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot upgrade the schema to version {schema.SCHEMA_VERSION}: "
+                             f"{exc}; ingest into a new database instead") from exc
         _count(self.con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(schema.SCHEMA_VERSION)]
         ))
@@ -125,25 +136,39 @@ class Store:
         con.execute("BEGIN TRANSACTION")
         try:
             if len(batch):
-                con.register("_batch_m", batch.measurements_table())
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _new_uids AS SELECT b.measurement_uid FROM _batch_m b "
+                table = batch.measurements_table()
+                con.register("_batch_m", table)
+                new = {r[0] for r in con.execute(
+                    "SELECT b.measurement_uid FROM _batch_m b "
                     "ANTI JOIN measurements m ON m.measurement_uid = b.measurement_uid"
-                )
-                res.measurements = _count(con.execute(
-                    f"INSERT INTO measurements ({_M_COLS}, ingested_at) SELECT {_M_COLS}, ?::TIMESTAMP "
-                    "FROM _batch_m b SEMI JOIN _new_uids n ON n.measurement_uid = b.measurement_uid",
-                    [datetime.now(UTC).replace(tzinfo=None)],
-                ))
+                ).fetchall()}
                 con.unregister("_batch_m")
-                if batch.observation_count:
-                    con.register("_batch_o", batch.observations_table())
+                if new:
+                    # the raw part first (durably), then the rows that point at it
+                    keep = [i for i, u in enumerate(table.column("measurement_uid").to_pylist()) if u in new]
+                    if len(keep) < len(table):
+                        table = table.take(keep)
+                    raws = batch.raws if len(keep) == len(batch.raws) else [batch.raws[i] for i in keep]
+                    part = self.raws.append(table.column("measurement_uid").to_pylist(), raws)
+                    table = table.append_column("raw_part", pa.array([part] * len(table), pa.int32()))
+                    table = table.append_column("raw_row", pa.array(range(len(table)), pa.int32()))
+                    con.register("_batch_m", table)
+                    res.measurements = _count(con.execute(
+                        f"INSERT INTO measurements ({_M_COLS}, raw_part, raw_row, ingested_at) "
+                        f"SELECT {_M_COLS}, raw_part, raw_row, ?::TIMESTAMP FROM _batch_m",
+                        [datetime.now(UTC).replace(tzinfo=None)],
+                    ))
+                    con.unregister("_batch_m")
+                if new and batch.observation_count:
+                    obs = batch.observations_table()
+                    if len(new) < len(batch):
+                        obs = obs.filter(pc.is_in(obs.column("measurement_uid"),
+                                                          pa.array(list(new), pa.string())))
+                    con.register("_batch_o", obs)
                     res.observations = _count(con.execute(
-                        f"INSERT INTO observations ({_O_COLS}) SELECT {_O_COLS} FROM _batch_o o "
-                        "SEMI JOIN _new_uids n ON n.measurement_uid = o.measurement_uid"
+                        f"INSERT INTO observations ({_O_COLS}) SELECT {_O_COLS} FROM _batch_o"
                     ))
                     con.unregister("_batch_o")
-                con.execute("DROP TABLE _new_uids")
             if batch.verdict_count:
                 con.register("_batch_v", batch.verdicts_table())
                 if replace_verdicts:
@@ -165,12 +190,15 @@ class Store:
     def _decompress(self, blob: bytes) -> bytes:
         return self._zstd.decompress(blob)
 
+    def _raw_of(self, blob: bytes | None, part: int | None, row: int | None) -> bytes:
+        return stored_bytes(blob, part, row, self.raws, self._decompress)
+
     def raw(self, uid: str) -> bytes | None:
         """The stored measurement's bytes exactly as they were read, or ``None``."""
         row = self.con.execute(
-            "SELECT raw FROM measurements WHERE measurement_uid = ?", [uid]
+            "SELECT raw, raw_part, raw_row FROM measurements WHERE measurement_uid = ?", [uid]
         ).fetchone()
-        return self._decompress(row[0]) if row else None
+        return self._raw_of(*row) if row else None
 
     def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
         """Every measurement whose verdict is missing or was made by another rules version, in chunks.
@@ -181,13 +209,15 @@ class Store:
         cur = self.con.cursor()
         try:
             cur.execute(
-                "SELECT m.measurement_uid, m.source, m.raw FROM measurements m "
+                "SELECT m.measurement_uid, m.source, m.raw, m.raw_part, m.raw_row FROM measurements m "
                 "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-                "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
+                "WHERE v.rules_version IS NULL OR v.rules_version <> ? "
+                "ORDER BY m.raw_part, m.raw_row",  # each raw row group is then decoded once
                 [rules_version],
             )
             while rows := cur.fetchmany(chunk):
-                yield [StoredMeasurement(uid, src, self._decompress(blob)) for uid, src, blob in rows]
+                yield [StoredMeasurement(uid, src, self._raw_of(blob, part, row))
+                       for uid, src, blob, part, row in rows]
         finally:
             cur.close()
 

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import zstandard
 
+from censorwatch.store.rawstore import RawStore, connection_raw_store, stored_bytes
+
 SCHEMA = pa.schema(
     [
         ("measurement_uid", pa.string()),
@@ -34,14 +36,16 @@ SCHEMA = pa.schema(
 
 def export_measurements(
     con: duckdb.DuckDBPyConnection, out_dir: Path, *, batch: int = 20_000,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None, raws: RawStore | None = None,
 ) -> int:
     """Write every stored measurement into ``out_dir/measurements``; returns the count."""
     target = out_dir / "measurements"
     dctx = zstandard.ZstdDecompressor()
+    raws = raws if raws is not None else connection_raw_store(con)
     cur = con.execute(
         "SELECT measurement_uid, probe_cc, probe_asn, test_name, measurement_start_time, source, raw, "
-        "strftime(measurement_start_time, '%Y-%m-%d') FROM measurements ORDER BY measurement_uid"
+        "strftime(measurement_start_time, '%Y-%m-%d'), raw_part, raw_row FROM measurements "
+        "ORDER BY raw_part, raw_row"
     )
     n = part = 0
     while True:
@@ -53,7 +57,9 @@ def export_measurements(
             [
                 pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()), pa.array(cols[2], pa.string()),
                 pa.array(cols[3], pa.string()), pa.array(cols[4], pa.timestamp("us")),
-                pa.array(cols[5], pa.string()), pa.array([dctx.decompress(b) for b in cols[6]], pa.binary()),
+                pa.array(cols[5], pa.string()), pa.array([stored_bytes(b, p, r, raws, dctx.decompress)
+                                                  for b, p, r in zip(cols[6], cols[8], cols[9], strict=True)],
+                                                 pa.binary()),
                 pa.array(cols[7], pa.string()),
             ],
             schema=SCHEMA,

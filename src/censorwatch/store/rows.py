@@ -15,14 +15,10 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import zstandard
 
 from censorwatch.model import failures
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
-
-#: level 1: on OONI JSON it compresses ~3.2x, within 1-2% of level 3, at about 1.5x the speed
-ZSTD_LEVEL = 1
 
 MEASUREMENT_SCHEMA = pa.schema(
     [
@@ -39,7 +35,6 @@ MEASUREMENT_SCHEMA = pa.schema(
         ("is_lab", pa.bool_()),
         ("source", pa.string()),
         ("raw_size", pa.int32()),
-        ("raw", pa.large_binary()),
     ]
 )
 
@@ -212,10 +207,11 @@ class RowBatch:
     """Column lists for one write: measurements, their observation rows and their verdicts."""
 
     def __init__(self) -> None:
-        self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
         self.m: dict[str, list[Any]] = {f.name: [] for f in MEASUREMENT_SCHEMA}
         self.obs_rows: list[tuple[Any, ...]] = []
         self.v: dict[str, list[Any]] = {f.name: [] for f in VERDICT_SCHEMA}
+        #: the raw bytes of each measurement row, in row order (``Store.write`` keeps them in raw parts)
+        self.raws: list[bytes] = []
 
     def __len__(self) -> int:
         return len(self.m["measurement_uid"])
@@ -226,7 +222,7 @@ class RowBatch:
 
     # -- measurements ----------------------------------------------------------------------------
     def add_measurement(self, uid: str, m: Measurement, raw: bytes) -> None:
-        """One measurement row; ``raw`` is the exact bytes it was read from (stored zstd-compressed)."""
+        """One measurement row; ``raw`` is the exact bytes it was read from."""
         c = self.m
         c["measurement_uid"].append(uid)
         c["report_id"].append(m.report_id)
@@ -241,7 +237,7 @@ class RowBatch:
         c["is_lab"].append(m.is_lab)
         c["source"].append(m.source)
         c["raw_size"].append(len(raw))
-        c["raw"].append(self._zstd.compress(raw))
+        self.raws.append(raw)
         if m.test_keys:
             self.add_observations(uid, m.test_keys)
 

@@ -6,7 +6,7 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CORE = [
     """
@@ -15,7 +15,9 @@ CORE = [
         value VARCHAR
     )
     """,
-    # One row per measurement; raw is the measurement's bytes exactly as read, zstd-compressed.
+    # One row per measurement. Its bytes exactly as read live in the raw parts beside the database
+    # (store/rawstore.py) at (raw_part, raw_row); `raw` (zstd-compressed bytes inline) is read when
+    # set, for stores written before schema version 2.
     """
     CREATE TABLE IF NOT EXISTS measurements (
         measurement_uid VARCHAR PRIMARY KEY,
@@ -32,7 +34,9 @@ CORE = [
         source VARCHAR,
         ingested_at TIMESTAMP NOT NULL,
         raw_size INTEGER NOT NULL,
-        raw BLOB NOT NULL
+        raw BLOB,
+        raw_part INTEGER,
+        raw_row INTEGER
     )
     """,
     # One flat row per network step (OONI pipeline style): kind in dns|tcp|tls|http|event.
@@ -279,3 +283,11 @@ WEB = [
 ]
 
 ALL = CORE + DETECTION + WEB
+
+#: statements that bring a store written by an earlier schema version up to this one (idempotent)
+MIGRATIONS = [
+    # version 2: raw bytes moved to the raw parts (store/rawstore.py)
+    "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_part INTEGER",
+    "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_row INTEGER",
+    "ALTER TABLE measurements ALTER COLUMN raw DROP NOT NULL",
+]

@@ -20,6 +20,7 @@ import orjson
 import zstandard
 
 from censorwatch.store import schema
+from censorwatch.store.rawstore import connection_raw_store, stored_bytes
 
 MAX_LIMIT = 500
 _COUNTS = "sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down"
@@ -43,6 +44,8 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         for ddl in schema.ALL:
+            con.execute(ddl)
+        for ddl in schema.MIGRATIONS:
             con.execute(ddl)
         _ensure_indexes(con)
     else:
@@ -372,14 +375,17 @@ def measurement(con: duckdb.DuckDBPyConnection, uid: str) -> dict[str, Any] | No
         con.execute(
             """SELECT measurement_uid, report_id, test_name, input, domain, probe_cc, probe_asn,
                       measurement_start_time, software_name, software_version, is_lab, source,
-                      ingested_at, raw_size, raw FROM measurements WHERE measurement_uid = ?""",
+                      ingested_at, raw_size, raw, raw_part, raw_row FROM measurements
+               WHERE measurement_uid = ?""",
             [uid],
         )
     )
     if not rows:
         return None
     m = rows[0]
-    m["raw"] = zstandard.ZstdDecompressor().decompress(m["raw"], max_output_size=64 << 20)
+    part, row = m.pop("raw_part"), m.pop("raw_row")
+    m["raw"] = stored_bytes(m["raw"], part, row, None if m["raw"] is not None else connection_raw_store(con),
+                            lambda b: zstandard.ZstdDecompressor().decompress(b, max_output_size=64 << 20))
     vrows = _rows(con.execute("SELECT * EXCLUDE (measurement_uid) FROM verdicts WHERE measurement_uid = ?", [uid]))
     v = vrows[0] if vrows else None
     if v is not None:

@@ -62,7 +62,7 @@ def run(store: Store, *, fingerprints: Any = None, master: str = "local[2]") -> 
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="censorwatch-spark-") as tmp:
-        n = export_measurements(store.con, Path(tmp))
+        n = export_measurements(store.con, Path(tmp), raws=store.raws)
         t1 = time.perf_counter()
         if n == 0:
             return {"verdicts": {"classified": 0, "errors": 0, "seconds": 0.0},
