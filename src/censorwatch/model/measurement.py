@@ -116,7 +116,9 @@ def derive_uid(start: datetime | None, cc: str, test_name: str, digest: bytes) -
     ts = (start or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
     h = hashlib.blake2b(digest, digest_size=16).hexdigest()
     frac = int(h[:5], 16) % 1_000_000
-    return f"{ts:%Y%m%d%H%M%S}.{frac:06d}_{cc}_{test_name_compact(test_name or 'unknown')}_{h[16:32]}"
+    # spelled out: strftime costs ~15 us, a third of deriving the uid
+    stamp = f"{ts.year:04d}{ts.month:02d}{ts.day:02d}{ts.hour:02d}{ts.minute:02d}{ts.second:02d}"
+    return f"{stamp}.{frac:06d}_{cc}_{test_name_compact(test_name or 'unknown')}_{h[16:32]}"
 
 
 @dataclass(slots=True)

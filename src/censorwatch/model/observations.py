@@ -96,14 +96,17 @@ class DNSAnswer:
     def from_raw(cls, d: Any) -> DNSAnswer | None:
         if not isinstance(d, dict):
             return None
+        g = d.get
+        at, v4, v6, host, asn, org, ttl = (g("answer_type"), g("ipv4"), g("ipv6"), g("hostname"), g("asn"),
+                                          g("as_org_name"), g("ttl"))
         return cls(
-            answer_type=_str(d.get("answer_type")),
-            ipv4=_str(d.get("ipv4")),
-            ipv6=_str(d.get("ipv6")),
-            hostname=_str(d.get("hostname")),
-            asn=_int(d.get("asn")),
-            as_org_name=_str(d.get("as_org_name")),
-            ttl=_int(d.get("ttl")),
+            answer_type=at if at is None or type(at) is str else str(at),
+            ipv4=v4 if v4 is None or type(v4) is str else str(v4),
+            ipv6=v6 if v6 is None or type(v6) is str else str(v6),
+            hostname=host if host is None or type(host) is str else str(host),
+            asn=asn if type(asn) is int else _int(asn),
+            as_org_name=org if org is None or type(org) is str else str(org),
+            ttl=ttl if type(ttl) is int else _int(ttl),
         )
 
 
@@ -129,25 +132,28 @@ class DNSQuery:
     def from_raw(cls, d: Any) -> DNSQuery | None:
         if not isinstance(d, dict):
             return None
-        answers_raw = d.get("answers")
+        g = d.get
+        answers_raw = g("answers")
         answers: list[DNSAnswer] = []
-        if isinstance(answers_raw, list):
+        if type(answers_raw) is list:
+            parse = DNSAnswer.from_raw
             for a in answers_raw:
-                ans = DNSAnswer.from_raw(a)
+                ans = parse(a)
                 if ans is not None:
                     answers.append(ans)
+        failure, t0, t = g("failure"), g("t0"), g("t")
         return cls(
-            hostname=_str(d.get("hostname")),
-            query_type=_str(d.get("query_type")),
-            engine=_str(d.get("engine")),
-            resolver_address=_str(d.get("resolver_address") or d.get("resolver_hostname")),
-            failure=failures.normalize(d.get("failure")),
+            hostname=_str(g("hostname")),
+            query_type=_str(g("query_type")),
+            engine=_str(g("engine")),
+            resolver_address=_str(g("resolver_address") or g("resolver_hostname")),
+            failure=None if failure is None else failures.normalize(failure),
             answers=answers,
-            rcode=_int(d.get("rcode")),
-            raw_response=_str(d.get("raw_response")),
-            t0=_float(d.get("t0")),
-            t=_float(d.get("t")),
-            transaction_id=_int(d.get("transaction_id")),
+            rcode=_int(g("rcode")),
+            raw_response=_str(g("raw_response")),
+            t0=t0 if type(t0) is float else _float(t0),
+            t=t if type(t) is float else _float(t),
+            transaction_id=_int(g("transaction_id")),
         )
 
 
@@ -171,26 +177,30 @@ class TCPConnect:
     def from_raw(cls, d: Any) -> TCPConnect | None:
         if not isinstance(d, dict):
             return None
-        status = d.get("status")
+        g = d.get
+        status = g("status")
         failure: str | None = None
         success = False
-        if isinstance(status, dict):
-            failure = failures.normalize(status.get("failure"))
+        if type(status) is dict:
+            f = status.get("failure")
+            failure = None if f is None else failures.normalize(f)
             s = status.get("success")
             success = bool(s) if s is not None else failure is None
         else:
-            failure = failures.normalize(d.get("failure"))
+            f = g("failure")
+            failure = None if f is None else failures.normalize(f)
             success = failure is None
         if failure is not None:
             success = False
+        ip, port, t0, t, tid = g("ip"), g("port"), g("t0"), g("t"), g("transaction_id")
         return cls(
-            ip=_str(d.get("ip")),
-            port=_int(d.get("port")),
+            ip=ip if ip is None or type(ip) is str else str(ip),
+            port=port if type(port) is int else _int(port),
             success=success,
             failure=failure,
-            t0=_float(d.get("t0")),
-            t=_float(d.get("t")),
-            transaction_id=_int(d.get("transaction_id")),
+            t0=t0 if type(t0) is float else _float(t0),
+            t=t if type(t) is float else _float(t),
+            transaction_id=tid if type(tid) is int else _int(tid),
         )
 
 
@@ -335,15 +345,18 @@ class NetworkEvent:
     def from_raw(cls, d: Any) -> NetworkEvent | None:
         if not isinstance(d, dict):
             return None
+        g = d.get
+        op, nb, addr, f, proto, t0, t, tid = (g("operation"), g("num_bytes"), g("address"), g("failure"),
+                                              g("proto"), g("t0"), g("t"), g("transaction_id"))
         return cls(
-            operation=_str(d.get("operation")),
-            num_bytes=_int(d.get("num_bytes")),
-            address=_str(d.get("address")),
-            failure=failures.normalize(d.get("failure")),
-            proto=_str(d.get("proto")),
-            t0=_float(d.get("t0")),
-            t=_float(d.get("t")),
-            transaction_id=_int(d.get("transaction_id")),
+            operation=op if op is None or type(op) is str else str(op),
+            num_bytes=nb if type(nb) is int else _int(nb),
+            address=addr if addr is None or type(addr) is str else str(addr),
+            failure=None if f is None else failures.normalize(f),
+            proto=proto if proto is None or type(proto) is str else str(proto),
+            t0=t0 if type(t0) is float else _float(t0),
+            t=t if type(t) is float else _float(t),
+            transaction_id=tid if type(tid) is int else _int(tid),
         )
 
 
