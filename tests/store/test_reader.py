@@ -147,6 +147,19 @@ def test_truncated_gzip_keeps_what_came_before(tmp_path: Path) -> None:
     assert 0 < len(good) < 50
 
 
+@pytest.mark.parametrize("damage", ["not gzip at all, just text\n", "short", ""])
+def test_not_gzip_under_a_gz_name_is_a_located_error(tmp_path: Path, damage: str) -> None:
+    bad = tmp_path / "a.jsonl.gz"
+    bad.write_bytes(damage.encode())
+    good = tmp_path / "b.jsonl.gz"
+    good.write_bytes(gzip.compress(orjson.dumps(_msmt(1)) + b"\n"))
+    items = list(read_paths([tmp_path]))
+    errors, ok = _split(items)[1], _split(items)[0]
+    assert len(ok) == 1
+    if damage:  # an empty file holds no measurement and no error
+        assert len(errors) == 1 and errors[0].source == str(bad) and "cannot read" in errors[0].reason
+
+
 def test_missing_path_and_invalid_utf8(tmp_path: Path) -> None:
     f = tmp_path / "latin1.jsonl"
     f.write_bytes(orjson.dumps(_msmt(1)) + b'\n{"test_name": "\xff"}\n')
