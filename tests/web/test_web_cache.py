@@ -73,3 +73,30 @@ def test_ttl_zero_never_caches() -> None:
 
     cache = PageCache(ttl=0)
     assert [cache.get("k", compute, root, root) for _ in range(3)] == [1, 2, 3]
+
+
+def test_close_waits_for_refreshes_then_the_connection_closes() -> None:
+    root = duckdb.connect()
+    gate = threading.Event()
+    n = [0]
+
+    def compute(con: duckdb.DuckDBPyConnection) -> int:
+        n[0] += 1
+        if n[0] == 2:
+            assert gate.wait(10)
+        return n[0]
+
+    cache = PageCache(ttl=0.2, stale_for=60)
+    cur = root.cursor()
+    assert cache.get("k", compute, cur, root) == 1
+    time.sleep(0.3)
+    assert cache.get("k", compute, cur, root) == 1  # a refresh now holds a cursor on root
+    threading.Timer(0.3, gate.set).start()
+    t0 = time.monotonic()
+    cache.close()
+    assert time.monotonic() - t0 >= 0.25 and n[0] == 2  # it waited for the running refresh
+    time.sleep(0.3)
+    assert cache.get("k", compute, cur, root) == 2  # stale again: served, but no refresh after close
+    assert n[0] == 2
+    cur.close()
+    root.close()  # nothing holds the connection any more

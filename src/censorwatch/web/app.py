@@ -62,6 +62,7 @@ def create_app(
         finally:
             if warm is not None:  # the owner may close the connection right after shutdown
                 await asyncio.to_thread(warm.join, 60)
+            await asyncio.to_thread(app.state.cache.close)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

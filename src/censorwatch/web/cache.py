@@ -31,6 +31,8 @@ class PageCache:
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._refreshing: set[Hashable] = set()
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
         self._generation = 0
 
     def get(self, key: Hashable, compute: Compute, con: duckdb.DuckDBPyConnection,
@@ -48,10 +50,12 @@ class PageCache:
                 if now - born <= self.ttl:
                     return value
                 if now - born <= self.ttl + self.stale_for:
-                    if key not in self._refreshing:
+                    if key not in self._refreshing and not self._closed:
                         self._refreshing.add(key)
-                        threading.Thread(target=self._refresh, args=(key, compute, root, generation),
-                                         daemon=True, name="censorwatch-cache-refresh").start()
+                        t = threading.Thread(target=self._refresh, args=(key, compute, root, generation),
+                                             daemon=True, name="censorwatch-cache-refresh")
+                        self._threads.add(t)
+                        t.start()
                     return value
         value = compute(con)
         self._put(key, now, value, generation)
@@ -77,6 +81,17 @@ class PageCache:
             cur.close()
             with self._lock:
                 self._refreshing.discard(key)
+                self._threads.discard(threading.current_thread())
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Start no more refreshes and wait for running ones: after this the owner may close the
+        connection (DuckDB refuses to close one a refresh cursor still uses)."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def clear(self) -> None:
         with self._lock:
