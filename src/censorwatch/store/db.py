@@ -195,10 +195,10 @@ class Store:
 
     def raw(self, uid: str) -> bytes | None:
         """The stored measurement's bytes exactly as they were read, or ``None``."""
-        row = self.con.execute(
+        rows = self.con.execute(  # fetchall: DuckDB refuses new work while a result is unfinished
             "SELECT raw, raw_part, raw_row FROM measurements WHERE measurement_uid = ?", [uid]
-        ).fetchone()
-        return self._raw_of(*row) if row else None
+        ).fetchall()
+        return self._raw_of(*rows[0]) if rows else None
 
     def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
         """Every measurement whose verdict is missing or was made by another rules version, in chunks.

@@ -16,7 +16,6 @@ each row group once.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -27,6 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from censorwatch.store.durable import replace_durably
 
 #: rows per Parquet row group: a point read decodes one group (~256 x mean size)
 ROW_GROUP = 256
@@ -85,17 +86,7 @@ class RawStore:
                                      schema=_SCHEMA)
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd",
                        compression_level=ZSTD_LEVEL, use_dictionary=False, write_statistics=False)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
-        dfd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        replace_durably(tmp, final)
         self._next = part + 1
         return part
 
