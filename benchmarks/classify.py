@@ -112,6 +112,17 @@ def main() -> None:
                 f"{corpus.stat().st_size / 2**20:,.0f} MiB gz)")
         print(desc, f"rules {RULES_VERSION}", flush=True)
 
+        # the floor: inflating the file and decoding each line's JSON, nothing else
+        def floor() -> int:
+            from censorwatch.store.reader import _open
+            n = 0
+            with _open(corpus) as fh:
+                for line in fh:
+                    orjson.loads(line)
+                    n += 1
+            return n
+        n_floor, c_floor, _ = timed(floor)
+        print(f"floor (inflate + orjson.loads): {n_floor / c_floor:9,.0f} msmt/cpu-s ({c_floor:.1f} s)")
         # stage split: parse only, then parse + classify (no store)
         n_parse, c_parse, _ = timed(lambda: sum(1 for _ in read_paths([corpus])))
         n_cls, c_cls, _ = timed(lambda: sum(1 for m in read_paths([corpus]) if classify(m, fps)))  # type: ignore[arg-type]
@@ -132,10 +143,14 @@ def main() -> None:
         store.close()
         assert stats.new == args.count and counts["verdicts"] == args.count, (stats, counts)
         per_core = args.count / cpu
+        raw_mib = sum(p.stat().st_size for p in Path(f"{db}.raw").glob("*.parquet")) / 2**20
         print(f"parse+classify+write: {per_core:9,.0f} msmt/cpu-s; wall {wall:.1f} s "
-              f"({args.count / wall:,.0f}/s); db {db.stat().st_size / 2**20:,.0f} MiB; {counts}")
+              f"({args.count / wall:,.0f}/s); db {db.stat().st_size / 2**20:,.0f} MiB + raw parts "
+              f"{raw_mib:,.0f} MiB; {counts}")
         rows.append(f"| parse + classify + write, one process, DuckDB threads=1 | {desc} | "
                     f"**{per_core:,.0f} msmt/s/core** (CPU {cpu:.1f} s, wall {wall:.1f} s) |")
+        rows.append(f"| floor: inflate the .gz and decode each line's JSON, nothing else | same corpus | "
+                    f"{n_floor / c_floor:,.0f} msmt/s/core |")
         rows.append(f"| stage: parse only (reader + envelope) | same corpus | {n_parse / c_parse:,.0f} msmt/s/core |")
         rows.append(f"| stage: parse + classify (no store) | same corpus | {n_cls / c_cls:,.0f} msmt/s/core |")
         if prof:
