@@ -169,9 +169,11 @@ def main() -> None:
                 cpu_s = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
                 if proc.returncode != 0:
                     sys.exit(f"`censorwatch ingest` failed ({proc.returncode}): {proc.stderr[-2000:]}")
-                print(f"censorwatch {label}: wall {w:.1f} s ({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s")
+                rss = r1.ru_maxrss / 2**10  # KiB -> MiB; the largest of the children so far
+                print(f"censorwatch {label}: wall {w:.1f} s ({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s, "
+                      f"peak RSS {rss:,.0f} MiB")
                 rows.append(f"| `censorwatch ingest` CLI, {label} | same corpus | wall {w:.1f} s "
-                            f"({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s |")
+                            f"({args.count / w:,.0f} msmt/s), CPU {cpu_s:.1f} s, peak RSS {rss:,.0f} MiB |")
             # every verdict made stale, as after a rules change: `analyze` re-derives them all
             with Store(cli_db) as s:
                 s.con.execute("UPDATE verdicts SET rules_version = '0-bench'").fetchall()
