@@ -41,16 +41,23 @@ def parse_time(v: Any) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+
+
+# The times below are spelled out: ``strftime`` costs ~15 us here, a tenth of a classification.
 def format_time(dt: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, seconds precision: ``2024-02-17T10:00:00Z``."""
     if dt is None:
         return None
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = _utc(dt)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
 def ooni_time(dt: datetime) -> str:
     """OONI's envelope spelling: ``YYYY-MM-DD hh:mm:ss`` in UTC."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    u = _utc(dt)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}"
 
 
 def normalize_asn(v: Any) -> str:
@@ -113,10 +120,9 @@ def derive_uid(start: datetime | None, cc: str, test_name: str, digest: bytes) -
     digest, so the same measurement always gets the same uid and different ones practically never
     collide.
     """
-    ts = (start or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
+    ts = _utc(start or datetime(1970, 1, 1, tzinfo=UTC))
     h = hashlib.blake2b(digest, digest_size=16).hexdigest()
     frac = int(h[:5], 16) % 1_000_000
-    # spelled out: strftime costs ~15 us, a third of deriving the uid
     stamp = f"{ts.year:04d}{ts.month:02d}{ts.day:02d}{ts.hour:02d}{ts.minute:02d}{ts.second:02d}"
     return f"{stamp}.{frac:06d}_{cc}_{test_name_compact(test_name or 'unknown')}_{h[16:32]}"
 
