@@ -303,30 +303,38 @@ class HTTPResponse:
 class HTTPRequest:
     url: str | None = None
     method: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
     response: HTTPResponse | None = None
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    #: the request's headers as recorded (``headers`` flattens them on demand: no rule reads them)
+    raw_headers: Any = None
+    raw_headers_list: Any = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return _headers(self.raw_headers, self.raw_headers_list)[0]
 
     @classmethod
     def from_raw(cls, d: Any) -> HTTPRequest | None:
         if not isinstance(d, dict):
             return None
-        req = d.get("request") if isinstance(d.get("request"), dict) else {}
-        assert isinstance(req, dict)
-        headers, _ = _headers(req.get("headers"), req.get("headers_list"))
-        resp = HTTPResponse.from_raw(d.get("response"))
+        g = d.get
+        req = g("request")
+        if type(req) is not dict:
+            req = {}
+        f, t0, t = g("failure"), g("t0"), g("t")
         return cls(
             url=_str(req.get("url")),
             method=_str(req.get("method")),
-            headers=headers,
-            failure=failures.normalize(d.get("failure")),
-            response=resp,
-            t0=_float(d.get("t0")),
-            t=_float(d.get("t")),
-            transaction_id=_int(d.get("transaction_id")),
+            failure=None if f is None else failures.normalize(f),
+            response=HTTPResponse.from_raw(g("response")),
+            t0=t0 if type(t0) is float else _float(t0),
+            t=t if type(t) is float else _float(t),
+            transaction_id=_int(g("transaction_id")),
+            raw_headers=req.get("headers"),
+            raw_headers_list=req.get("headers_list"),
         )
 
 
