@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "platform"))
 
 from platform_certs import make_ca_and_server
+from throttle_table import append_grid
 
 from censorwatch.lab.pacing import PacedServer
 from censorwatch.probe import ProbeConfig, build_context, throughput
@@ -81,19 +81,10 @@ async def main() -> None:
                f"{sorted(errs)[len(errs) // 2]:.1%})")
     print(summary)
     if a.out is not None:
-        lines = ["| network kbps | cap kbps | throttled? | called | measured kbps | error | ratio | seconds |",
-                 "|---:|---:|:---:|:---:|---:|---:|---:|---:|"]
-        for r in rows:
-            lines.append(f"| {r['speed']:.0f} | {r['cap'] or '-'} | {'yes' if r['truth'] else 'no'} | "
-                         f"{'throttle' if r['called'] else '-'} | {r['rate']:.1f} | {r['rate_err']:.1%} | "
-                         f"{r['ratio']} | {r['seconds']:.1f} |")
-        text = (f"\n### Throttling detection grid (loopback, user-space pacing; samples={a.samples}, "
-                f"duration={a.duration}s)\n\n- command: `PYTHONPATH=src python benchmarks/throttle.py "
-                f"--samples {a.samples} --duration {a.duration} --out {a.out}`\n- machine: 2-core x86_64 VM, "
-                f"Python {platform.python_version()}\n- result: {summary}\n\n" + "\n".join(lines) + "\n")
-        with a.out.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-
+        append_grid(a.out, f"Throttling detection grid (loopback, user-space pacing; samples={a.samples}, "
+                    f"duration={a.duration}s)",
+                    f"PYTHONPATH=src python benchmarks/throttle.py --samples {a.samples} --duration {a.duration} "
+                    f"--out {a.out}", "", summary, [{**r, "err": r["rate_err"]} for r in rows])
 
 if __name__ == "__main__":
     asyncio.run(main())

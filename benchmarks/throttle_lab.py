@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from throttle_table import append_grid
 
 SPEEDS: tuple[float | None, ...] = (None, 4000.0, 1000.0, 400.0)
 CAPS: tuple[float | None, ...] = (None, 150.0, 400.0, 1000.0)
@@ -92,20 +93,9 @@ def main() -> None:
                f"{errs[-1]:.1%}; whole grid {wall:.0f} s with --jobs {a.jobs}")
     print(summary)
     if a.out is not None:
-        lines = ["| network kbps | cap kbps | throttled? | called | measured kbps | error | ratio | seconds |",
-                 "|---:|---:|:---:|:---:|---:|---:|---:|---:|"]
-        for r in rows:
-            err = f"{r['err']:.1%}" if r["err"] is not None else "-"
-            lines.append(f"| {r['speed'] or 'unshaped'} | {r['cap'] or '-'} | {'yes' if r['truth'] else 'no'} | "
-                         f"{'throttle' if r['called'] else '-'} | {r['rate']:.1f} | {err} | {r['ratio']} | "
-                         f"{r['seconds']:.1f} |")
-        text = (f"\n### Throttling detection grid in the lab (SNI throttle in the lab censor; samples=3, "
-                f"duration=3s)\n\n- command: `sudo PYTHONPATH=src python benchmarks/throttle_lab.py --jobs {a.jobs} "
-                f"--out {a.out}`\n- machine: 2-core x86_64 VM, Python {platform.python_version()} (shared with "
-                f"other test runs: load average > 10)\n- result: {summary}\n\n" + "\n".join(lines) + "\n")
-        with a.out.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-
+        append_grid(a.out, "Throttling detection grid in the lab (SNI throttle in the lab censor; samples=3, "
+                    "duration=3s)", f"sudo PYTHONPATH=src python benchmarks/throttle_lab.py --jobs {a.jobs} "
+                    f"--out {a.out}", " (shared with other test runs: load average > 10)", summary, rows)
 
 if __name__ == "__main__":
     main()
