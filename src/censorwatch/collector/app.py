@@ -30,7 +30,7 @@ import orjson
 from censorwatch.collector.keys import LogSigner, load_or_create_key, public_key_document
 from censorwatch.collector.metrics import Metrics
 from censorwatch.collector.ratelimit import RateLimiter
-from censorwatch.collector.validate import Rejection, check
+from censorwatch.collector.validate import Accepted, Rejection, check
 from censorwatch.collector.writer import LogWriter, Outcome
 from censorwatch.store.evidence import EvidenceStore
 
@@ -141,26 +141,54 @@ class Collector:
 
     async def accept(self, body: bytes, t0: float) -> Reply:
         """Validate, queue for the writer, wait for the durable commit; ``t0`` = when the request began."""
+        if len(body) < _INLINE_CHECK_BYTES:
+            acc = self.prepare(body)
+        else:  # a large body is checked in a thread so it does not hold up everyone else's requests
+            acc = await asyncio.to_thread(self.prepare, body)
+        if not isinstance(acc, Accepted):
+            return acc
+        fut = self.enqueue(acc)
+        if not isinstance(fut, asyncio.Future):
+            return fut
         try:
-            # a large body is checked in a thread so it does not hold up everyone else's requests
-            acc = check(body) if len(body) < _INLINE_CHECK_BYTES else await asyncio.to_thread(check, body)
+            async with asyncio.timeout(self.config.commit_timeout):
+                await asyncio.shield(fut)
+        except TimeoutError:
+            return self.timeout_reply()
+        except Exception:  # answered from the future below
+            pass
+        return self.answer(acc, fut, t0)
+
+    # the same in steps, for a transport that drives them with callbacks (collector/http.py)
+    def prepare(self, body: bytes) -> Accepted | Reply:
+        try:
+            return check(body)
         except Rejection as rej:
             return self._reject(rej)
-        # duplicates are recognised by the writer (one lookup per batch), not here: no query per request
+
+    def enqueue(self, acc: Accepted) -> asyncio.Future[tuple[Outcome, bytes]] | Reply:
+        """Hand to the writer (duplicates are recognised there: one lookup per batch, no query per
+        request); a ``Reply`` (429) when its queue is full."""
         fut = self.writer.submit(acc)
         if fut is None:
             return self._reject(Rejection(429, "queue_full", "the collector is busy; retry later"),
                                 [(b"retry-after", b"1")])
-        try:
-            async with asyncio.timeout(self.config.commit_timeout):
-                outcome, receipt = await asyncio.shield(fut)
-        except TimeoutError:
-            return error_reply(503, "commit_timeout", "not yet stored; retry (a retry is answered 200 if it was)",
-                               headers=[(b"retry-after", b"5")])
-        except (OSError, sqlite3.Error) as exc:  # the disk, not the input: nothing of this batch was stored
-            self.metrics.rejected["storage_error"] += 1
-            return error_reply(503, "storage_error", f"not stored ({type(exc).__name__}); retry later",
-                               headers=[(b"retry-after", b"10")])
+        return fut
+
+    def timeout_reply(self) -> Reply:
+        return error_reply(503, "commit_timeout", "not yet stored; retry (a retry is answered 200 if it was)",
+                           headers=[(b"retry-after", b"5")])
+
+    def answer(self, acc: Accepted, fut: asyncio.Future[tuple[Outcome, bytes]], t0: float) -> Reply:
+        """The reply once the writer's future is done (committed, duplicate, conflict or a disk error)."""
+        exc = fut.exception()
+        if exc is not None:
+            if isinstance(exc, OSError | sqlite3.Error):  # the disk, not the input: nothing of that batch was stored
+                self.metrics.rejected["storage_error"] += 1
+                return error_reply(503, "storage_error", f"not stored ({type(exc).__name__}); retry later",
+                                   headers=[(b"retry-after", b"10")])
+            raise exc
+        outcome, receipt = fut.result()
         if outcome is Outcome.CONFLICT:
             return self._reject(Rejection(
                 409, "uid_conflict",
