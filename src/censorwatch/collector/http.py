@@ -119,6 +119,7 @@ class HttpProtocol(asyncio.Protocol):
         self.busy = False  # the head of ``pending`` is being answered (a submission awaiting its commit)
         self.broken = False  # the byte stream cannot be parsed any more: answer what is queued, then close
         self.paused = False
+        self.eof = False  # the client half-closed: answer what it asked, then close
         self.last_active = time.monotonic()
 
     # --- connection ----------------------------------------------------------------------------------
@@ -133,6 +134,17 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.discard(self)
         self.pending.clear()
         self.cur = None
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        if self.idle:
+            return None  # close
+        self.broken = True  # nothing more will come: an incomplete request is dropped
+        if self.cur is not None and self.cur in self.pending and not self.cur.complete:
+            self.pending.remove(self.cur)
+        self.cur = None
+        self._next()
+        return None if self.transport.is_closing() else True
 
     def pause_writing(self) -> None:  # the client is not reading its answers: stop reading its requests
         self.transport.pause_reading()
@@ -276,7 +288,9 @@ class HttpProtocol(asyncio.Protocol):
             if req.answered and (req.close or not req.keep_alive):
                 self._close()
                 return
-        if self.paused and len(pending) < MAX_PIPELINED // 2 and not self.broken:
+        if self.eof and self.idle:
+            self._close()
+        elif self.paused and len(pending) < MAX_PIPELINED // 2 and not self.broken:
             self.paused = False
             self.transport.resume_reading()
 
