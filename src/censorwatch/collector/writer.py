@@ -54,11 +54,19 @@ class LogWriter:
         queue_size: int = 8192,
         max_batch: int = 1024,
         sth_history_interval_ms: int = 1000,
+        linger: float = 0.002,
+        linger_below: int = 32,
     ) -> None:
         self.path = path
         self.signer = signer
         self.metrics = metrics
         self.max_batch = max_batch
+        # group commit: when fewer than ``linger_below`` are waiting, wait ``linger`` s for more first.
+        # Each commit costs ~1 ms of CPU whatever its size (tree head signature, the transaction, the
+        # fsync, the hand-over to the thread): at 1,000/s, batches of ~3 became ~6 and the CPU per
+        # submission fell by ~0.15 ms, for 2 ms more latency. Under heavy load batches are big anyway.
+        self.linger = linger
+        self.linger_below = linger_below
         self.sth_history_interval_ms = sth_history_interval_ms
         self.queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
         self.tree = MerkleTree()
@@ -126,6 +134,8 @@ class LogWriter:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
+            if self.linger and self.queue.qsize() < self.linger_below:
+                await asyncio.sleep(self.linger)
             while len(batch) < self.max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             t0 = time.perf_counter()
