@@ -230,3 +230,41 @@ def test_arbitrary_bytes_never_get_a_500(url: str, data: bytes) -> None:
 def test_still_serving_after_the_fuzzing(url: str) -> None:
     out = _exchange(url, get("/api/v1/log/sth"))
     assert out.startswith(b"HTTP/1.1 200 ")
+
+
+def test_sigterm_under_load_stops_the_server_cleanly(tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    from collector.helpers import CollectorProcess
+
+    for round_ in range(3):
+        proc = CollectorProcess(tmp_path / f"t{round_}.duckdb", None, "--client-rate", "0").start()
+        stop = threading.Event()
+
+        def load(url: str = proc.url, k: int = round_, stop: threading.Event = stop) -> None:
+            i = 0
+            while not stop.is_set():
+                try:
+                    c = Raw(url)
+                    c.send(post(orjson.dumps(make_measurement(k * 100_000 + i)))).answer()
+                    c.close()
+                except OSError:
+                    return
+                i += 1
+
+        workers = [threading.Thread(target=load) for _ in range(8)]
+        for w in workers:
+            w.start()
+        import time
+
+        time.sleep(0.5)
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.proc.wait(20) == 0, proc.log.read_text()
+        finally:
+            stop.set()
+            for w in workers:
+                w.join(10)
+            proc.kill()

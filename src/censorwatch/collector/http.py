@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections import deque
 from email.utils import formatdate
@@ -405,11 +406,14 @@ async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: a
     await collector.start()
     state = HttpServerState(collector, keep_alive=keep_alive)
     server = await loop.create_server(lambda: HttpProtocol(state), host, port, backlog=2048, reuse_address=True)
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
+    # Plain signal.signal handlers, not loop.add_signal_handler: with uvloop, a SIGTERM delivered to
+    # another thread (the writer's) was sometimes never dispatched to the loop, and the server did not
+    # stop. A Python handler always runs in the main thread (at the latest at the sweeper's next tick,
+    # every second) and wakes the loop with call_soon_threadsafe.
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda _n, _f: loop.call_soon_threadsafe(stop.set))
 
     async def sweeper() -> None:
         while True:
@@ -436,8 +440,8 @@ async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: a
                 c.transport.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 5)
-        for sig in handled:
-            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(config: CollectorConfig, host: str, port: int) -> None:
