@@ -114,7 +114,7 @@ def make_measurement(i: int, *, rng: random.Random | None = None, padding: int =
 
 
 @contextlib.contextmanager
-def lean_server(config: Any) -> Iterator[str]:
+def lean_server(config: Any, **options: Any) -> Iterator[str]:
     """The collector's own HTTP server (collector/http.py) in a thread of this process, on a free port:
     a failure inside it shows up here (as a 500 the tests refuse), not only in a subprocess log."""
     import asyncio
@@ -130,7 +130,7 @@ def lean_server(config: Any) -> Iterator[str]:
         async def main() -> None:
             box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
             ready = asyncio.Event()
-            task = asyncio.create_task(serve_async(config, "127.0.0.1", port, ready=ready, stop=box["stop"]))
+            task = asyncio.create_task(serve_async(config, "127.0.0.1", port, ready=ready, stop=box["stop"], **options))
             await asyncio.wait([asyncio.create_task(ready.wait()), task], return_when=asyncio.FIRST_COMPLETED)
             up.set()
             await task

@@ -268,3 +268,33 @@ def test_sigterm_under_load_stops_the_server_cleanly(tmp_path: Path) -> None:
             for w in workers:
                 w.join(10)
             proc.kill()
+
+
+def test_idle_and_trickling_connections_are_closed(tmp_path: Path) -> None:
+    import time
+
+    config = CollectorConfig(evidence_dir=tmp_path / "ev", client_rate=0)
+    with lean_server(config, keep_alive=1.0, request_timeout=1.5) as u:
+        idle, slow = Raw(u), Raw(u)
+        assert idle.send(get("/api/v1/log/sth")).answer()[0] == 200
+        head = b"GET /api/v1/log/sth HTTP/1.1\r\nx-slow: "
+        t0, closed = time.monotonic(), False
+        for i in range(40):  # a byte every 0.1 s: activity, but the request never completes
+            try:
+                slow.sock.sendall(head[i : i + 1] if i < len(head) else b"a")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.1)
+            slow.sock.settimeout(0.01)
+            try:
+                if slow.sock.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+        assert closed and time.monotonic() - t0 < 3.9, "a request trickling in was never dropped"
+        idle.sock.settimeout(5)
+        assert idle.sock.recv(1) == b"", "an idle keep-alive connection was never closed"
+        idle.close()
+        slow.close()

@@ -158,8 +158,8 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         cur = self.cur
-        if cur is not None and not cur.complete and now - self.last_active > self.state.request_timeout:
-            self.transport.close()  # a request trickling in (or stalled) for too long
+        if cur is not None and not cur.complete and time.perf_counter() - cur.t0 > self.state.request_timeout:
+            self.transport.close()  # a request trickling in (or stalled) for too long, however slowly
         elif cur is None and not self.pending and not self.busy and now - self.last_active > self.state.keep_alive:
             self.transport.close()
 
@@ -397,14 +397,15 @@ class HttpProtocol(asyncio.Protocol):
 
 
 async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: asyncio.Event | None = None,
-                      stop: asyncio.Event | None = None, keep_alive: float = 30.0) -> None:
+                      stop: asyncio.Event | None = None, keep_alive: float = 30.0,
+                      request_timeout: float = 60.0) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT), then stop accepting, let the answers in flight
     finish (up to 15 s), commit what is queued and close."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     collector = Collector(config)
     await collector.start()
-    state = HttpServerState(collector, keep_alive=keep_alive)
+    state = HttpServerState(collector, keep_alive=keep_alive, request_timeout=request_timeout)
     server = await loop.create_server(lambda: HttpProtocol(state), host, port, backlog=2048, reuse_address=True)
     # Plain signal.signal handlers, not loop.add_signal_handler: with uvloop, a SIGTERM delivered to
     # another thread (the writer's) was sometimes never dispatched to the loop, and the server did not
