@@ -407,10 +407,11 @@ async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: a
     await collector.start()
     state = HttpServerState(collector, keep_alive=keep_alive, request_timeout=request_timeout)
     server = await loop.create_server(lambda: HttpProtocol(state), host, port, backlog=2048, reuse_address=True)
-    # Plain signal.signal handlers, not loop.add_signal_handler: with uvloop, a SIGTERM delivered to
-    # another thread (the writer's) was sometimes never dispatched to the loop, and the server did not
-    # stop. A Python handler always runs in the main thread (at the latest at the sweeper's next tick,
-    # every second) and wakes the loop with call_soon_threadsafe.
+    # Plain signal.signal handlers (when in the main thread; tests run the server in another): a
+    # Python handler runs in the main thread, at the latest at the sweeper's next tick (every second),
+    # and wakes the loop with call_soon_threadsafe. (Defensive: during profiling a server seemed to
+    # outlive its SIGTERM, but at least one such case was a signal sent to a shell's subshell, not to
+    # the server, and no test reproduced it with loop.add_signal_handler either.)
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
