@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +111,42 @@ def make_measurement(i: int, *, rng: random.Random | None = None, padding: int =
         "test_start_time": start,
         "test_version": "0.4.3",
     }
+
+
+@contextlib.contextmanager
+def lean_server(config: Any, **options: Any) -> Iterator[str]:
+    """The collector's own HTTP server (collector/http.py) in a thread of this process, on a free port:
+    a failure inside it shows up here (as a 500 the tests refuse), not only in a subprocess log."""
+    import asyncio
+    import threading
+
+    from censorwatch.collector.http import serve_async
+
+    port = free_port()
+    up = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
+            ready = asyncio.Event()
+            task = asyncio.create_task(serve_async(config, "127.0.0.1", port, ready=ready, stop=box["stop"], **options))
+            await asyncio.wait([asyncio.create_task(ready.wait()), task], return_when=asyncio.FIRST_COMPLETED)
+            up.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced below
+            box["error"] = exc
+            up.set()
+
+    thread = threading.Thread(target=run, name="lean-collector", daemon=True)
+    thread.start()
+    if not up.wait(30) or "error" in box:
+        raise RuntimeError(f"the lean server did not start: {box.get('error')!r}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)

@@ -9,6 +9,8 @@ import pytest
 
 from censorwatch.collector.canonical import canonical_bytes, decode
 from censorwatch.collector.validate import Rejection, check
+from censorwatch.model.measurement import Measurement
+from censorwatch.store.uid import stable_uid
 from collector.helpers import make_measurement
 
 
@@ -28,6 +30,8 @@ def test_every_real_ooni_sample_is_accepted(samples: Path) -> None:
             acc = check(orjson.dumps(obj))
             assert acc.canonical == canonical_bytes(decode(acc.canonical)), f
             assert orjson.loads(acc.canonical) == obj, f
+            # the collector's uid is the one the store gives the same measurement read from a file
+            assert acc.measurement_uid == stable_uid(Measurement.from_raw(orjson.loads(acc.canonical))), f
 
 
 def _reject(body: bytes) -> Rejection:
@@ -74,7 +78,8 @@ def test_envelope_errors_name_the_key(mutate, code: str, location: str) -> None:
 def test_unknown_test_with_input_is_accepted() -> None:
     m = make_measurement(2)
     m["test_name"] = "brand_new_test"
-    assert check(orjson.dumps(m)).measurement.test_name == "brand_new_test"
+    acc = check(orjson.dumps(m))
+    assert "_brandnewtest_" in acc.measurement_uid and orjson.loads(acc.canonical)["test_name"] == "brand_new_test"
 
 
 @pytest.mark.parametrize(

@@ -25,17 +25,17 @@ def test_a_failed_commit_is_a_503_and_leaves_no_trace(tmp_path: Path, monkeypatc
     where = tmp_path / "ev"
     with TestClient(create_app(CollectorConfig(evidence_dir=where, client_rate=0))) as c:
         assert c.post(POST, content=orjson.dumps(make_measurement(1))).status_code == 201
-        real = EvidenceStore.append_batch
+        real = EvidenceStore.commit
 
         def full_disk(*args: object, **kwargs: object) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(EvidenceStore, "append_batch", full_disk)
+        monkeypatch.setattr(EvidenceStore, "commit", full_disk)
         r = c.post(POST, content=orjson.dumps(make_measurement(2)))
         assert r.status_code == 503 and r.json()["error"] == "storage_error" and r.headers["retry-after"] == "10"
         assert c.get("/api/v1/log/sth").json()["tree_size"] == 1
 
-        monkeypatch.setattr(EvidenceStore, "append_batch", real)
+        monkeypatch.setattr(EvidenceStore, "commit", real)
         r = c.post(POST, content=orjson.dumps(make_measurement(2)))  # the retry
         assert r.status_code == 201 and r.json()["receipt"]["leaf_index"] == 1
         sth = c.get("/api/v1/log/sth").json()
@@ -60,3 +60,13 @@ def test_the_log_key_is_private_and_stable(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(PermissionError, match="chmod 600"):
         load_or_create_key(path)
+
+
+def test_receipt_bytes_are_the_receipt_document(tmp_path: Path) -> None:
+    from censorwatch.collector.keys import LogSigner, LogVerifier, load_or_create_key
+
+    signer = LogSigner(load_or_create_key(tmp_path / "k.pem"))
+    for idx, uid in ((0, "a"), (12345, "20260301100000.123456_PK_webconnectivity_0123456789abcdef"), (7, 'q"\\u')):
+        fast = signer.receipt_bytes(idx, bytes(range(32)), uid, 1_760_000_000_123)
+        assert fast == orjson.dumps(signer.receipt(idx, bytes(range(32)), uid, 1_760_000_000_123))
+        assert LogVerifier(signer.public).check_receipt(orjson.loads(fast)) is None

@@ -35,8 +35,12 @@ def serve(
     queue_size: int = typer.Option(8192, help="Submissions waiting for the writer before 429."),
     client_rate: float = typer.Option(50.0, help="Submissions per second per client address (0: no limit)."),
     client_burst: float = typer.Option(200.0, help="Burst allowance per client address."),
+    http: str = typer.Option("lean", help="HTTP server: lean (the collector's own, fastest) or uvicorn (ASGI)."),
 ) -> None:
     """Accept measurements over HTTP into the append-only, signed evidence log."""
+    if http not in ("lean", "uvicorn"):
+        console.print(f"[red]error:[/] --http must be lean or uvicorn, not {http!r}")
+        raise typer.Exit(2)
     from censorwatch.collector.app import CollectorConfig
     from censorwatch.collector.server import serve as run
 
@@ -46,7 +50,7 @@ def serve(
         client_rate=client_rate, client_burst=client_burst,
     )
     console.print(f"collector: evidence log in {where}, listening on http://{host}:{port}")
-    run(config, host, port)
+    run(config, host, port, http=http)
 
 
 @collector_app.command("export")

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -86,6 +87,15 @@ class LogSigner:
         }
         st["signature"] = b64(self._key.sign(signed_bytes(RECEIPT_TAG, st)))
         return st
+
+    def receipt_bytes(self, leaf_index: int, leaf_hash: bytes, uid: str, timestamp_ms: int) -> bytes:
+        """``orjson.dumps(self.receipt(...))``, the same bytes, built without the dict round trips."""
+        h, u = leaf_hash.hex(), orjson.dumps(uid).decode()
+        signed = (f'{{"leaf_hash":"{h}","leaf_index":{leaf_index},"log_id":"{self.log_id}",'
+                  f'"measurement_uid":{u},"timestamp":{timestamp_ms},"version":1}}').encode()
+        sig = b64(self._key.sign(RECEIPT_TAG + signed))
+        return (f'{{"log_id":"{self.log_id}","leaf_index":{leaf_index},"leaf_hash":"{h}","measurement_uid":{u},'
+                f'"timestamp":{timestamp_ms},"version":1,"signature":"{sig}"}}').encode()
 
     def sth(self, tree_size: int, root_hash: bytes, timestamp_ms: int) -> dict[str, Any]:
         st: dict[str, Any] = {

@@ -15,7 +15,7 @@ import orjson
 
 from censorwatch.collector.canonical import NotCanonicalisable, canonical_bytes, decode
 from censorwatch.collector.merkle import leaf_hash
-from censorwatch.model.measurement import InvalidMeasurement, Measurement, derive_uid, parse_time
+from censorwatch.model.measurement import derive_uid, normalize_cc, parse_time
 
 # OONI nettests (and censorwatch's own); an unknown name is accepted only with an input.
 KNOWN_TESTS = frozenset(
@@ -61,7 +61,6 @@ class Accepted:
     measurement_uid: str
     canonical: bytes
     leaf_hash: bytes
-    measurement: Measurement
 
 
 def _type_name(v: Any) -> str:
@@ -74,7 +73,11 @@ def _bad(key: str, want: str, got: Any) -> Rejection:
     return Rejection(422, "wrong_type", f"'{key}' must be {want}, got {_type_name(got)}", f"$.{key}")
 
 
-def _check_envelope(obj: dict[str, Any], now: datetime) -> None:
+def _check_envelope(obj: dict[str, Any], now: datetime) -> datetime:
+    """Check the envelope on the decoded dict; return the measurement's start time.
+
+    These checks imply everything ``Measurement.from_raw`` requires (a non-empty string test name,
+    a parseable start time, ``test_keys`` an object or null), so no ``Measurement`` is built here."""
     if "test_name" not in obj:
         raise Rejection(422, "missing_key", "required key 'test_name' is missing", "$.test_name")
     name = obj["test_name"]
@@ -129,6 +132,7 @@ def _check_envelope(obj: dict[str, Any], now: datetime) -> None:
     if uid is not None and not (isinstance(uid, str) and _UID.match(uid)):
         raise Rejection(422, "bad_value", "'measurement_uid' must be 1-128 characters of [A-Za-z0-9._-]",
                         "$.measurement_uid")
+    return start
 
 
 def check(body: bytes, *, now: datetime | None = None) -> Accepted:
@@ -143,15 +147,12 @@ def check(body: bytes, *, now: datetime | None = None) -> Accepted:
         raise Rejection(400, "invalid_json", f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise Rejection(422, "wrong_type", f"expected a JSON object (one measurement), got {_type_name(obj)}")
-    _check_envelope(obj, now or datetime.now(UTC))
-    try:
-        m = Measurement.from_raw(obj, source="collector")
-    except InvalidMeasurement as exc:
-        raise Rejection(422, "invalid_measurement", str(exc)) from None
+    start = _check_envelope(obj, now or datetime.now(UTC))
     try:
         canonical = canonical_bytes(obj)
     except NotCanonicalisable as exc:
         raise Rejection(422, "not_canonical", str(exc)) from None
-    # the same uid the store gives the same measurement read from a file (store/uid.py::stable_uid)
-    uid = m.measurement_uid or derive_uid(m.measurement_start_time, m.probe_cc, m.test_name, canonical)
-    return Accepted(uid, canonical, leaf_hash(canonical), m)
+    # the same uid the store gives the same measurement read from a file (store/uid.py::stable_uid,
+    # via Measurement.from_raw: its own uid, else one derived from start time, cc, test name, bytes)
+    uid = obj.get("measurement_uid") or derive_uid(start, normalize_cc(obj.get("probe_cc")), obj["test_name"], canonical)
+    return Accepted(uid, canonical, leaf_hash(canonical))

@@ -54,11 +54,19 @@ class LogWriter:
         queue_size: int = 8192,
         max_batch: int = 1024,
         sth_history_interval_ms: int = 1000,
+        linger: float = 0.002,
+        linger_below: int = 32,
     ) -> None:
         self.path = path
         self.signer = signer
         self.metrics = metrics
         self.max_batch = max_batch
+        # group commit: when fewer than ``linger_below`` are waiting, wait ``linger`` s for more first.
+        # Each commit costs ~1 ms of CPU whatever its size (tree head signature, the transaction, the
+        # fsync, the hand-over to the thread): at 1,000/s, batches of ~3 became ~6 and the CPU per
+        # submission fell by ~0.15 ms, for 2 ms more latency. Under heavy load batches are big anyway.
+        self.linger = linger
+        self.linger_below = linger_below
         self.sth_history_interval_ms = sth_history_interval_ms
         self.queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
         self.tree = MerkleTree()
@@ -126,11 +134,16 @@ class LogWriter:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
+            if self.linger and self.queue.qsize() < self.linger_below:
+                await asyncio.sleep(self.linger)
             while len(batch) < self.max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             t0 = time.perf_counter()
+            start = self.tree.size
             try:
-                results, sth, sth_bytes = await loop.run_in_executor(self._pool, self._commit, batch)
+                results, sth, sth_bytes, staged = self._stage(batch)
+                if staged:  # the commit (the fsync) is the only step that waits: in the writer thread
+                    await loop.run_in_executor(self._pool, self._durable, start)
             except Exception as exc:  # a disk error: fail this batch's requests, keep serving
                 for p in batch:
                     if not p.fut.done():
@@ -146,8 +159,11 @@ class LogWriter:
                     p.fut.set_result(res)
                 self.queue.task_done()
 
-    def _commit(self, batch: list[_Pending]) -> tuple[list[tuple[Outcome, bytes]], dict[str, Any], bytes]:
-        """In the writer thread: dedupe, sign, append, commit durably. All or nothing."""
+    def _stage(self, batch: list[_Pending]) -> tuple[list[tuple[Outcome, bytes]], dict[str, Any], bytes, bool]:
+        """On the event loop (CPU only, no waiting): dedupe, sign, append to the tree, write the batch
+        into an open transaction. Doing this here and only the commit in the thread means one hand-over
+        of the GIL per batch instead of several per measurement (each of which can wait for the event
+        loop's switch interval when it is busy). Returns whether a transaction was staged."""
         store = self._store
         assert store is not None
         now_ms = int(time.time() * 1000)
@@ -164,22 +180,33 @@ class LogWriter:
                 results.append((Outcome.DUPLICATE if same else Outcome.CONFLICT, seen[1]))
                 continue
             idx = start + len(new)
-            receipt = orjson.dumps(self.signer.receipt(idx, acc.leaf_hash, acc.measurement_uid, now_ms))
+            receipt = self.signer.receipt_bytes(idx, acc.leaf_hash, acc.measurement_uid, now_ms)
             new.append(Leaf(idx, acc.measurement_uid, acc.leaf_hash, now_ms, acc.canonical, receipt))
             in_batch[acc.measurement_uid] = (acc.leaf_hash, receipt)
             results.append((Outcome.CREATED, receipt))
         if not new:
-            return results, self.sth, self.sth_bytes
+            return results, self.sth, self.sth_bytes, False
         try:
             for lf in new:
                 self.tree.append(lf.leaf_hash)
             sth = self.signer.sth(self.tree.size, self.tree.root(), now_ms)
             sth_bytes = orjson.dumps(sth)
             keep = now_ms - self._last_history_ms >= self.sth_history_interval_ms
-            store.append_batch(new, (sth["tree_size"], now_ms, sth_bytes), keep_sth_in_history=keep)
+            store.stage_batch(new, (sth["tree_size"], now_ms, sth_bytes), keep_sth_in_history=keep)
         except BaseException:
             self.tree.truncate(start)
             raise
         if keep:
             self._last_history_ms = now_ms
-        return results, sth, sth_bytes
+        return results, sth, sth_bytes, True
+
+    def _durable(self, start: int) -> None:
+        """In the writer thread: commit the staged batch; on failure forget its leaves. All or nothing."""
+        store = self._store
+        assert store is not None
+        try:
+            store.commit()
+        except BaseException:
+            store.rollback()
+            self.tree.truncate(start)
+            raise

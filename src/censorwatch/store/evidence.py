@@ -165,6 +165,19 @@ class EvidenceStore:
         keep_sth_in_history: bool,
     ) -> None:
         """Commit ``leaves`` and the tree head covering them in one durable transaction."""
+        self.stage_batch(leaves, sth, keep_sth_in_history=keep_sth_in_history)
+        self.commit()
+
+    def stage_batch(
+        self,
+        leaves: list[Leaf],
+        sth: tuple[int, int, bytes],
+        *,
+        keep_sth_in_history: bool,
+    ) -> None:
+        """Open a transaction and write ``leaves`` + the tree head into it, uncommitted: ``commit``
+        makes it durable (the collector's writer calls that one in a thread: it is the fsync),
+        ``rollback`` drops it. Rolled back already if this raises."""
         tree_size, ts, doc = sth
         con = self._con
         con.execute("BEGIN IMMEDIATE")
@@ -187,10 +200,22 @@ class EvidenceStore:
                     "INSERT OR REPLACE INTO sth (tree_size, timestamp, document) VALUES (?, ?, ?)",
                     (tree_size, ts, doc),
                 )
-            con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def commit(self) -> None:
+        """Commit the staged batch (``synchronous=FULL``: on disk when this returns); rolled back if
+        the commit fails."""
+        try:
+            self._con.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        if self._con.in_transaction:
+            self._con.execute("ROLLBACK")
 
     def put_sth(self, sth: tuple[int, int, bytes]) -> None:
         """Record a tree head without new leaves (the first start's empty tree)."""
