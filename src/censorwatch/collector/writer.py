@@ -34,15 +34,6 @@ class Outcome(Enum):
 
 
 @dataclass(slots=True)
-class _Staged:
-    """A batch ready for the writer thread: its new leaves and the tree head (size, ms, bytes)."""
-
-    leaves: list[Leaf]
-    sth: tuple[int, int, bytes]
-    keep_history: bool
-
-
-@dataclass(slots=True)
 class _Pending:
     acc: Accepted
     fut: asyncio.Future[tuple[Outcome, bytes]]
@@ -151,10 +142,8 @@ class LogWriter:
             start = self.tree.size
             try:
                 results, sth, sth_bytes, staged = self._stage(batch)
-                if staged is not None:  # compress, insert, commit (fsync): in the writer thread
-                    await loop.run_in_executor(self._pool, self._durable, start, staged)
-                    if staged.keep_history:
-                        self._last_history_ms = staged.sth[1]
+                if staged:  # the commit (the fsync) is the only step that waits: in the writer thread
+                    await loop.run_in_executor(self._pool, self._durable, start)
             except Exception as exc:  # a disk error: fail this batch's requests, keep serving
                 for p in batch:
                     if not p.fut.done():
@@ -170,13 +159,11 @@ class LogWriter:
                     p.fut.set_result(res)
                 self.queue.task_done()
 
-    def _stage(self, batch: list[_Pending]) -> tuple[list[tuple[Outcome, bytes]], dict[str, Any], bytes,
-                                                     _Staged | None]:
-        """On the event loop (CPU only, no waiting): dedupe, sign, append to the tree. What holds the
-        GIL stays here, so the writer thread gets one hand-over per batch instead of several per
-        measurement (each of which can wait for the event loop's switch interval when it is busy);
-        the thread then does what releases the GIL (zstd, SQLite's steps, the fsync) beside the loop.
-        Returns what the thread must write, or None when the batch added nothing."""
+    def _stage(self, batch: list[_Pending]) -> tuple[list[tuple[Outcome, bytes]], dict[str, Any], bytes, bool]:
+        """On the event loop (CPU only, no waiting): dedupe, sign, append to the tree, write the batch
+        into an open transaction. Doing this here and only the commit in the thread means one hand-over
+        of the GIL per batch instead of several per measurement (each of which can wait for the event
+        loop's switch interval when it is busy). Returns whether a transaction was staged."""
         store = self._store
         assert store is not None
         now_ms = int(time.time() * 1000)
@@ -198,25 +185,26 @@ class LogWriter:
             in_batch[acc.measurement_uid] = (acc.leaf_hash, receipt)
             results.append((Outcome.CREATED, receipt))
         if not new:
-            return results, self.sth, self.sth_bytes, None
+            return results, self.sth, self.sth_bytes, False
         try:
             for lf in new:
                 self.tree.append(lf.leaf_hash)
             sth = self.signer.sth(self.tree.size, self.tree.root(), now_ms)
             sth_bytes = orjson.dumps(sth)
+            keep = now_ms - self._last_history_ms >= self.sth_history_interval_ms
+            store.stage_batch(new, (sth["tree_size"], now_ms, sth_bytes), keep_sth_in_history=keep)
         except BaseException:
             self.tree.truncate(start)
             raise
-        keep = now_ms - self._last_history_ms >= self.sth_history_interval_ms
-        return results, sth, sth_bytes, _Staged(new, (sth["tree_size"], now_ms, sth_bytes), keep)
+        if keep:
+            self._last_history_ms = now_ms
+        return results, sth, sth_bytes, True
 
-    def _durable(self, start: int, staged: _Staged) -> None:
-        """In the writer thread: write the batch and commit it; on failure forget its leaves. All or
-        nothing."""
+    def _durable(self, start: int) -> None:
+        """In the writer thread: commit the staged batch; on failure forget its leaves. All or nothing."""
         store = self._store
         assert store is not None
         try:
-            store.stage_batch(staged.leaves, staged.sth, keep_sth_in_history=staged.keep_history)
             store.commit()
         except BaseException:
             store.rollback()
