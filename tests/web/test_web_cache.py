@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import duckdb
 
@@ -40,17 +41,25 @@ def test_stale_while_revalidate() -> None:
         time.sleep(0.02)
 
 
-def test_clear_is_not_undone_by_a_running_refresh() -> None:
-    root = duckdb.connect()
-    gate = threading.Event()
+def _counting(gate: threading.Event, second: int | None = None) -> tuple[list[int], Any]:
+    """A compute that counts its calls; the second call waits for ``gate`` (then gives ``second``,
+    or its count)."""
     n = [0]
 
     def compute(con: duckdb.DuckDBPyConnection) -> int:
         n[0] += 1
         if n[0] == 2:
             assert gate.wait(10)
-            return -1  # computed before clear(): must be dropped
+            return n[0] if second is None else second
         return n[0]
+
+    return n, compute
+
+
+def test_clear_is_not_undone_by_a_running_refresh() -> None:
+    root = duckdb.connect()
+    gate = threading.Event()
+    _, compute = _counting(gate, second=-1)  # the second value is computed before clear(): dropped
 
     cache = PageCache(ttl=0.2, stale_for=60)
     cur = root.cursor()
@@ -78,14 +87,7 @@ def test_ttl_zero_never_caches() -> None:
 def test_close_waits_for_refreshes_then_the_connection_closes() -> None:
     root = duckdb.connect()
     gate = threading.Event()
-    n = [0]
-
-    def compute(con: duckdb.DuckDBPyConnection) -> int:
-        n[0] += 1
-        if n[0] == 2:
-            assert gate.wait(10)
-        return n[0]
-
+    n, compute = _counting(gate)
     cache = PageCache(ttl=0.2, stale_for=60)
     cur = root.cursor()
     assert cache.get("k", compute, cur, root) == 1
