@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from censorwatch.collector.canonical import RECEIPT_TAG, STH_TAG, b64, signed_bytes, unb64
+from censorwatch.store.durable import replace_durably
 
 
 def _raw_public(pub: Ed25519PublicKey) -> bytes:
@@ -47,15 +48,9 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, pem)
-        os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    replace_durably(tmp, path)
     return key
 
 
