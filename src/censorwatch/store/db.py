@@ -145,11 +145,12 @@ class Store:
                 con.unregister("_batch_m")
                 if new:
                     # the raw part first (durably), then the rows that point at it
-                    keep = [i for i, u in enumerate(table.column("measurement_uid").to_pylist()) if u in new]
-                    if len(keep) < len(table):
+                    uids, raws = table.column("measurement_uid").to_pylist(), batch.raws
+                    if len(new) < len(uids):
+                        keep = [i for i, u in enumerate(uids) if u in new]
                         table = table.take(keep)
-                    raws = batch.raws if len(keep) == len(batch.raws) else [batch.raws[i] for i in keep]
-                    part = self.raws.append(table.column("measurement_uid").to_pylist(), raws)
+                        uids, raws = [uids[i] for i in keep], [raws[i] for i in keep]
+                    part = self.raws.append(uids, raws)
                     table = table.append_column("raw_part", pa.array([part] * len(table), pa.int32()))
                     table = table.append_column("raw_row", pa.array(range(len(table)), pa.int32()))
                     con.register("_batch_m", table)

@@ -64,12 +64,8 @@ class RawStore:
     # -- writing ---------------------------------------------------------------------------------
     def _next_part(self) -> int:
         if self._next is None:
-            ids = [int(m.group(1)) for p in self._list() if (m := _PART.match(p.name))]
-            self._next = max(ids, default=-1) + 1
+            self._next = max(self.part_ids(), default=-1) + 1
         return self._next
-
-    def _list(self) -> list[Path]:
-        return list(self.directory.iterdir()) if self.directory.is_dir() else []
 
     def path(self, part: int) -> Path:
         return self.directory / f"part-{part:08d}.parquet"
@@ -124,10 +120,10 @@ class RawStore:
         return rows[offset]  # type: ignore[return-value]
 
     def part_ids(self) -> list[int]:
-        return sorted(int(m.group(1)) for p in self._list() if (m := _PART.match(p.name)))
-
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self._list() if _PART.match(p.name))
+        """The ids of the finished parts on disk, ascending."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := _PART.match(p.name)))
 
 
 def connection_raw_store(con: Any) -> RawStore:

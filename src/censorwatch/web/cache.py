@@ -30,8 +30,7 @@ class PageCache:
         self.stale_for = 10 * ttl if stale_for is None else stale_for
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-        self._refreshing: set[Hashable] = set()
-        self._threads: set[threading.Thread] = set()
+        self._refreshing: dict[Hashable, threading.Thread] = {}
         self._closed = False
         self._generation = 0
 
@@ -51,10 +50,9 @@ class PageCache:
                     return value
                 if now - born <= self.ttl + self.stale_for:
                     if key not in self._refreshing and not self._closed:
-                        self._refreshing.add(key)
                         t = threading.Thread(target=self._refresh, args=(key, compute, root, generation),
                                              daemon=True, name="censorwatch-cache-refresh")
-                        self._threads.add(t)
+                        self._refreshing[key] = t
                         t.start()
                     return value
         value = compute(con)
@@ -80,15 +78,14 @@ class PageCache:
         finally:
             cur.close()
             with self._lock:
-                self._refreshing.discard(key)
-                self._threads.discard(threading.current_thread())
+                self._refreshing.pop(key, None)
 
     def close(self, timeout: float = 60.0) -> None:
         """Start no more refreshes and wait for running ones: after this the owner may close the
         connection (DuckDB refuses to close one a refresh cursor still uses)."""
         with self._lock:
             self._closed = True
-            threads = list(self._threads)
+            threads = list(self._refreshing.values())
         deadline = time.monotonic() + timeout
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
