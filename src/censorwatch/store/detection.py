@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from censorwatch.model.events import Event, Incident
+from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 
 TARGET = "coalesce(domain, input, test_name)"
 STATUSES = ("ok", "anomaly", "confirmed", "down", "failure")
@@ -332,20 +333,10 @@ def load_events(
     kind: str | None = None,
 ) -> list[Event]:
     """Events ordered by start; ``since`` keeps events still running at or after that time."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if cc:
-        where.append("cc = ?")
-        params.append(cc)
+    where, params = where_equal((("cc", cc or None), ("detector", detector or None), ("kind", kind or None)))
     if since is not None:
-        where.append("(end_time IS NULL OR end_time >= ?)")
+        where.append(RUNNING_SINCE)
         params.append(_naive(since))
-    if detector:
-        where.append("detector = ?")
-        params.append(detector)
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
     rows = con.execute(
         f"SELECT {', '.join(_EVENT_COLS)} FROM events WHERE {' AND '.join(where)} "
         "ORDER BY start_time, cc, asn, target, detector",
@@ -375,13 +366,9 @@ def replace_incidents(con: duckdb.DuckDBPyConnection, cc: str, incidents: Sequen
 def load_incidents(
     con: duckdb.DuckDBPyConnection, *, cc: str | None = None, since: datetime | None = None
 ) -> list[Incident]:
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if cc:
-        where.append("cc = ?")
-        params.append(cc)
+    where, params = where_equal((("cc", cc or None),))
     if since is not None:
-        where.append("(end_time IS NULL OR end_time >= ?)")
+        where.append(RUNNING_SINCE)
         params.append(_naive(since))
     rows = con.execute(
         "SELECT kind, cc, target, asns, methods, start_time, end_time, confidence, confidence_rule, "

@@ -21,6 +21,7 @@ import zstandard
 
 from censorwatch.store import schema
 from censorwatch.store.rawstore import connection_raw_store, stored_bytes
+from censorwatch.store.sqlwhere import where_equal
 
 MAX_LIMIT = 500
 _COUNTS = "sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down"
@@ -105,16 +106,6 @@ def _limit(limit: int) -> int:
 
 
 
-def _where_equal(pairs: Sequence[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
-    """``WHERE`` terms and parameters for the ``column = value`` filters that are set (None = no filter)."""
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for col, val in pairs:
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
-    return where, params
-
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     cols = [d[0] for d in cur.description or []]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -196,7 +187,7 @@ def incidents(
 ) -> Page:
     """Incidents newest first (by start), overlapping ``[since, until]`` when given."""
     limit = _limit(limit)
-    where, params = _where_equal((("i.cc", cc), ("i.target", target), ("i.kind", kind)))
+    where, params = where_equal((("i.cc", cc), ("i.target", target), ("i.kind", kind)))
     if asn is not None:
         where.append("list_contains(i.asns, ?)")
         params.append(asn)
@@ -419,7 +410,7 @@ def measurements(
     limit = _limit(limit)
     by_verdict = status is not None or method is not None
     table = "verdicts" if by_verdict else "measurements"
-    where, params = _where_equal((
+    where, params = where_equal((
         ("probe_cc", cc), ("probe_asn", asn), ("domain", target), ("status", status), ("method", method),
         ("test_name", test_name),
     ))

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 from censorwatch.store.views import (
     _COUNTS,
     _FP,
@@ -22,7 +23,6 @@ from censorwatch.store.views import (
     _limit,
     _page,
     _rows,
-    _where_equal,
     decode_cursor,
 )
 
@@ -128,8 +128,8 @@ def heatmap(
 def outages(con: duckdb.DuckDBPyConnection, cc: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     return _rows(
         con.execute(
-            """SELECT id, asn, asns, start_time, end_time, confidence, detector FROM events
-               WHERE kind = 'outage' AND detector <> 'cusum' AND cc = ? AND start_time < ? AND (end_time IS NULL OR end_time >= ?)
+            f"""SELECT id, asn, asns, start_time, end_time, confidence, detector FROM events
+               WHERE kind = 'outage' AND detector <> 'cusum' AND cc = ? AND start_time < ? AND {RUNNING_SINCE}
                ORDER BY start_time""",
             [cc, end, start],
         )
@@ -153,9 +153,9 @@ def events(
 ) -> Page:
     """Detector events newest first; ``detector`` picks one (``cusum`` is OONI's baseline)."""
     limit = _limit(limit)
-    where, params = _where_equal((("cc", cc), ("target", target), ("kind", kind), ("detector", detector)))
+    where, params = where_equal((("cc", cc), ("target", target), ("kind", kind), ("detector", detector)))
     if since is not None:
-        where.append("(end_time IS NULL OR end_time >= ?)")
+        where.append(RUNNING_SINCE)
         params.append(since)
     if until is not None:
         where.append("start_time <= ?")
@@ -182,7 +182,7 @@ def _agg_query(
     if granularity not in ("hourly", "daily"):
         raise BadQuery("granularity: hourly or daily")
     table, col = ("agg_hourly", "hour") if granularity == "hourly" else ("agg_daily", "day")
-    where, params = _where_equal((("probe_cc", cc), ("probe_asn", asn), ("domain", target)))
+    where, params = where_equal((("probe_cc", cc), ("probe_asn", asn), ("domain", target)))
     if since is not None:
         where.append(f"{col} >= ?")
         params.append(since if col == "hour" else since.date())
