@@ -149,7 +149,8 @@ class Demo:
 
     def _platform_round(self, lab: LabInstance, network: str, i: int, elapsed: float) -> None:
         try:
-            pairs = platform_demo.measure_round(run_probe, lab, network, timeout=max(30.0, self.round_s * 3))
+            pairs = platform_demo.measure_round(run_probe, lab, network, timeout=max(30.0, self.round_s * 3),
+                                               url_deadline=min(20.0, self.round_s * 2))
         except LabError as exc:
             with self._lock:
                 self.result.errors.append(f"{network} round {i} (platform tests): {exc}")

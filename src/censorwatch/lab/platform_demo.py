@@ -26,14 +26,18 @@ ROUND: Final = (("platform", "x"), ("wireguard", None), ("openvpn", "openvpn://1
 RunProbe = Callable[..., list[dict[str, Any]]]
 
 
-def measure_round(run_probe: RunProbe, lab: Any, network: str, *, timeout: float = 60.0) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """One round of the platform tests from ``network``: ``[(measurement, verdict dict), ...]``."""
+def measure_round(run_probe: RunProbe, lab: Any, network: str, *, timeout: float = 60.0,
+                  url_deadline: float = 20.0) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """One round of the platform tests from ``network``: ``[(measurement, verdict dict), ...]``.
+
+    ``url_deadline`` bounds each platform endpoint, so a dark network (a shutdown: every step waits
+    for its own timeout, the control's is 30 s) still yields a measurement within ``timeout``."""
     from censorwatch.analysis import classify
     from censorwatch.model.measurement import Measurement
 
     out = []
     for test, inp in ROUND:
-        for m in run_probe(lab, network, test, [inp] if inp else [], timeout=timeout):
+        for m in run_probe(lab, network, test, [inp] if inp else [], timeout=timeout, url_deadline=url_deadline):
             out.append((m, classify(Measurement.from_raw(m, source="demo")).to_dict()))
     return out
 

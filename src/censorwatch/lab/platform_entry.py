@@ -75,7 +75,8 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
     # the lab world (lab area) serves Telegram's data centres at its own addresses, in the same order
     world = importlib.import_module("censorwatch.lab.world")
     amap = dict(zip(TELEGRAM_REAL, world.TELEGRAM_DCS, strict=True))
-    return [await experiment.run(cat[n], ctx, address_map=amap) for n in names]
+    deadline = float(req.get("url_deadline", 60.0))  # per endpoint, as for web_connectivity's URLs
+    return [await experiment.run(cat[n], ctx, endpoint_deadline=deadline, address_map=amap) for n in names]
 
 
 async def _endpoint_uri(test: str, inp: str | None, resolver: str | None) -> str:

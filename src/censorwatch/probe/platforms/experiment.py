@@ -43,10 +43,13 @@ async def _tcp_control(ctx: Context, host: str, port: int, endpoints: list[str])
     return {"dns": control.get("dns"), "tcp_connect": control.get("tcp_connect")}, None
 
 
-async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[str, str]) -> dict[str, Any]:
+async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[str, str],
+                        keys: dict[str, Any]) -> None:
+    """Fill ``keys`` (the endpoint's ``test_keys``) step by step, so a deadline keeps what completed."""
     trace = Trace()
     host, port = ep.host, ep.port
-    keys: dict[str, Any] = {"queries": [], "tcp_connect": [], "network_events": trace.network_events}
+    keys.update({"queries": [], "tcp_connect": [], "network_events": trace.network_events,
+                 "control": {}, "control_failure": F.GENERIC_TIMEOUT})
     if parse_ip(host) is not None:
         addrs = [host]
     else:
@@ -66,7 +69,6 @@ async def _tcp_endpoint(ctx: Context, ep: PlatformEndpoint, address_map: dict[st
             if conn is not None:
                 await conn.close()
     keys["control"], keys["control_failure"] = ctl.result()
-    return keys
 
 
 async def measure(
@@ -89,8 +91,13 @@ async def measure(
                 m = await webconnectivity.measure(ep.target, ctx, deadline=endpoint_deadline)
                 rows[i]["test_keys"] = m["test_keys"]
             else:
-                async with asyncio.timeout(endpoint_deadline):
-                    rows[i]["test_keys"] = await _tcp_endpoint(ctx, ep, amap)
+                keys: dict[str, Any] = {}
+                rows[i]["test_keys"] = keys
+                try:
+                    async with asyncio.timeout(endpoint_deadline):
+                        await _tcp_endpoint(ctx, ep, amap, keys)
+                except TimeoutError:  # as webconnectivity.measure does: keep what completed, say so
+                    keys["x_deadline_exceeded"] = True
 
     async with asyncio.TaskGroup() as tg:
         for i, ep in enumerate(platform.endpoints):
@@ -107,13 +114,15 @@ async def run(
     ctx: Context,
     *,
     concurrency: int = 8,
+    endpoint_deadline: float = 60.0,
     address_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A full measurement (``test_name`` = the platform's OONI test or ``platform``), scrubbed, with the
     OONI summary keys and the part-by-part result of ``classify_platform``."""
     start = datetime.now(UTC)
     t = time.monotonic()
-    keys = await measure(platform, ctx, concurrency=concurrency, address_map=address_map)
+    keys = await measure(platform, ctx, concurrency=concurrency, endpoint_deadline=endpoint_deadline,
+                         address_map=address_map)
     m = envelope(platform.test_name, TEST_VERSION, platform.name, keys, start=start,
                  runtime=time.monotonic() - t, probe_cc=ctx.network.cc, probe_asn=ctx.network.asn,
                  annotations={"censorwatch_lab": True, "platform": platform.name} if ctx.lab
