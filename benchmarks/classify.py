@@ -114,9 +114,9 @@ def main() -> None:
 
         # the floor: inflating the file and decoding each line's JSON, nothing else
         def floor() -> int:
-            from censorwatch.store.reader import _open
+            from censorwatch.store.reader import open_input
             n = 0
-            with _open(corpus) as fh:
+            with open_input(corpus) as fh:
                 for line in fh:
                     orjson.loads(line)
                     n += 1

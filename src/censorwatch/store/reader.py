@@ -207,7 +207,8 @@ def _parse_lines(lines: Iterable[bytes], label: str, first_lineno: int = 1) -> I
         yield from _from_value(value, source, s)
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_input(path: Path) -> IO[bytes]:
+    """The bytes of one input: ``-`` is standard input, ``.gz`` is inflated (ISA-L when installed)."""
     if str(path) == "-":
         return sys.stdin.buffer
     if path.name.lower().endswith(".gz"):
@@ -248,7 +249,7 @@ def read_file(path: Path) -> Iterator[Measurement | ReadError]:
     label = str(path)
     suffix = _base_suffix(path)
     try:
-        with _open(path) as fh:
+        with open_input(path) as fh:
             if suffix in (".jsonl", ".ndjson") or label == "-":
                 yield from _parse_lines(fh, label)
             else:
