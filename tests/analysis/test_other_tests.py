@@ -58,6 +58,11 @@ def test_telegram_dcs() -> None:
     assert v.status == "anomaly" and "web.telegram.org" in v.explanation
     v = run("telegram", {"tcp_connect": [tcp(dcs[0], 443)], "requests": [req("https://web.telegram.org/")]})
     assert v.status == "ok"
+    # OONI's telegram_web_status: any failed fetch of web.telegram.org (older probes fetch http and https)
+    v = run("telegram", {"tcp_connect": [tcp(dcs[0], 443)],
+                         "requests": [req("https://web.telegram.org/"), req("http://web.telegram.org/", "connection_reset")]})
+    assert (v.status, v.rule, v.method) == ("anomaly", "telegram.blocked", "http.failure")
+    assert "http://web.telegram.org/" in v.explanation
 
 
 def test_signal_first_failing_step_and_expected_localhost() -> None:
