@@ -244,7 +244,9 @@ def test_control_failure_wins_over_probe_evidence_without_a_fingerprint() -> Non
 
 
 def test_the_probes_own_failure_that_is_not_interference_gives_no_blocking() -> None:
-    """Rule 6 lists the failures that count; any other (with consistent DNS) is no evidence."""
+    """Rule 6 lists the failures that count; any other (with consistent DNS) is no evidence. OONI leaves
+    blocking null but sets accessible false; we leave both null: such an error (a probe's decoding bug)
+    says nothing about the site either way (docs/classification.md, "Where we differ")."""
     r = v(wc(requests=[request(URL, failure="unknown_failure: malformed chunked encoding")]))
     assert (r.status, r.blocking, r.rule) == ("failure", None, "wc.http.unknown_failure")
 
@@ -308,3 +310,28 @@ def test_probe_keys_saying_accessible_do_not_hide_blocking() -> None:
     m = wc(tcp_connect=[tcp(IP, 80, "generic_timeout_error")],
            requests=[request(URL, failure="generic_timeout_error")], **PROBE_KEYS)
     assert (v(m).blocking, v(m).accessible, v(m).rule) == ("tcp_ip", False, "wc.tcp.blocked")
+
+
+def test_ipv6_only_site_from_a_network_without_ipv6_is_no_verdict() -> None:
+    """Deliberate difference: OONI says "tcp_ip"; every connect failing with network_unreachable to
+    IPv6-only addresses is the probe's network lacking IPv6 routing, not a block."""
+    six = "2606:2800:220:1::1"
+    m = wc(queries=[{"hostname": "example.org", "query_type": "AAAA", "engine": "system", "failure": None,
+                     "answers": [{"answer_type": "AAAA", "ipv6": six}]}],
+           tcp_connect=[tcp(six, 80, "network_unreachable")], requests=[request(URL, failure="network_unreachable")],
+           ctrl=control(addrs=[six], tcp_ok={f"[{six}]:80": True}))
+    r = v(m)
+    assert (r.status, r.rule, r.blocking, r.accessible) == ("failure", "wc.tcp.no_ipv6", None, None)
+    # an IPv4 address failing the same way is TCP/IP blocking as OONI says
+    m4 = wc(tcp_connect=[tcp(IP, 80, "host_unreachable")], requests=[request(URL, failure="host_unreachable")])
+    assert (v(m4).blocking, v(m4).rule) == ("tcp_ip", "wc.tcp.blocked")
+
+
+def test_control_fetch_failed_while_the_probe_loaded_the_page_is_unknown() -> None:
+    """Methodology rule 5: "site down (false, not accessible), or null when unknown". The probe loaded a
+    page, so the site is not down for it, and without the control's page nothing says whether it is the
+    real one: the unknown case, null/null. When both fail it is down (false/false)."""
+    r = v(wc(ctrl=control(http_failure="generic_timeout_error")))
+    assert (r.status, r.blocking, r.accessible, r.rule) == ("failure", None, None, "wc.http.control_failed")
+    both = v(wc(requests=[request(URL, failure="generic_timeout_error")], ctrl=control(http_failure="generic_timeout_error")))
+    assert (both.status, both.blocking, both.accessible) == ("down", False, False)
