@@ -96,7 +96,11 @@ def test_false_positive_checked_first_and_prevents_confirmation() -> None:
 
 @pytest.mark.parametrize(
     ("scope", "countries", "cc", "confirms"),
-    [("nat", (), "IT", True), ("isp", ("RU",), "IT", True), ("prod", (), "IT", True),
+    [("nat", (), "IT", True), ("isp", ("RU",), "IT", True),
+     # methodology §5: confirmed only for a national/ISP scope or an expected country of the probe's.
+     # A filtering product (opt-in CleanBrowsing DNS, an office's Fortinet) is not proof of censorship.
+     ("prod", (), "IT", False), ("prod", ("IT",), "IT", True), ("prod", ("ZZ",), "IT", False),
+     ("prod", ("ZZ",), "ZZ", False),
      ("vbw", ("IT",), "IT", False), ("inst", (), "IT", False), ("fp", (), "IT", False),
      ("injb", ("IT",), "IT", True), ("injb", ("RU",), "IT", False)],
 )
@@ -186,3 +190,21 @@ def test_lab_dns_blockpage_confirms_an_https_url_whose_connect_is_refused() -> N
                  requests=[request("https://example.org/", failure="connection_refused")])
     assert (classify(outside, builtin_fingerprints()).status, classify(outside, builtin_fingerprints()).method) == (
         "anomaly", "dns.bogon")
+
+
+def test_real_product_fingerprints_confirm_only_in_their_expected_countries(shared: Path) -> None:
+    """Methodology §5: *confirmed* needs a national/ISP scope or the probe's country among the expected
+    ones. OONI's `prod` DNS rows include opt-in filters (CleanBrowsing, `ZZ`) and FortiDNS (no country):
+    a match is evidence (anomaly, fingerprint named), never proof; a national one confirms."""
+    fps = load_fingerprints(shared / "data" / "fingerprints")
+    for addr, fid in (("185.228.168.254", "ooni.zz_4"), ("208.91.112.55", "cl.dns_prod_fortidns")):
+        m = wc(cc="US", queries=[query("example.org", addr, asn=64999)], tcp_connect=[tcp(addr, 80)],
+               requests=[request("http://example.org/", body="<title>Filtered</title>", headers={"Server": "x"})])
+        v = classify(m, fps)
+        assert (v.status, v.blocking) == ("anomaly", "dns"), v.explanation
+        assert v.fingerprint is not None and v.fingerprint.id == fid and v.fingerprint.scope == "prod"
+    ru = wc(cc="RU", queries=[query("example.org", "159.255.26.69", asn=64999)], tcp_connect=[],
+            requests=[])  # ooni.ru_83: an RKN filtering product, expected in RU
+    assert (classify(ru, fps).status, classify(ru, fps).rule) == ("confirmed", "wc.fingerprint.dns")
+    ir = wc(cc="IR", queries=[query("example.org", "10.10.34.35")], tcp_connect=[], requests=[])
+    assert (classify(ir, fps).status, classify(ir, fps).fingerprint.scope) == ("confirmed", "nat")  # type: ignore[union-attr]

@@ -61,6 +61,7 @@ def test_verdict_invariants(m) -> None:  # type: ignore[no-untyped-def]
     else:
         assert v.blocking is None and v.accessible is None
     if v.status == "confirmed":
-        assert v.fingerprint is not None and v.fingerprint.scope in ("nat", "isp", "prod")
+        assert v.fingerprint is not None and (
+            v.fingerprint.scope in ("nat", "isp") or v.probe_cc in v.fingerprint.expected_countries)
     if v.blocking == "tcp_ip":
         assert v.dns_consistency == "consistent"

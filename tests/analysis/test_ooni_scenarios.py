@@ -119,6 +119,74 @@ SCENARIOS: dict[str, tuple[Callable[[], Measurement], object, object, str]] = {
                                                                 control_failure="generic_timeout_error"),
                                                  False, True, "ok"),
     "controlFailureWithSuccessfulHTTPWebsite": (lambda: wc(control_failure="generic_timeout_error"), None, None, "failure"),
+    # The site's own bad certificate: the control's fetch fails the same way (rule 5: down).
+    "badSSLWithWrongServerName": (lambda: _https(tcp_connect=[tcp(IP, 443)], tls_handshakes=[_tls(IP, "ssl_invalid_hostname")],
+                                                 requests=[request("https://example.org/", failure="ssl_invalid_hostname")],
+                                                 ctrl=control(tcp_ok={f"{IP}:443": True},
+                                                              http_failure="ssl_invalid_hostname")), False, False, "down"),
+    "badSSLWithUnknownAuthorityWithConsistentDNS": (
+        lambda: _https(tcp_connect=[tcp(IP, 443)], tls_handshakes=[_tls(IP, "ssl_unknown_authority")],
+                       requests=[request("https://example.org/", failure="ssl_unknown_authority")],
+                       ctrl=control(tcp_ok={f"{IP}:443": True}, http_failure="ssl_unknown_authority")), False, False, "down"),
+    # DNS answering localhost: a bogon only the probe got is DNS blocking (newer probes do not connect).
+    "dnsHijackingToLocalhostWithHTTP": (lambda: wc(queries=[query("example.org", "127.0.0.1", asn=0)], tcp_connect=[],
+                                                   requests=[]), "dns", False, "anomaly"),
+    "dnsHijackingToLocalhostWithHTTPS": (lambda: _https(queries=[query("example.org", "127.0.0.1", asn=0)], tcp_connect=[],
+                                                        requests=[], ctrl=control(tcp_ok={f"{IP}:443": True})),
+                                         "dns", False, "anomaly"),
+    # ... but when the control gets localhost too the site is misconfigured, not censored.
+    "localhostWithHTTP": (lambda: wc(queries=[query("example.org", "127.0.0.1", asn=0)], tcp_connect=[], requests=[],
+                                     ctrl=control(addrs=["127.0.0.1"], tcp_ok={}, http_failure="connection_refused")),
+                          False, False, "down"),
+    "localhostWithHTTPS": (lambda: _https(queries=[query("example.org", "127.0.0.1", asn=0)], tcp_connect=[], requests=[],
+                                          ctrl=control(addrs=["127.0.0.1"], tcp_ok={}, http_failure="connection_refused")),
+                           False, False, "down"),
+    "ghostDNSBlockingWithHTTPS": (lambda: _https(queries=[query("example.org", BAD, asn=64999)],
+                                                 tcp_connect=[tcp(BAD, 443, "generic_timeout_error")],
+                                                 requests=[request("https://example.org/", failure="generic_timeout_error")],
+                                                 ctrl=control(tcp_ok={f"{IP}:443": True})), "dns", False, "anomaly"),
+    "idnaWithoutCensorshipWithFirstLetterUppercase": (
+        lambda: wc("http://Яндекс.рф/", queries=[query("xn--d1acpjx3f.xn--p1ai", IP)],
+                   requests=[request("http://Яндекс.рф/")]), False, True, "ok"),
+    # An 8 MiB body is cut at 512 KiB: no body comparison, but status and headers match.
+    "largeFileWithHTTP": (lambda: wc(requests=[{"request": {"url": "http://example.org/"}, "failure": None,
+                                                "response": {"code": 200, "body": "x" * 1000, "body_is_truncated": True,
+                                                             "headers": {"Content-Type": "application/octet-stream",
+                                                                         "X-Site-Id": "abc"}}}],
+                                     ctrl=control(body_length=8 << 20, title="", headers={"Content-Type": "a",
+                                                                                          "X-Site-Id": "abc"})),
+                          False, True, "ok"),
+    "redirectWithBrokenLocationForHTTP": (
+        lambda: wc(requests=[request("http://example.org/", failure="unknown_failure: http: no Host in request URL"),
+                             request("http://example.org/", code=302, body="", headers={"Location": "http://"})],
+                   ctrl=control(http_failure="unknown_failure: http: no Host in request URL")), False, False, "down"),
+    "redirectWithMoreThanTenRedirectsAndHTTP": (
+        lambda: wc(requests=[request("http://example.org/", failure="unknown_failure: stopped after 10 redirects")],
+                   ctrl=control(http_failure="unknown_failure: stopped after 10 redirects")), False, False, "down"),
+    "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS": (
+        lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443, "connection_refused")],
+                   requests=[request("https://www.example.org/", failure="connection_refused"),
+                             request("http://example.org/", code=302, body="",
+                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+    "redirectWithConsistentDNSAndThenConnectionResetForHTTP": (
+        lambda: wc(requests=[request("http://www.example.org/", failure="connection_reset"),
+                             request("http://example.org/", code=302, body="",
+                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+    "redirectWithConsistentDNSAndThenEOFForHTTPS": (
+        lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443)], tls_handshakes=[_tls(OTHER, "eof_error", "www.example.org")],
+                   requests=[request("https://www.example.org/", failure="eof_error"),
+                             request("http://example.org/", code=302, body="",
+                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+    "redirectWithConsistentDNSAndThenTimeoutForHTTP": (
+        lambda: wc(requests=[request("http://www.example.org/", failure="generic_timeout_error"),
+                             request("http://example.org/", code=302, body="",
+                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+    # A CAPTCHA over HTTPS: the final HTTPS request succeeded (rule 1), whatever the page says.
+    "cloudflareCAPTCHAWithHTTPS": (lambda: _https(tcp_connect=[tcp(IP, 443)], tls_handshakes=[_tls(IP, None)],
+                                                  requests=[request("https://example.org/", code=403,
+                                                                    body="<title>Just a moment...</title>",
+                                                                    headers={"CF-RAY": "1", "Server": "cloudflare"})]),
+                                   False, True, "ok"),
 }
 
 

@@ -58,6 +58,11 @@ def test_telegram_dcs() -> None:
     assert v.status == "anomaly" and "web.telegram.org" in v.explanation
     v = run("telegram", {"tcp_connect": [tcp(dcs[0], 443)], "requests": [req("https://web.telegram.org/")]})
     assert v.status == "ok"
+    # OONI's telegram_web_status: any failed fetch of web.telegram.org (older probes fetch http and https)
+    v = run("telegram", {"tcp_connect": [tcp(dcs[0], 443)],
+                         "requests": [req("https://web.telegram.org/"), req("http://web.telegram.org/", "connection_reset")]})
+    assert (v.status, v.rule, v.method) == ("anomaly", "telegram.blocked", "http.failure")
+    assert "http://web.telegram.org/" in v.explanation
 
 
 def test_signal_first_failing_step_and_expected_localhost() -> None:
@@ -153,8 +158,8 @@ def test_dns_consistency_and_dnscheck() -> None:
 
 
 def test_unknown_test_and_null_keys_are_failures() -> None:
-    assert run("stunreachability", {"x": 1}).rule == "unknown_test"
-    for test in ("whatsapp", "telegram", "signal", "facebook_messenger", "tor", "openvpn", "riseupvpn", "dnscheck",
+    assert run("ndt", {"x": 1}).rule == "unknown_test"
+    for test in ("stunreachability", "urlgetter", "whatsapp", "telegram", "signal", "facebook_messenger", "tor", "openvpn", "riseupvpn", "dnscheck",
                  "http_requests", "dns_consistency", "browser_web", "http_invalid_request_line",
                  "http_header_field_manipulation", "meek_fronted_requests_test", "torsf"):
         v = run(test, None)
@@ -163,7 +168,8 @@ def test_unknown_test_and_null_keys_are_failures() -> None:
 
 TESTS = ("web_connectivity", "whatsapp", "telegram", "signal", "facebook_messenger", "tor", "torsf", "vanilla_tor",
          "psiphon", "openvpn", "riseupvpn", "meek_fronted_requests_test", "http_invalid_request_line",
-         "http_header_field_manipulation", "http_requests", "dns_consistency", "browser_web", "dnscheck")
+         "http_header_field_manipulation", "http_requests", "dns_consistency", "browser_web", "dnscheck",
+         "stunreachability", "urlgetter")
 ODD_KEYS: list[Any] = [
     None, {},
     {"queries": "x", "requests": [1, None, {"response": "x"}], "tcp_connect": {"a": 1}, "targets": 5, "sent": [1],
@@ -184,3 +190,21 @@ def test_odd_keys_give_a_verdict_not_an_internal_error(test: str, tk: int) -> No
 def test_dns_consistency_with_queries_not_a_list() -> None:
     """Found by the property test: ``queries: true`` once crashed the legacy dns_consistency rules."""
     assert run("dns_consistency", {"queries": True, "control_resolver": "8.8.8.8:53"}).rule == "dns_consistency.no_data"
+
+
+def test_stunreachability_and_urlgetter() -> None:
+    """Methodology §7 names both; one recorded failure each, no control: anomaly at most."""
+    ok = run("stunreachability", {"endpoint": "stun.l.google.com:19302", "failure": None})
+    assert (ok.status, ok.rule) == ("ok", "stunreachability.ok")
+    dead = run("stunreachability", {"endpoint": "stun.l.google.com:19302", "failure": "generic_timeout_error"})
+    assert (dead.status, dead.rule, dead.method) == ("anomaly", "stunreachability.failed", "unreachable")
+    nx = run("stunreachability", {"endpoint": "stun.l.google.com:19302", "failure": "dns_nxdomain_error"})
+    assert nx.method == "dns.nxdomain"
+    assert run("stunreachability", {}).rule == "stunreachability.no_data"
+    url = "https://www.example.org/"
+    assert run("urlgetter", {"failure": None, "requests": [req(url)]}, input=url).status == "ok"
+    tls = run("urlgetter", {"failure": "connection_reset", "failed_operation": "tls_handshake"}, input=url)
+    assert (tls.status, tls.rule, tls.method) == ("anomaly", "urlgetter.failed", "tls.reset")
+    dns = run("urlgetter", {"failure": "dns_nxdomain_error", "failed_operation": "resolve"}, input=url)
+    assert dns.method == "dns.nxdomain" and dns.blocking is None
+    assert run("urlgetter", None, input=url).rule == "urlgetter.no_data"

@@ -26,7 +26,7 @@ def test_every_rule_id_in_the_code_is_registered() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'"((?:wc|whatsapp|telegram|signal|facebook_messenger|bootstrap|tor|openvpn|'
-                               r'riseupvpn|meek|hirl|hhfm|http_requests|dns_consistency|browser_web|dnscheck)'
+                               r'riseupvpn|meek|hirl|hhfm|http_requests|dns_consistency|browser_web|dnscheck|stunreachability|urlgetter)'
                                r'\.[a-z_.]+)"', text))
     assert used, "no rule ids found"
     assert not (used - set(RULES)), f"unregistered: {used - set(RULES)}"

@@ -267,3 +267,25 @@ def test_control_shown_a_cloudflare_challenge_is_no_comparison() -> None:
     ctrl = control(code=403, title="Just a moment...", headers={"Server": "cloudflare", "CF-RAY": "1"})
     r = v(wc(ctrl=ctrl))
     assert (r.status, r.rule, r.blocking) == ("failure", "wc.http.control_challenged", None)
+
+
+def test_probe_dns_failure_other_than_nxdomain_with_the_controls_fetch_failing_is_down() -> None:
+    """Methodology §4: rule 3 covers NXDOMAIN only; for a SERVFAIL/timeout the next rule that applies is
+    rule 5 (the TH's own HTTP failed -> site down: blocking false, not accessible)."""
+    for failure in ("dns_servfail_error", "generic_timeout_error", "dns_no_answer"):
+        m = wc(queries=[query("example.org", failure=failure)], tcp_connect=[],
+               requests=[request("http://example.org/", failure=failure)],
+               ctrl=control(http_failure="connection_refused"))
+        r = v(m)
+        assert (r.status, r.blocking, r.accessible, r.rule) == ("down", False, False, "wc.http.down"), failure
+        assert r.dns_consistency == "inconsistent"
+    # NXDOMAIN for the probe alone stays DNS blocking even when the control's fetch failed (rule 3 first).
+    nx = wc(queries=[query("example.org", failure="dns_nxdomain_error")], tcp_connect=[],
+            requests=[request("http://example.org/", failure="dns_nxdomain_error")],
+            ctrl=control(http_failure="connection_refused"))
+    assert (v(nx).status, v(nx).blocking, v(nx).rule) == ("anomaly", "dns", "wc.dns.nxdomain")
+    # ... and a non-NXDOMAIN failure with the control's fetch working is DNS blocking (rule 6 with
+    # inconsistent DNS).
+    ok = wc(queries=[query("example.org", failure="dns_servfail_error")], tcp_connect=[],
+            requests=[request("http://example.org/", failure="dns_servfail_error")])
+    assert (v(ok).status, v(ok).blocking, v(ok).accessible) == ("anomaly", "dns", False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-RULES_VERSION: Final = "2026.11.29-2"
+RULES_VERSION: Final = "2026.11.29-3"
 
 RULES: Final[dict[str, str]] = {
     # common
@@ -109,4 +109,11 @@ RULES: Final[dict[str, str]] = {
     "dnscheck.no_data": "no lookup recorded",
     "dnscheck.failed": "every lookup through the resolver failed",
     "dnscheck.ok": "the resolver answered",
+    # single-operation primitives (no control: anomaly at most)
+    "stunreachability.no_data": "no STUN outcome recorded",
+    "stunreachability.failed": "the STUN server could not be reached",
+    "stunreachability.ok": "the STUN server answered",
+    "urlgetter.no_data": "no fetch recorded",
+    "urlgetter.failed": "the fetch failed (the failed operation names the step)",
+    "urlgetter.ok": "the fetch worked",
 }

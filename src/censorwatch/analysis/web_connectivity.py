@@ -135,6 +135,12 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             return v("down", "wc.dns.failure_down", f"The DNS lookup of {domain} failed for the control too "
                      f"({say(control.dns_failure or F.DNS_NO_ANSWER)}), so the site's DNS is broken, not censored.",
                      blocking=False, accessible=False)
+        if control.http is not None and control.http.failure is not None:
+            # OONI's rule 3 is about NXDOMAIN only; any other DNS failure falls to rule 5: the control
+            # resolved the name but could not load the site either, so it is down, not censored.
+            return v("down", "wc.http.down", f"The probe's DNS lookup of {domain} failed ({say(dns.probe_failure)}) "
+                     f"and the control, which resolved it, could not load it either ({say(control.http.failure)}), "
+                     "so the site is down or broken for everyone, not censored.", blocking=False, accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
                      f"({say(dns.probe_failure)}) while the control resolved it.", blocking="dns", accessible=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from censorwatch.analysis.experiments import apps, circumvention, legacy, middlebox
+from censorwatch.analysis.experiments import apps, circumvention, legacy, middlebox, primitives
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
@@ -27,6 +27,8 @@ CLASSIFIERS: dict[str, Callable[[Measurement, Fingerprints], Verdict]] = {
     "dns_consistency": legacy.classify_dns_consistency,
     "browser_web": legacy.classify_browser_web,
     "dnscheck": legacy.classify_dnscheck,
+    "stunreachability": primitives.classify_stunreachability,
+    "urlgetter": primitives.classify_urlgetter,
 }
 # the platform area's tests (wireguard, throughput, platform) and its own shapes of openvpn/tor/apps
 from censorwatch.analysis import platform_dispatch  # noqa: E402

@@ -87,8 +87,9 @@ def classify_telegram(m: Measurement, fps: Fingerprints) -> Verdict:
         parts.append(("tcp.failure", f"no connection to Telegram's {len(dcs)} data-centre endpoints worked"))
     elif dc_reqs and all(r.failure for r in dc_reqs):
         parts.append(("http.failure", "every request to Telegram's data centres failed"))
-    if web and all(r.failure for r in web):
-        parts.append(("http.failure", f"web.telegram.org failed ({say(web[0].failure)})"))
+    web_failed = [r for r in web if r.failure]  # OONI: any failed fetch of the web app (http or https) blocks it
+    if web_failed:
+        parts.append(("http.failure", f"{web_failed[0].url or 'web.telegram.org'} failed ({say(web_failed[0].failure)})"))
     details = {"dc_connects": len(dcs), "dc_connects_ok": sum(t.success for t in dcs), "web_requests": len(web)}
     if parts:
         return make_verdict(m, "anomaly", "telegram.blocked", "Telegram looks blocked: " + "; ".join(p[1] for p in parts)

@@ -8,8 +8,11 @@ from typing import Final
 from censorwatch.model.verdict import Fingerprint
 
 PATTERN_TYPES: Final = frozenset({"full", "prefix", "contains", "regexp"})
-#: Scopes whose match is proof of deliberate blocking by a country, an ISP or a filtering product.
-CONFIRMING_SCOPES: Final = frozenset({"nat", "isp", "prod"})
+#: Scopes whose match is proof of deliberate blocking by a country or an ISP (methodology §5). A
+#: filtering product's page (``prod``) is not: the same product filters offices, schools and opt-in
+#: "family" DNS services (CleanBrowsing, CloudVeil, ...), so it confirms only where the fingerprint's
+#: ``expected_countries`` name the probe's country.
+CONFIRMING_SCOPES: Final = frozenset({"nat", "isp"})
 #: Scopes that never confirm: vague words, institutional filters (school/office), known false positives.
 NON_CONFIRMING_SCOPES: Final = frozenset({"vbw", "inst", "fp"})
 FALSE_POSITIVE: Final = "fp"
@@ -43,14 +46,15 @@ class FingerprintRule:
     def confirms(self, probe_cc: str) -> bool:
         """A match is proof of blocking when the scope says so, or the expected countries do.
 
-        ``vbw``/``inst``/``fp`` never confirm; ``nat``/``isp``/``prod`` always do; any other scope
-        (e.g. ``injb``, ``prov``) confirms only in one of its expected countries.
+        ``vbw``/``inst``/``fp`` never confirm; ``nat``/``isp`` always do; any other scope (``prod``,
+        ``injb``, ``prov``) confirms only in one of its expected countries. ``ZZ`` (OONI's "anywhere")
+        names no country, and a probe whose country is unknown (``ZZ``) is in none.
         """
         if self.scope in NON_CONFIRMING_SCOPES:
             return False
         if self.scope in CONFIRMING_SCOPES:
             return True
-        return probe_cc in self.expected_countries
+        return probe_cc != "ZZ" and probe_cc in self.expected_countries
 
     def as_verdict_fingerprint(self) -> Fingerprint:
         return Fingerprint(
