@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-RULES_VERSION: Final = "2026.11.29-3"
+RULES_VERSION: Final = "2026.11.29-4"
 
 RULES: Final[dict[str, str]] = {
     # common

@@ -154,9 +154,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
         control_fetch_failed = control.http is not None and control.http.failure is not None
-        # Down: the control failed too. With inconsistent DNS the probe's addresses are the censor's
-        # (a bogon, a dead "ghost" address), so only the control's own fetch of the site counts.
-        if control_fetch_failed if dns.consistency == "inconsistent" else (
+        # Down: the control failed too (OONI's own QA case websiteDownTCPConnect). Only with consistent
+        # DNS: with inconsistent DNS the probe was steered to other addresses (a bogon, a dead "ghost"
+        # address), which rule 4 calls "dns" before rule 5 looks at the control's fetch.
+        if dns.consistency == "consistent" and (
             (theirs and not any(c.ok for c in theirs)) or (not theirs and control_fetch_failed)
         ):
             return v("down", "wc.tcp.down", f"Neither the probe nor the control could connect to {domain}, so "
