@@ -181,7 +181,7 @@ class LogWriter:
                 continue
             idx = start + len(new)
             receipt = self.signer.receipt_bytes(idx, acc.leaf_hash, acc.measurement_uid, now_ms)
-            new.append(Leaf(idx, acc.measurement_uid, acc.leaf_hash, now_ms, acc.canonical, receipt))
+            new.append(Leaf(idx, acc.measurement_uid, acc.leaf_hash, now_ms, acc.canonical, receipt, acc.stored))
             in_batch[acc.measurement_uid] = (acc.leaf_hash, receipt)
             results.append((Outcome.CREATED, receipt))
         if not new:
