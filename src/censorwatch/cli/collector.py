@@ -59,7 +59,11 @@ def serve(
     n = default_workers(http) if workers is None else workers
     procs = "one process" if n == 1 else f"{n} HTTP front-end processes + the writer"
     console.print(f"collector: evidence log in {where}, listening on http://{host}:{port} ({procs})")
-    run(config, host, port, http=http, workers=n)
+    try:
+        run(config, host, port, http=http, workers=n)
+    except OSError as exc:  # e.g. the port is taken
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @collector_app.command("export")

@@ -86,6 +86,10 @@ class WriterLink(frames.FrameLink):
         elif kind == frames.READY and not self.ready.done():
             self.ready.set_result(None)
 
+    @property
+    def listening(self) -> bool:
+        return self.ready.done() and self.ready.exception() is None and not self.closed.done()
+
     def _committed(self, rid: int, fut: asyncio.Future[tuple[Outcome, bytes]]) -> None:
         exc = fut.exception()
         if exc is None:
@@ -125,7 +129,7 @@ class Writer:
         self._reserved: socket.socket | None = None
         self._stats_ids = 0
         self._started = False
-        self.collector.metrics.gauges["front_processes"] = lambda: len(self.links)
+        self.collector.metrics.gauges["front_processes"] = lambda: sum(1 for lk in self.links.values() if lk.listening)
 
     def _reserve_port(self) -> None:
         """Fail now if something listens on the port (a socket without ``SO_REUSEPORT`` cannot join
@@ -133,7 +137,10 @@ class Writer:
         probe = socket.socket(socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0])
         with probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((self.host, self.port))
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
             self.port = probe.getsockname()[1]
         self._reserved = listening_socket(self.host, self.port, listen=False)
 
