@@ -63,6 +63,14 @@ class CollectorProcess:
         self.stop()
         raise RuntimeError(f"collector did not come up in {timeout}s:\n{self.log.read_text()}")
 
+    def children(self) -> list[int]:
+        """The pids of its child processes (the HTTP front-ends of ``--workers N``)."""
+        assert self.proc is not None
+        out: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            out += [int(c) for c in (task / "children").read_text().split()]
+        return out
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
         if self.proc and self.proc.poll() is None:

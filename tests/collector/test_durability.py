@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from censorwatch.collector.keys import LogVerifier
 from censorwatch.collector.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -45,9 +46,10 @@ async def _load(url: str, clients: int, stop: asyncio.Event) -> tuple[dict[str, 
     return acked, errors
 
 
-def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # one process; the writer process with two HTTP front-ends
+def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path, workers: str) -> None:
     db = tmp_path / "cw.duckdb"
-    proc = CollectorProcess(db, None, "--client-rate", "0").start()
+    proc = CollectorProcess(db, None, "--client-rate", "0", "--workers", workers).start()
     key = LogVerifier.from_document(httpx.get(proc.url + "/api/v1/log/key").json())
     early_sth: dict[str, Any] = {}
 
@@ -72,7 +74,7 @@ def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert early_sth and len(acked) >= 200
     assert errors > 0, "the kill landed after the load stopped; the test did not test anything"
 
-    proc = CollectorProcess(db, proc.port, "--client-rate", "0").start()
+    proc = CollectorProcess(db, proc.port, "--client-rate", "0", "--workers", workers).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as c:
             sth = c.get("/api/v1/log/sth").json()

@@ -232,14 +232,15 @@ def test_still_serving_after_the_fuzzing(url: str) -> None:
     assert out.startswith(b"HTTP/1.1 200 ")
 
 
-def test_sigterm_under_load_stops_the_server_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_sigterm_under_load_stops_the_server_cleanly(tmp_path: Path, processes: str) -> None:
     import signal
     import threading
 
     from collector.helpers import CollectorProcess
 
     for round_ in range(3):
-        proc = CollectorProcess(tmp_path / f"t{round_}.duckdb", None, "--client-rate", "0").start()
+        proc = CollectorProcess(tmp_path / f"t{round_}.duckdb", None, "--client-rate", "0", "--workers", processes).start()
         stop = threading.Event()
 
         def load(url: str = proc.url, k: int = round_, stop: threading.Event = stop) -> None:

@@ -36,12 +36,19 @@ def serve(
     client_rate: float = typer.Option(50.0, help="Submissions per second per client address (0: no limit)."),
     client_burst: float = typer.Option(200.0, help="Burst allowance per client address."),
     http: str = typer.Option("lean", help="HTTP server: lean (the collector's own, fastest) or uvicorn (ASGI)."),
+    workers: int | None = typer.Option(
+        None, min=1, help="Processes: 1 = one process does everything; N >= 2 = N HTTP front-end processes "
+        "plus the writer process (lean only). Default: the number of cores (at least 2); 1 with uvicorn."),
 ) -> None:
     """Accept measurements over HTTP into the append-only, signed evidence log."""
     if http not in ("lean", "uvicorn"):
         console.print(f"[red]error:[/] --http must be lean or uvicorn, not {http!r}")
         raise typer.Exit(2)
+    if http == "uvicorn" and workers not in (None, 1):
+        console.print("[red]error:[/] --http uvicorn runs in one process: use --workers 1 (or the lean server)")
+        raise typer.Exit(2)
     from censorwatch.collector.app import CollectorConfig
+    from censorwatch.collector.server import default_workers
     from censorwatch.collector.server import serve as run
 
     where = evidence_dir(_db(db))
@@ -49,8 +56,14 @@ def serve(
         evidence_dir=where, max_body_bytes=max_body, queue_size=queue_size,
         client_rate=client_rate, client_burst=client_burst,
     )
-    console.print(f"collector: evidence log in {where}, listening on http://{host}:{port}")
-    run(config, host, port, http=http)
+    n = default_workers(http) if workers is None else workers
+    procs = "one process" if n == 1 else f"{n} HTTP front-end processes + the writer"
+    console.print(f"collector: evidence log in {where}, listening on http://{host}:{port} ({procs})")
+    try:
+        run(config, host, port, http=http, workers=n)
+    except OSError as exc:  # e.g. the port is taken
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @collector_app.command("export")

@@ -23,22 +23,26 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
 
 import httptools
 
-from censorwatch.collector.app import (
-    _INLINE_CHECK_BYTES,
+from censorwatch.collector.app import Collector
+from censorwatch.collector.intake import (
+    INLINE_CHECK_BYTES,
     JSON,
     SUBMIT_PATH,
-    Collector,
     CollectorConfig,
+    Intake,
     Reply,
+    WriterGone,
     error_reply,
     method_not_allowed,
 )
@@ -91,9 +95,10 @@ class _Request:
 
 
 class HttpServerState:
-    """What every connection shares: the collector, the open connections, the clock."""
+    """What every connection shares: the collector (or a front-end's ``Intake``), the open
+    connections, the clock."""
 
-    def __init__(self, collector: Collector, *, keep_alive: float = 30.0, request_timeout: float = 60.0) -> None:
+    def __init__(self, collector: Intake, *, keep_alive: float = 30.0, request_timeout: float = 60.0) -> None:
         self.collector = collector
         self.keep_alive = keep_alive
         self.request_timeout = request_timeout
@@ -232,6 +237,7 @@ class HttpProtocol(asyncio.Protocol):
         assert cur is not None
         cur.method = self.parser.get_method()
         cur.keep_alive = self.parser.should_keep_alive()
+        self.col.metrics.requests += 1
         self.pending.append(cur)
         if cur.method == b"POST" and cur.url.split(b"?", 1)[0] == _SUBMIT:
             refused = self.col.admit(self.client) or self.col.check_length(cur.length)
@@ -317,6 +323,10 @@ class HttpProtocol(asyncio.Protocol):
             except Exception:
                 log.exception("GET %s failed", path[:200])
                 reply = error_reply(500, "internal_error", "the collector failed on this request")
+            if isinstance(reply, asyncio.Future):  # answered by the writer process (--workers N)
+                self.busy = True
+                reply.add_done_callback(lambda f: self._finish(req, self._reply_of(f)))
+                return
             self._write(req, reply)
             return
         self._write(req, method_not_allowed("GET"))
@@ -325,9 +335,9 @@ class HttpProtocol(asyncio.Protocol):
         body = req.chunks[0] if len(req.chunks) == 1 else b"".join(req.chunks)
         req.chunks = []
         self.busy = True
-        if len(body) >= _INLINE_CHECK_BYTES:  # checked in a thread: the async path
+        if len(body) >= INLINE_CHECK_BYTES:  # checked in a thread: the async path
             task = self.loop.create_task(self.col.accept(body, req.t0))
-            task.add_done_callback(lambda t: self._finish(req, self._task_reply(t)))
+            task.add_done_callback(lambda t: self._finish(req, self._reply_of(t)))
             return
         acc = self.col.prepare(body)
         if not isinstance(acc, Accepted):
@@ -353,14 +363,17 @@ class HttpProtocol(asyncio.Protocol):
         fut.add_done_callback(committed)
 
     @staticmethod
-    def _task_reply(task: asyncio.Task[Reply]) -> Reply:
+    def _reply_of(task: asyncio.Future[Reply]) -> Reply:
         if task.cancelled():
             return error_reply(503, "shutting_down", "the collector is stopping; retry later")
         exc = task.exception()
+        if isinstance(exc, WriterGone):
+            return error_reply(503, "shutting_down", "the collector is stopping; retry later")
         if exc is not None:
-            log.error("submission failed", exc_info=exc)
+            log.error("request failed", exc_info=exc)
             return error_reply(500, "internal_error", "the collector failed on this request")
         return task.result()
+
 
     def _timed_out(self, req: _Request, fut: asyncio.Future[Any]) -> None:
         self._finish(req, self.col.timeout_reply())
@@ -397,26 +410,39 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.close()  # asyncio flushes what was written before closing
 
 
-async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: asyncio.Event | None = None,
-                      stop: asyncio.Event | None = None, keep_alive: float = 30.0,
-                      request_timeout: float = 60.0) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT), then stop accepting, let the answers in flight
-    finish (up to 15 s), commit what is queued and close."""
-    loop = asyncio.get_running_loop()
-    stop = stop or asyncio.Event()
-    collector = Collector(config)
-    await collector.start()
-    state = HttpServerState(collector, keep_alive=keep_alive, request_timeout=request_timeout)
-    server = await loop.create_server(lambda: HttpProtocol(state), host, port, backlog=2048, reuse_address=True)
-    # Plain signal.signal handlers (when in the main thread; tests run the server in another): a
-    # Python handler runs in the main thread, at the latest at the sweeper's next tick (every second),
-    # and wakes the loop with call_soon_threadsafe. (Defensive: during profiling a server seemed to
-    # outlive its SIGTERM, but at least one such case was a signal sent to a shell's subshell, not to
-    # the server, and no test reproduced it with loop.add_signal_handler either.)
+@contextlib.contextmanager
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (when in the main thread; tests run servers in other threads).
+
+    Plain signal.signal handlers: a Python handler runs in the main thread, at the latest at the
+    sweeper's next tick (every second), and wakes the loop with call_soon_threadsafe. (Defensive:
+    during profiling a server seemed to outlive its SIGTERM, but at least one such case was a signal
+    sent to a shell's subshell, not to the server, and no test reproduced it with
+    loop.add_signal_handler either.)"""
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda _n, _f: loop.call_soon_threadsafe(stop.set))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def serve_http(col: Intake, stop: asyncio.Event, *, host: str = "127.0.0.1", port: int = 0,
+                     sock: socket.socket | None = None, ready: asyncio.Event | None = None,
+                     keep_alive: float = 30.0, request_timeout: float = 60.0,
+                     before_close: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Serve HTTP for ``col`` (on ``sock`` if given, else on ``host:port``) until ``stop`` is set;
+    then stop accepting, let the answers in flight finish (up to 15 s), await ``before_close`` (the
+    single-process collector commits what is queued there) and close every connection."""
+    loop = asyncio.get_running_loop()
+    state = HttpServerState(col, keep_alive=keep_alive, request_timeout=request_timeout)
+    if sock is not None:
+        server = await loop.create_server(lambda: HttpProtocol(state), sock=sock, backlog=2048)
+    else:
+        server = await loop.create_server(lambda: HttpProtocol(state), host, port, backlog=2048, reuse_address=True)
 
     async def sweeper() -> None:
         while True:
@@ -437,28 +463,50 @@ async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: a
                 if c.idle and c.transport is not None:
                     c.transport.close()
             await asyncio.sleep(0.05)
-        await collector.stop()
+        if before_close is not None:
+            await before_close()
         for c in list(state.connections):
             if c.transport is not None:
                 c.transport.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 5)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
-def run(config: CollectorConfig, host: str, port: int) -> None:
-    # Each submission decodes into a few hundred short-lived dicts and lists, which reference
-    # counting frees; the cyclic collector's default young-generation threshold (700 allocations)
-    # made it walk them several times per request. Collect young objects 50x less often.
+async def serve_async(config: CollectorConfig, host: str, port: int, *, ready: asyncio.Event | None = None,
+                      stop: asyncio.Event | None = None, keep_alive: float = 30.0,
+                      request_timeout: float = 60.0) -> None:
+    """The single-process collector (``--workers 1``): run until ``stop`` is set (or SIGTERM/SIGINT),
+    then stop accepting, let the answers in flight finish (up to 15 s), commit what is queued and close."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    collector = Collector(config)
+    await collector.start()
+    with stop_on_signals(loop, stop):
+        await serve_http(collector, stop, host=host, port=port, ready=ready, keep_alive=keep_alive,
+                         request_timeout=request_timeout, before_close=collector.stop)
+
+
+def tune_gc() -> None:
+    """Each submission decodes into a few hundred short-lived dicts and lists, which reference
+    counting frees; the cyclic collector's default young-generation threshold (700 allocations)
+    made it walk them several times per request. Collect young objects 50x less often."""
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(max(gen0, 35_000), gen1, gen2)
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when installed."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
-        asyncio.run(serve_async(config, host, port))
+        asyncio.run(main)
         return
-    uvloop.run(serve_async(config, host, port))
+    uvloop.run(main)
 
 
-__all__ = ["JSON", "HttpProtocol", "HttpServerState", "run", "serve_async"]
+def run(config: CollectorConfig, host: str, port: int) -> None:
+    tune_gc()
+    run_loop(serve_async(config, host, port))
+
+
+__all__ = ["JSON", "HttpProtocol", "HttpServerState", "run", "run_loop", "serve_async", "serve_http", "stop_on_signals", "tune_gc"]

@@ -1,10 +1,14 @@
-"""The collector's counters, rendered in the Prometheus text exposition format (version 0.0.4)."""
+"""The collector's counters, rendered in the Prometheus text exposition format (version 0.0.4).
+
+With ``--workers N`` each process counts its own (the front-ends: requests, rejections, answers,
+latency; the writer: batches, queue, tree); ``/metrics`` sums their ``snapshot``s with ``merge``."""
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -20,6 +24,15 @@ class Histogram:
         self.counts[bisect.bisect_left(self.buckets, v)] += 1
         self.sum += v
         self.count += 1
+
+    def snapshot(self) -> list[Any]:
+        return [self.counts, self.sum, self.count]
+
+    def merge(self, snap: list[Any]) -> None:
+        counts, total, n = snap
+        self.counts = [a + b for a, b in zip(self.counts, counts, strict=True)]
+        self.sum += total
+        self.count += n
 
     def render(self, name: str) -> list[str]:
         lines, cum = [], 0
@@ -42,6 +55,27 @@ class Metrics:
         self.batch_seconds = Histogram()
         self.batch_size = Histogram((1, 2, 5, 10, 25, 50, 100, 250, 500, 1000))
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.requests = 0  # HTTP requests whose head was read, in this process
+        self.requests_by_process: dict[str, int] = {}  # filled by ``merge``
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters (not the gauges) as plain JSON-able values, for ``merge`` in another process."""
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": dict(self.rejected),
+                "batches": self.batches, "requests": self.requests, "latency": self.latency.snapshot(),
+                "batch_seconds": self.batch_seconds.snapshot(), "batch_size": self.batch_size.snapshot()}
+
+    def merge(self, snap: dict[str, Any], process: str | None) -> None:
+        """Add another process's ``snapshot`` (its requests are also shown under ``process``, if given)."""
+        self.accepted += snap["accepted"]
+        self.duplicates += snap["duplicates"]
+        self.rejected.update(snap["rejected"])
+        self.batches += snap["batches"]
+        self.requests += snap["requests"]
+        if process is not None:
+            self.requests_by_process[process] = snap["requests"]
+        self.latency.merge(snap["latency"])
+        self.batch_seconds.merge(snap["batch_seconds"])
+        self.batch_size.merge(snap["batch_size"])
 
     def render(self) -> bytes:
         out: list[str] = []
@@ -59,6 +93,9 @@ class Metrics:
         metric(f"{p}_rejected_total", "counter", "Submissions refused, by reason.",
                [f'{p}_rejected_total{{reason="{r}"}} {n}' for r, n in sorted(self.rejected.items())])
         metric(f"{p}_batches_total", "counter", "Write batches committed.", [f"{p}_batches_total {self.batches}"])
+        by = self.requests_by_process or {"collector": self.requests}
+        metric(f"{p}_http_requests_total", "counter", "HTTP requests read, by serving process.",
+               [f'{p}_http_requests_total{{process="{k}"}} {n}' for k, n in sorted(by.items())])
         for name, fn in sorted(self.gauges.items()):
             metric(f"{p}_{name}", "gauge", name.replace("_", " ") + ".", [f"{p}_{name} {fn()}"])
         metric(f"{p}_request_latency_seconds", "histogram",

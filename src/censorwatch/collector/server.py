@@ -1,20 +1,40 @@
 """Run the collector: on its own HTTP/1.1 server (``http="lean"``, the default; collector/http.py says
-why), or as a plain ASGI app on uvicorn (``http="uvicorn"``; uvloop + httptools when installed)."""
+why), or as a plain ASGI app on uvicorn (``http="uvicorn"``; uvloop + httptools when installed).
+
+``workers``: 1 = everything in this process; N >= 2 (lean only) = this process writes, N front-end
+processes serve HTTP (collector/procs.py). ``None`` = ``default_workers(http)``."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 
 from censorwatch.collector.app import CollectorConfig, create_app
 
 
+def default_workers(http: str = "lean") -> int:
+    """One front-end per core with the lean server (at least 2: the writer is a process of its own);
+    uvicorn runs in one process."""
+    return max(2, os.cpu_count() or 1) if http == "lean" else 1
+
+
 def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8470, *, http: str = "lean",
-          log_level: str = "warning") -> None:
+          log_level: str = "warning", workers: int | None = None) -> None:
+    workers = default_workers(http) if workers is None else workers
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if http == "lean" and workers > 1:
+        from censorwatch.collector.procs import run as run_writer
+
+        run_writer(config, host, port, workers)
+        return
     if http == "lean":
         from censorwatch.collector.http import run
 
         run(config, host, port)
         return
+    if workers != 1:
+        raise ValueError("--http uvicorn runs in one process: use --workers 1 (or the lean server)")
     if http != "uvicorn":
         raise ValueError(f"unknown HTTP server {http!r} (lean or uvicorn)")
     import uvicorn

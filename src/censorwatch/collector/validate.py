@@ -59,8 +59,9 @@ class Rejection(Exception):
 @dataclass(frozen=True, slots=True)
 class Accepted:
     measurement_uid: str
-    canonical: bytes
+    canonical: bytes  # empty when only ``stored`` came over from a front-end process
     leaf_hash: bytes
+    stored: bytes | None = None  # the canonical bytes as the evidence store keeps them, when compressed already
 
 
 def _type_name(v: Any) -> str:

@@ -17,7 +17,7 @@ ingest pipeline stores and classifies them, then the watermark moves. Ingestion 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +62,13 @@ class Leaf:
     received_at: int
     body: bytes  # canonical bytes, uncompressed
     receipt: bytes  # the receipt's JSON
+    stored: bytes | None = None  # ``body`` compressed by ``compressor()`` ahead of time (then ``body`` may be empty)
+
+
+def compressor() -> Callable[[bytes], bytes]:
+    """How a body is compressed for the ``leaves`` table (zstd level 1), for a process that prepares
+    leaves for the writer (the collector's front-ends). One per thread."""
+    return zstandard.ZstdCompressor(level=1).compress
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +96,7 @@ class EvidenceStore:
             self._con.execute("PRAGMA synchronous=FULL")
             self._con.executescript(_SCHEMA)
         self._con.execute("PRAGMA busy_timeout=5000")
-        self._zc = zstandard.ZstdCompressor(level=1)
+        self._compress = compressor()
         self._zd = zstandard.ZstdDecompressor()
 
     def close(self) -> None:
@@ -186,7 +193,8 @@ class EvidenceStore:
                 "INSERT INTO leaves (idx, measurement_uid, leaf_hash, received_at, body, receipt)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (lf.idx, lf.measurement_uid, lf.leaf_hash, lf.received_at, self._zc.compress(lf.body), lf.receipt)
+                    (lf.idx, lf.measurement_uid, lf.leaf_hash, lf.received_at,
+                     self._compress(lf.body) if lf.stored is None else lf.stored, lf.receipt)
                     for lf in leaves
                 ],
             )
