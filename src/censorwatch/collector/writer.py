@@ -31,7 +31,7 @@ from censorwatch.collector.keys import LogSigner
 from censorwatch.collector.merkle import MerkleTree
 from censorwatch.collector.metrics import Metrics
 from censorwatch.collector.validate import Accepted
-from censorwatch.store.evidence import EvidenceStore, Leaf
+from censorwatch.store.evidence import EvidenceStore, Leaf, WalCheckpointer
 
 
 class Outcome(Enum):
@@ -96,6 +96,7 @@ class LogWriter:
         self.sth: dict[str, Any] = {}
         self.sth_bytes = b""
         self._store: EvidenceStore | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._lookup: EvidenceStore | None = None  # read-only: duplicates, while the writing connection commits
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-writer")
         self._last_history_ms = 0
@@ -103,7 +104,7 @@ class LogWriter:
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def _open(self) -> None:
-        store = EvidenceStore(self.path)
+        store = EvidenceStore(self.path, autocheckpoint=False)
         for expected, (idx, h) in enumerate(store.leaf_hashes()):
             if idx != expected:
                 raise LogCorrupt(f"{self.path}: leaf index {idx} where {expected} was expected")
@@ -124,6 +125,7 @@ class LogWriter:
         self.sth, self.sth_bytes = sth, latest
         self._store = store
         self._lookup = EvidenceStore(self.path, readonly=True)
+        self._checkpointer = WalCheckpointer(self.path)
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._pool, self._open)
@@ -141,6 +143,8 @@ class LogWriter:
             await asyncio.get_running_loop().run_in_executor(self._pool, self._store.close)
         if self._lookup is not None:
             self._lookup.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._pool.shutdown(wait=True)
 
     # --- intake --------------------------------------------------------------------------------------

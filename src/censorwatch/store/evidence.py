@@ -16,7 +16,9 @@ ingest pipeline stores and classifies them, then the watermark moves. Ingestion 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +83,9 @@ class LeafRef:
 class EvidenceStore:
     """One SQLite connection. Use one instance per thread (the writer has its own)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, autocheckpoint: bool = True) -> None:
+        """``autocheckpoint=False``: commits never copy the WAL back into the database file (SQLite
+        does that inside the commit every 1,000 pages); run ``checkpoint`` from elsewhere instead."""
         self.path = path
         if readonly:
             if not path.exists():
@@ -94,6 +98,8 @@ class EvidenceStore:
             self._con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=FULL")
+            if not autocheckpoint:
+                self._con.execute("PRAGMA wal_autocheckpoint=0")
             self._con.executescript(_SCHEMA)
         self._con.execute("PRAGMA busy_timeout=5000")
         self._compress = compressor()
@@ -101,6 +107,11 @@ class EvidenceStore:
 
     def close(self) -> None:
         self._con.close()
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL frames into the database file without blocking readers or the writer
+        (``PASSIVE``); the WAL starts over once every frame is copied and no reader needs it."""
+        self._con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     # --- reads -------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -228,6 +239,31 @@ class EvidenceStore:
     def put_sth(self, sth: tuple[int, int, bytes]) -> None:
         """Record a tree head without new leaves (the first start's empty tree)."""
         self.append_batch([], sth, keep_sth_in_history=True)
+
+
+class WalCheckpointer:
+    """A thread with its own connection checkpointing the WAL every ``interval`` seconds, so the
+    writer's commits (``autocheckpoint=False``) never pay for copying pages into the database file
+    (measured: that copy made the slowest commits 15-40 ms under sustained load)."""
+
+    def __init__(self, path: Path, interval: float = 0.5) -> None:
+        self._store = EvidenceStore(path)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="evidence-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            with contextlib.suppress(sqlite3.Error):  # busy or locked: the next round catches up
+                self._store.checkpoint()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(sqlite3.Error):
+            self._store.checkpoint()
+        self._store.close()
 
 
 def measurements(ev: EvidenceStore, start: int, end: int) -> Iterator[Measurement | ReadError]:
