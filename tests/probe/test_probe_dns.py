@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
+from typing import Any
 
 import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 from probenet import HTTP_SITE, HTTPS_VALID, Net
 
@@ -116,3 +119,62 @@ def test_query_wire_refuses_names_dns_cannot_carry(name: str) -> None:
 async def test_invalid_name_is_a_failure_not_a_crash(net: Net) -> None:
     q = await pdns.query_udp(Trace(), "a" * 64 + ".test", "A", _server(net.probe_dns_addr), timeout=1.0)
     assert q["failure"].startswith("unknown_failure: ValueError: ") and q["raw_response"] is None
+
+
+class _Lossy:
+    """A loopback DNS server that ignores the first ``drop`` copies of each query, then answers."""
+
+    def __init__(self, drop: int) -> None:
+        self.drop = drop
+        self.seen: list[bytes] = []
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.seen.append(data)
+        if len(self.seen) <= self.drop:
+            return
+        query = dns.message.from_wire(data)
+        reply = dns.message.make_response(query)
+        reply.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "198.18.0.7"))
+        self.transport.sendto(reply.to_wire(), addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+async def _lossy(drop: int) -> tuple[_Lossy, tuple[str, int]]:
+    proto = _Lossy(drop)
+    loop = asyncio.get_running_loop()
+    await loop.create_datagram_endpoint(lambda: proto, local_addr=("127.0.0.1", 0))
+    return proto, proto.transport.get_extra_info("sockname")[:2]
+
+
+async def test_a_lost_query_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdns, "RESEND_AFTER", (0.1, 0.3))
+    proto, srv = await _lossy(drop=1)
+    trace = Trace()
+    try:
+        q = await pdns.query_udp(trace, "ok.test", "A", srv, timeout=2.0)
+    finally:
+        proto.transport.close()
+    assert q["failure"] is None and q["answers"][0]["ipv4"] == "198.18.0.7"
+    assert len(proto.seen) == 2 and proto.seen[0] == proto.seen[1]  # the same query, same id
+    ops = [e["operation"] for e in trace.network_events]
+    assert ops == ["resolve_start", "write", "write", "read", "resolve_done"]
+
+
+async def test_a_censor_dropping_every_copy_still_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdns, "RESEND_AFTER", (0.1, 0.3))
+    proto, srv = await _lossy(drop=10)
+    try:
+        q = await pdns.query_udp(Trace(), "ok.test", "A", srv, timeout=0.6)
+    finally:
+        proto.transport.close()
+    assert q["failure"] == "generic_timeout_error"
+    assert len(proto.seen) == 3  # sent at 0, 0.1 and 0.3 s, nothing after the timeout

@@ -16,6 +16,7 @@ import ipaddress
 import secrets
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,34 @@ class _Datagram(asyncio.DatagramProtocol):
         self.queue.put_nowait(exc)
 
 
-async def _udp_exchange(wire: bytes, qid: int, server: tuple[str, int], timeout: float) -> bytes:
-    """Send one query and return the first reply with the right id (wrong ids are skipped, counted)."""
+#: seconds after the first send at which the same query is sent again while no reply came (within
+#: the step's timeout), as stub resolvers do (RFC 1035 4.2.1): one lost datagram is not a DNS failure,
+#: while a censor that drops every query still times out
+RESEND_AFTER: tuple[float, ...] = (1.0, 3.0)
+
+
+async def _udp_exchange(wire: bytes, qid: int, server: tuple[str, int], timeout: float,
+                        on_resend: Callable[[], None] | None = None) -> bytes:
+    """Send one query (again at ``RESEND_AFTER``) and return the first reply with the right id
+    (wrong ids are skipped, counted)."""
     loop = asyncio.get_running_loop()
     wrong = 0
     transport, proto = await loop.create_datagram_endpoint(_Datagram, remote_addr=server)
+    t0 = loop.time()
+    resends = [t0 + d for d in RESEND_AFTER if d < timeout]
     try:
         async with asyncio.timeout(timeout):
             transport.sendto(wire)
             while True:
-                item = await proto.queue.get()
+                try:
+                    wait = resends[0] - loop.time() if resends else None
+                    item = await asyncio.wait_for(proto.queue.get(), wait)
+                except TimeoutError:
+                    resends.pop(0)
+                    transport.sendto(wire)
+                    if on_resend is not None:
+                        on_resend()
+                    continue
                 if isinstance(item, Exception):
                     raise item
                 if len(item) >= 2 and int.from_bytes(item[:2], "big") == qid:
@@ -193,7 +212,8 @@ async def query_udp(
     with trace.step("resolve", address=addr, proto="udp", tid=tid) as res:
         wire, qid = query_wire(hostname, qtype)
         trace.event("write", address=addr, num_bytes=len(wire), proto="udp", transaction_id=tid)
-        reply = await _udp_exchange(wire, qid, server, timeout)
+        reply = await _udp_exchange(wire, qid, server, timeout, lambda: trace.event(
+            "write", address=addr, num_bytes=len(wire), proto="udp", transaction_id=tid))
         trace.event("read", address=addr, num_bytes=len(reply), proto="udp", transaction_id=tid)
         parse_reply(entry, reply, qtype)
     entry.update(failure=res.failure, failure_raw=res.raw, t0=res.t0, t=res.t)
