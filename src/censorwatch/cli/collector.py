@@ -41,22 +41,21 @@ def serve(
         "plus the writer process (lean only). Default: the number of cores (at least 2); 1 with uvicorn."),
 ) -> None:
     """Accept measurements over HTTP into the append-only, signed evidence log."""
-    if http not in ("lean", "uvicorn"):
-        console.print(f"[red]error:[/] --http must be lean or uvicorn, not {http!r}")
-        raise typer.Exit(2)
-    if http == "uvicorn" and workers not in (None, 1):
-        console.print("[red]error:[/] --http uvicorn runs in one process: use --workers 1 (or the lean server)")
-        raise typer.Exit(2)
     from censorwatch.collector.app import CollectorConfig
-    from censorwatch.collector.server import default_workers
+    from censorwatch.collector.server import processes
     from censorwatch.collector.server import serve as run
+
+    try:
+        n = processes(http, workers)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
     where = evidence_dir(_db(db))
     config = CollectorConfig(
         evidence_dir=where, max_body_bytes=max_body, queue_size=queue_size,
         client_rate=client_rate, client_burst=client_burst,
     )
-    n = default_workers(http) if workers is None else workers
     procs = "one process" if n == 1 else f"{n} HTTP front-end processes + the writer"
     console.print(f"collector: evidence log in {where}, listening on http://{host}:{port} ({procs})")
     try:

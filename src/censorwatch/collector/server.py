@@ -18,11 +18,21 @@ def default_workers(http: str = "lean") -> int:
     return max(2, os.cpu_count() or 1) if http == "lean" else 1
 
 
+def processes(http: str, workers: int | None) -> int:
+    """The number of processes ``serve`` will run for these options; ValueError saying what is wrong."""
+    if http not in ("lean", "uvicorn"):
+        raise ValueError(f"--http must be lean or uvicorn, not {http!r}")
+    n = default_workers(http) if workers is None else workers
+    if n < 1:
+        raise ValueError("--workers must be at least 1")
+    if http == "uvicorn" and n != 1:
+        raise ValueError("--http uvicorn runs in one process: use --workers 1 (or the lean server)")
+    return n
+
+
 def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8470, *, http: str = "lean",
           log_level: str = "warning", workers: int | None = None) -> None:
-    workers = default_workers(http) if workers is None else workers
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
+    workers = processes(http, workers)
     if http == "lean" and workers > 1:
         from censorwatch.collector.procs import run as run_writer
 
@@ -33,10 +43,6 @@ def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8470, *,
 
         run(config, host, port)
         return
-    if workers != 1:
-        raise ValueError("--http uvicorn runs in one process: use --workers 1 (or the lean server)")
-    if http != "uvicorn":
-        raise ValueError(f"unknown HTTP server {http!r} (lean or uvicorn)")
     import uvicorn
 
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
