@@ -24,6 +24,13 @@ def _tls(ip: str, failure: str | None, sni: str = "example.org") -> dict[str, An
     return {"address": f"{ip}:443", "server_name": sni, "failure": failure}
 
 
+def _redirected(to: str, failure: str) -> list[dict[str, Any]]:
+    """``requests``, newest first, of a fetch of http://example.org/ redirected (302) to ``to``,
+    where the second request failed with ``failure``."""
+    return [request(to, failure=failure),
+            request("http://example.org/", code=302, body="", headers={"Location": to})]
+
+
 def _https(**kw: Any) -> Measurement:
     return wc("https://example.org/", **kw)
 
@@ -72,29 +79,19 @@ SCENARIOS: dict[str, tuple[Callable[[], Measurement], object, object, str]] = {
                                                                  headers={"Server": "censor"})]), "dns", False, "anomaly"),
     "redirectWithConsistentDNSAndThenConnectionRefusedForHTTP": (
         lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 80, "connection_refused")],
-                   requests=[request("http://www.example.org/", failure="connection_refused"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+                   requests=_redirected("http://www.example.org/", "connection_refused")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenConnectionResetForHTTPS": (
         lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443)], tls_handshakes=[_tls(OTHER, "connection_reset",
                                                                                   "www.example.org")],
-                   requests=[request("https://www.example.org/", failure="connection_reset"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+                   requests=_redirected("https://www.example.org/", "connection_reset")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenNXDOMAIN": (
-        lambda: wc(requests=[request("http://www.example.org/", failure="dns_nxdomain_error"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "http://www.example.org/"})]), "dns", False, "anomaly"),
+        lambda: wc(requests=_redirected("http://www.example.org/", "dns_nxdomain_error")), "dns", False, "anomaly"),
     "redirectWithConsistentDNSAndThenEOFForHTTP": (
-        lambda: wc(requests=[request("http://www.example.org/", failure="eof_error"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+        lambda: wc(requests=_redirected("http://www.example.org/", "eof_error")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenTimeoutForHTTPS": (
         lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443)],
                    tls_handshakes=[_tls(OTHER, "generic_timeout_error", "www.example.org")],
-                   requests=[request("https://www.example.org/", failure="generic_timeout_error"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+                   requests=_redirected("https://www.example.org/", "generic_timeout_error")), "http-failure", False, "anomaly"),
     "websiteDownNXDOMAIN": (lambda: wc(queries=[query("example.org", failure="dns_nxdomain_error")], tcp_connect=[],
                                        requests=[request("http://example.org/", failure="dns_nxdomain_error")],
                                        ctrl=control(addrs=[], dns_failure="dns_name_error",
@@ -165,22 +162,14 @@ SCENARIOS: dict[str, tuple[Callable[[], Measurement], object, object, str]] = {
                    ctrl=control(http_failure="unknown_failure: stopped after 10 redirects")), False, False, "down"),
     "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS": (
         lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443, "connection_refused")],
-                   requests=[request("https://www.example.org/", failure="connection_refused"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+                   requests=_redirected("https://www.example.org/", "connection_refused")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenConnectionResetForHTTP": (
-        lambda: wc(requests=[request("http://www.example.org/", failure="connection_reset"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+        lambda: wc(requests=_redirected("http://www.example.org/", "connection_reset")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenEOFForHTTPS": (
         lambda: wc(tcp_connect=[tcp(IP, 80), tcp(OTHER, 443)], tls_handshakes=[_tls(OTHER, "eof_error", "www.example.org")],
-                   requests=[request("https://www.example.org/", failure="eof_error"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "https://www.example.org/"})]), "http-failure", False, "anomaly"),
+                   requests=_redirected("https://www.example.org/", "eof_error")), "http-failure", False, "anomaly"),
     "redirectWithConsistentDNSAndThenTimeoutForHTTP": (
-        lambda: wc(requests=[request("http://www.example.org/", failure="generic_timeout_error"),
-                             request("http://example.org/", code=302, body="",
-                                     headers={"Location": "http://www.example.org/"})]), "http-failure", False, "anomaly"),
+        lambda: wc(requests=_redirected("http://www.example.org/", "generic_timeout_error")), "http-failure", False, "anomaly"),
     # A CAPTCHA over HTTPS: the final HTTPS request succeeded (rule 1), whatever the page says.
     "cloudflareCAPTCHAWithHTTPS": (lambda: _https(tcp_connect=[tcp(IP, 443)], tls_handshakes=[_tls(IP, None)],
                                                   requests=[request("https://example.org/", code=403,
