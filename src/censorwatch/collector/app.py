@@ -39,7 +39,6 @@ from censorwatch.collector.intake import (
     error_reply,
     method_not_allowed,
     not_found,
-    unknown_uid,
 )
 from censorwatch.collector.keys import LogSigner, load_or_create_key, public_key_document
 from censorwatch.collector.validate import Accepted, Rejection
@@ -61,7 +60,6 @@ class Collector(Intake):
         self.writer = LogWriter(
             config.db_path, self.signer, self.metrics, queue_size=config.queue_size, max_batch=config.max_batch
         )
-        self.reader: EvidenceStore | None = None
         self.metrics.gauges["queue_depth"] = lambda: self.writer.queue.qsize()
         self.metrics.gauges["tree_size"] = lambda: self.writer.size
         self.gets.update({
@@ -101,11 +99,6 @@ class Collector(Intake):
         reply = super().get(path, query)
         assert not isinstance(reply, asyncio.Future)  # every answer is at hand in this process
         return reply
-
-    def measurement(self, uid: str) -> Reply:
-        assert self.reader is not None
-        body = self.reader.body(uid)
-        return unknown_uid() if body is None else (200, JSON, body, NO_HEADERS)
 
     def _int_param(self, query: dict[str, str], name: str, default: int | None) -> int:
         raw = query.get(name)

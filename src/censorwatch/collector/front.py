@@ -41,7 +41,6 @@ from censorwatch.collector.intake import (
     StorageFailed,
     WriterBusy,
     WriterGone,
-    unknown_uid,
 )
 from censorwatch.collector.validate import Accepted
 from censorwatch.collector.writer import Outcome
@@ -135,7 +134,6 @@ class Front(Intake):
         super().__init__(config)
         self.link = link
         link.metrics = self.metrics
-        self.reader: EvidenceStore | None = None
         self._compress = compressor()
         self.gets["/api/v1/log/key"] = lambda _q: (200, JSON, key_bytes, NO_HEADERS)
 
@@ -148,11 +146,6 @@ class Front(Intake):
         if path in FORWARDED:
             return self.link.request(frames.GET, lambda rid: frames.get_frame(rid, path, query))
         return super().get(path, query)
-
-    def measurement(self, uid: str) -> Reply:
-        assert self.reader is not None
-        body = self.reader.body(uid)
-        return unknown_uid() if body is None else (200, JSON, body, NO_HEADERS)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -44,6 +44,7 @@ from censorwatch.collector.intake import (
     Reply,
     WriterGone,
     error_reply,
+    internal_error,
     method_not_allowed,
 )
 from censorwatch.collector.validate import Accepted
@@ -322,7 +323,7 @@ class HttpProtocol(asyncio.Protocol):
                 reply = self.col.get(path, query)
             except Exception:
                 log.exception("GET %s failed", path[:200])
-                reply = error_reply(500, "internal_error", "the collector failed on this request")
+                reply = internal_error()
             if isinstance(reply, asyncio.Future):  # answered by the writer process (--workers N)
                 self.busy = True
                 reply.add_done_callback(lambda f: self._finish(req, self._reply_of(f)))
@@ -357,7 +358,7 @@ class HttpProtocol(asyncio.Protocol):
                 reply = self.col.answer(acc, f, req.t0)
             except Exception:
                 log.exception("submission failed")
-                reply = error_reply(500, "internal_error", "the collector failed on this request")
+                reply = internal_error()
             self._finish(req, reply)
 
         fut.add_done_callback(committed)
@@ -371,7 +372,7 @@ class HttpProtocol(asyncio.Protocol):
             return error_reply(503, "shutting_down", "the collector is stopping; retry later")
         if exc is not None:
             log.error("request failed", exc_info=exc)
-            return error_reply(500, "internal_error", "the collector failed on this request")
+            return internal_error()
         return task.result()
 
 

@@ -13,8 +13,9 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -23,6 +24,7 @@ from censorwatch.collector.metrics import Metrics
 from censorwatch.collector.ratelimit import RateLimiter
 from censorwatch.collector.validate import Accepted, Rejection, check
 from censorwatch.collector.writer import Outcome
+from censorwatch.store.evidence import EvidenceStore
 
 JSON = b"application/json"
 METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -38,6 +40,8 @@ CommitFuture = asyncio.Future[tuple[Outcome, bytes]]
 
 @dataclass(frozen=True, slots=True)
 class CollectorConfig:
+    """``evidence_dir`` says where; every other field is a plain setting (sent as is to front-ends)."""
+
     evidence_dir: Path
     max_body_bytes: int = 4 * 1024 * 1024
     queue_size: int = 8192
@@ -45,6 +49,10 @@ class CollectorConfig:
     client_rate: float = 50.0  # requests per second per client address (per process); 0 disables
     client_burst: float = 200.0
     commit_timeout: float = 30.0
+
+    def settings(self) -> dict[str, Any]:
+        """Every field but ``evidence_dir``: ``CollectorConfig(evidence_dir=..., **settings)``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "evidence_dir"}
 
     @property
     def db_path(self) -> Path:
@@ -83,18 +91,25 @@ def unknown_uid() -> Reply:
     return error_reply(404, "not_found", "no measurement with this uid in the log", "{uid}")
 
 
+def internal_error() -> Reply:
+    """A bug on our side (logged where it happened): never the answer to bad input."""
+    return error_reply(500, "internal_error", "the collector failed on this request")
+
+
 GetHandler = Callable[[dict[str, str]], "Reply | asyncio.Future[Reply]"]
 
 
 class Intake:
     """The steps of a submission. Subclasses hand accepted submissions to the writer (``enqueue``),
-    serve measurements (``measurement``) and fill ``gets`` (path -> handler of the parsed query)."""
+    open ``reader`` (the evidence store, read-only) and fill ``gets`` (path -> handler of the parsed
+    query)."""
 
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
         self.metrics = Metrics()
         self.limiter = RateLimiter(config.client_rate, config.client_burst)
         self.gets: dict[str, GetHandler] = {}
+        self.reader: EvidenceStore | None = None
 
     def _reject(self, rej: Rejection, headers: Headers | None = None) -> Reply:
         self.metrics.rejected[rej.code] += 1
@@ -208,4 +223,7 @@ class Intake:
         return not_found()
 
     def measurement(self, uid: str) -> Reply:
-        raise NotImplementedError
+        """``GET /api/v1/measurements/{uid}``: the stored canonical bytes."""
+        assert self.reader is not None
+        body = self.reader.body(uid)
+        return unknown_uid() if body is None else (200, JSON, body, NO_HEADERS)

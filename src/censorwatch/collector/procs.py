@@ -36,7 +36,7 @@ from censorwatch.collector import frames
 from censorwatch.collector.app import Collector
 from censorwatch.collector.front import listening_socket
 from censorwatch.collector.http import run_loop, stop_on_signals
-from censorwatch.collector.intake import METRICS_TYPE, NO_HEADERS, CollectorConfig, Reply, error_reply
+from censorwatch.collector.intake import METRICS_TYPE, NO_HEADERS, CollectorConfig, Reply, internal_error
 from censorwatch.collector.metrics import Metrics
 from censorwatch.collector.validate import Accepted
 from censorwatch.collector.writer import Outcome
@@ -76,7 +76,7 @@ class WriterLink(frames.FrameLink):
                 reply = self.server.collector.get(path, query)
             except Exception:
                 log.exception("GET %s failed", path[:200])
-                reply = error_reply(500, "internal_error", "the collector failed on this request")
+                reply = internal_error()
             self.send(frames.REPLY, frames.reply_frame(rid, reply))
         elif kind == frames.STATS:
             rid, data = frames.request_id(payload)
@@ -168,9 +168,7 @@ class Writer:
         link.send(frames.HELLO, orjson.dumps({
             "evidence_dir": str(cfg.evidence_dir), "host": self.host, "port": self.port,
             "key": self.collector.key_bytes.decode(),
-            "config": {"max_body_bytes": cfg.max_body_bytes, "queue_size": cfg.queue_size, "max_batch": cfg.max_batch,
-                       "client_rate": cfg.client_rate, "client_burst": cfg.client_burst,
-                       "commit_timeout": cfg.commit_timeout},
+            "config": cfg.settings(),
         }))
         await asyncio.wait_for(link.ready, 60)
 
