@@ -121,6 +121,8 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         return v("failure", "wc.control_failure", f"The control server could not be reached, so the probe's "
                  f"results for {domain} cannot be judged.")
 
+    control_fetch_failure = control.http.failure if control.http is not None else None  # rule 5's test
+
     # Rule 3: the probe's DNS lookup failed.
     if dns.probe_failure is not None and not dns.probe_addrs:
         if dns.probe_nxdomain:
@@ -135,11 +137,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             return v("down", "wc.dns.failure_down", f"The DNS lookup of {domain} failed for the control too "
                      f"({say(control.dns_failure or F.DNS_NO_ANSWER)}), so the site's DNS is broken, not censored.",
                      blocking=False, accessible=False)
-        if control.http is not None and control.http.failure is not None:
+        if control_fetch_failure is not None:
             # OONI's rule 3 is about NXDOMAIN only; any other DNS failure falls to rule 5: the control
             # resolved the name but could not load the site either, so it is down, not censored.
             return v("down", "wc.http.down", f"The probe's DNS lookup of {domain} failed ({say(dns.probe_failure)}) "
-                     f"and the control, which resolved it, could not load it either ({say(control.http.failure)}), "
+                     f"and the control, which resolved it, could not load it either ({say(control_fetch_failure)}), "
                      "so the site is down or broken for everyone, not censored.", blocking=False, accessible=False)
         if control.dns_present:
             return v("anomaly", "wc.dns.failure", f"The probe's DNS lookup of {domain} failed "
@@ -153,12 +155,11 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     if attempts and not any(t.success for t in attempts) and dns.consistency is not None:
         mine = {f"{canonical_ip(t.ip or '')}:{t.port}" for t in attempts}
         theirs = [control.tcp[e] for e in mine if e in control.tcp]
-        control_fetch_failed = control.http is not None and control.http.failure is not None
         # Down: the control failed too (OONI's own QA case websiteDownTCPConnect). Only with consistent
         # DNS: with inconsistent DNS the probe was steered to other addresses (a bogon, a dead "ghost"
         # address), which rule 4 calls "dns" before rule 5 looks at the control's fetch.
         if dns.consistency == "consistent" and (
-            (theirs and not any(c.ok for c in theirs)) or (not theirs and control_fetch_failed)
+            (theirs and not any(c.ok for c in theirs)) or (not theirs and control_fetch_failure is not None)
         ):
             return v("down", "wc.tcp.down", f"Neither the probe nor the control could connect to {domain}, so "
                      "the site is down, not censored.", blocking=False, accessible=False)
@@ -188,10 +189,10 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
         pfail = F.normalize(tk.get("http_experiment_failure"))
 
     # Rule 5: the control's own fetch failed.
-    if control.http is not None and control.http.failure is not None:
+    if control_fetch_failure is not None:
         if pfail is not None or final is None:
             ours = f" ({say(pfail)})" if pfail else ""
-            text = f"Loading {domain} failed for the probe{ours} and for the control ({say(control.http.failure)})"
+            text = f"Loading {domain} failed for the probe{ours} and for the control ({say(control_fetch_failure)})"
             tls = list(control.tls.values())
             if tls and not any(t.ok for t in tls):
                 text = (f"The secure (TLS) handshakes with {domain} failed for the probe and for the control "
@@ -199,7 +200,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
             return v("down", "wc.http.down", f"{text}, so the site is down or broken for everyone, not censored.",
                      blocking=False, accessible=False)
         return v("failure", "wc.http.control_failed", f"The probe loaded {domain} but the control could not "
-                 f"({say(control.http.failure)}), so the page cannot be compared.")
+                 f"({say(control_fetch_failure)}), so the page cannot be compared.")
 
     if final is None and pfail is None:
         if dns.consistency == "inconsistent":
