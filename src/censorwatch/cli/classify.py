@@ -86,16 +86,17 @@ def classify_cmd(
                 bad += 1
                 print_error(progress.console, item)
                 continue
-            try:
+            try:  # whatever one record raises (a rule bug, its uid) is reported against it, never a crash
                 v = classify(item, fps)
-            except Exception as exc:  # a rule bug is reported against its record, never a crash
+                if v.measurement_uid is None:
+                    v.measurement_uid = stable_uid(item)
+                line = orjson.dumps(v.to_dict(), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
+            except Exception as exc:
                 bad += 1
                 print_error(progress.console, ReadError(item.source or "-", f"classification failed: {exc!r}"))
                 continue
-            if v.measurement_uid is None:
-                v.measurement_uid = stable_uid(item)
             if fmt is Format.json:
-                write(orjson.dumps(v.to_dict(), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n")
+                write(line)
             else:
                 collected.append(v)
     sys.stdout.flush()

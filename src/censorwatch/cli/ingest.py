@@ -25,10 +25,11 @@ EXIT_OK, EXIT_BAD_RECORDS, EXIT_STORE = 0, 1, 3
 
 def _summary(stats: IngestStats, db: Path) -> Table:
     t = Table(title=f"ingest into {db}", show_header=True, header_style="bold")
-    for col in ("read", "new", "duplicates", "bad", "seconds", "msmt/s"):
+    for col in ("read", "new", "duplicates", "conflicts", "bad", "seconds", "msmt/s"):
         t.add_column(col, justify="right")
     t.add_row(
         f"{stats.read:,}", f"{stats.new:,}", f"{stats.duplicates:,}",
+        f"[red]{stats.conflicts:,}[/]" if stats.conflicts else "0",
         f"[red]{stats.bad:,}[/]" if stats.bad else "0",
         f"{stats.seconds:.2f}", f"{stats.rate:,.0f}",
     )
@@ -46,9 +47,10 @@ def ingest_cmd(
 ) -> None:
     """Store measurements (raw bytes, observations, verdict); re-ingesting adds nothing.
 
-    Bad records are reported on stderr as `path:line: reason`; every good record is kept.
-    Exit code: 0 all records stored or already present, 1 some records were bad (the rest are
-    stored), 2 usage error, 3 the database cannot be opened.
+    Bad records are reported on stderr as `path:line: reason`; every good record is kept. A
+    measurement_uid already stored with different content is reported as a conflict and not stored.
+    Exit code: 0 all records stored or already present, 1 some records were bad or conflicting (the
+    rest are stored), 2 usage error, 3 the database cannot be opened.
     """
     fps = load_fingerprints_or_exit(console, fingerprints)
     try:
@@ -66,4 +68,4 @@ def ingest_cmd(
             store, tracked(paths, progress, task), fingerprints=fps, batch_size=batch_size, on_error=report
         )
     out.print(_summary(stats, store.path))
-    raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.unclassified else EXIT_OK)
+    raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.conflicts or stats.unclassified else EXIT_OK)

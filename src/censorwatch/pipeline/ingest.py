@@ -3,7 +3,11 @@
 Per batch: drop uids already in the batch or in the store (re-ingesting adds nothing and classifies
 nothing), build the column rows (compressed raw bytes, flat observations, the verdict) and write
 them with one ``Store.write``. Bad records are counted and handed to ``on_error``; they never stop
-the rest.
+the rest: whatever one record raises (no uid, no rows) is that record's error.
+
+A uid already seen with the same content (byte for byte, or the same JSON value in another layout)
+is a duplicate; the same uid with different content is a *conflict*: reported, never stored, and
+the stored measurement is kept as it is (the collector answers 409 for the same thing).
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ BATCH_BYTES = 32 * 2**20
 
 @dataclass(slots=True)
 class IngestStats:
-    """``read`` = good + bad records seen; every good one is either ``new`` or a ``duplicate``."""
+    """``read`` = good + bad records seen; every good one is ``new``, a ``duplicate`` or a ``conflict``
+    (its uid is taken by different content); ``bad`` counts records that could not be stored."""
 
     read: int = 0
     new: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     bad: int = 0
     unclassified: int = 0
     observations: int = 0
@@ -88,6 +94,37 @@ def ingest(
     return stats
 
 
+def _report(stats: IngestStats, on_error: Callable[[ReadError], None] | None, err: ReadError) -> None:
+    stats.bad += 1
+    if on_error is not None:
+        on_error(err)
+
+
+def same_content(stored: bytes, new: bytes) -> bool:
+    """The same measurement: equal bytes, or the same JSON value written another way."""
+    if stored == new:
+        return True
+    try:
+        return bool(orjson.loads(stored) == orjson.loads(new))
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _order(m: Measurement) -> tuple[str, int]:
+    """Input order for reports: ``path:line`` sorted by path, then by line number."""
+    src = m.source or ""
+    path, _, line = src.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (src, 0)
+
+
+def _conflict(stats: IngestStats, on_error: Callable[[ReadError], None] | None, uid: str, m: Measurement,
+              where: str) -> None:
+    stats.conflicts += 1
+    if on_error is not None:
+        on_error(ReadError(m.source or uid, f"conflict: measurement_uid {uid!r} is {where} with different "
+                                            "content; not stored (the first one is kept)"))
+
+
 def _ingest(
     store: Store,
     items: Iterable[Measurement | ReadError],
@@ -98,56 +135,74 @@ def _ingest(
     on_error: Callable[[ReadError], None] | None,
 ) -> None:
     pending: dict[str, Measurement] = {}
+    repeats: list[tuple[str, Measurement]] = []  # a uid already pending: judged at the flush
     pending_bytes = 0
     for item in items:
         stats.read += 1
         if isinstance(item, ReadError):
-            stats.bad += 1
-            if on_error is not None:
-                on_error(item)
+            _report(stats, on_error, item)
             continue
-        uid = stable_uid(item)
+        try:
+            uid = stable_uid(item)
+        except Exception as exc:  # whatever one record raises is that record's error
+            _report(stats, on_error, ReadError(item.source or "-", f"no uid for this record: {exc!r}"))
+            continue
         if uid in pending:
-            stats.duplicates += 1
+            repeats.append((uid, item))
             continue
         pending[uid] = item
         pending_bytes += len(item.raw_bytes) if item.raw_bytes is not None else 0
         if len(pending) >= batch_size or pending_bytes >= BATCH_BYTES:
-            _flush(store, pending, stats, fingerprints, classify, on_error)
-            pending = {}
+            _flush(store, pending, repeats, stats, fingerprints, classify, on_error)
+            pending, repeats = {}, []
             pending_bytes = 0
     if pending:
-        _flush(store, pending, stats, fingerprints, classify, on_error)
+        _flush(store, pending, repeats, stats, fingerprints, classify, on_error)
 
 
 def _flush(
     store: Store,
     pending: dict[str, Measurement],
+    repeats: list[tuple[str, Measurement]],
     stats: IngestStats,
     fingerprints: Any,
     classify: bool,
     on_error: Callable[[ReadError], None] | None,
 ) -> None:
     existing = store.existing_uids(pending)
+    stored = store.stored_raws(existing) if existing else {}
+    # each uid's content of reference: the stored one, else the first in this batch
+    judged = [(uid, pending[uid]) for uid in existing] + repeats
+    for uid, m in sorted(judged, key=lambda um: _order(um[1])):
+        reference = stored.get(uid)
+        if reference is None:
+            reference = raw_bytes_of(pending[uid])
+        if same_content(reference, raw_bytes_of(m)):
+            stats.duplicates += 1
+        else:
+            _conflict(stats, on_error, uid, m, "already stored" if uid in stored else "earlier in this input")
     batch = RowBatch()
     for uid, m in pending.items():
         if uid in existing:
             continue
-        batch.add_measurement(uid, m, raw_bytes_of(m))
+        try:
+            batch.add_measurement(uid, m, raw_bytes_of(m))
+        except Exception as exc:  # the batch is left as it was before this record
+            _report(stats, on_error, ReadError(m.source or uid, f"cannot store this record: {exc!r}"))
+            continue
         stats.by_test[m.test_name] = stats.by_test.get(m.test_name, 0) + 1
         if not classify:
             continue
         try:
             v = analysis.classify(m, fingerprints)
+            if v.measurement_uid is None:
+                v.measurement_uid = uid
+            batch.add_verdict(uid, v, m.measurement_start_time)
         except Exception as exc:  # a rule bug must not lose the measurement; analyze retries it
             stats.unclassified += 1
             if on_error is not None:
                 on_error(ReadError(m.source or uid, f"stored, but classification failed: {exc!r}"))
-            continue
-        if v.measurement_uid is None:
-            v.measurement_uid = uid
-        batch.add_verdict(uid, v, m.measurement_start_time)
     res = store.write(batch)
     stats.new += res.measurements
     stats.observations += res.observations
-    stats.duplicates += len(pending) - res.measurements
+    stats.duplicates += len(batch) - res.measurements  # stored by someone else since the lookup

@@ -201,6 +201,19 @@ class Store:
         ).fetchall()
         return self._raw_of(*rows[0]) if rows else None
 
+    def stored_raws(self, uids: Iterable[str]) -> dict[str, bytes]:
+        """The stored bytes of each of ``uids`` that is stored (one query, raw parts read in order)."""
+        probe = pa.table({"measurement_uid": pa.array(list(uids), pa.string())})
+        self.con.register("_probe_raw", probe)
+        try:
+            rows = self.con.execute(
+                "SELECT m.measurement_uid, m.raw, m.raw_part, m.raw_row FROM measurements m "
+                "SEMI JOIN _probe_raw p ON p.measurement_uid = m.measurement_uid ORDER BY m.raw_part, m.raw_row"
+            ).fetchall()
+        finally:
+            self.con.unregister("_probe_raw")
+        return {uid: self._raw_of(blob, part, row) for uid, blob, part, row in rows}
+
     def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
         """Every measurement whose verdict is missing or was made by another rules version, in chunks.
 

@@ -9,11 +9,22 @@ The reader never stops at a bad record: it yields a ``ReadError`` located as ``p
 reason, and goes on with the rest of the file. Good records come out as ``Measurement`` with
 ``raw_bytes`` set to the bytes they were read from (the line, the whole file, or the comment-stripped
 text), so the store can keep them losslessly.
+
+Limits (``Limits``; README "Limits of the reader"): a record (one line, or a whole ``.json``
+document) of at most ``max_record_bytes``; at most ``max_decompressed_bytes`` read from one file;
+JSON nested at most ``MAX_DEPTH`` levels. A record past a limit is one ``ReadError`` naming the limit
+and the reading goes on (past the file limit, with the next file); memory stays bounded by the record
+limit, however long a line is.
+
+The public entry points: ``read_paths`` (paths and directory trees), ``read_file`` (one path) and
+``read_stream`` (any binary stream plus the name to report it as: the format follows the name's
+suffix, ``.gz`` is inflated).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import sys
 import zlib
@@ -59,6 +70,24 @@ class ReadError:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason}"
+
+
+@dataclass(slots=True, frozen=True)
+class Limits:
+    """How much one record and one file may hold; past a limit, that record is an error, the run goes on."""
+
+    #: one JSON line, or a whole ``.json``/``.jsonc`` document (held in memory once, then decoded)
+    max_record_bytes: int = 32 * 2**20
+    #: bytes read from one file after inflating (a bound on time: reading streams, memory does not grow)
+    max_decompressed_bytes: int = 4 * 2**30
+
+
+DEFAULT_LIMITS = Limits()
+#: nesting levels a record may have: the most orjson writes back (canonical bytes, uids), so every
+#: record the reader yields can be serialised again
+MAX_DEPTH = 254
+_SKIP_PIECE = 1 << 20
+_BUFFER = 1 << 16
 
 
 def _base_suffix(path: Path) -> str:
@@ -162,26 +191,50 @@ def _envelope_from_uid(test_keys: dict[str, Any], stem: str) -> dict[str, Any] |
     }
 
 
-def _measurement(obj: Any, source: str, raw: bytes | None) -> Measurement | ReadError:
-    if isinstance(obj, dict) and "test_name" not in obj:
-        stem = Path(source.split(":", 1)[0]).name.split(".json", 1)[0]
-        envelope = _envelope_from_uid(obj, stem)
-        if envelope is not None:
-            obj, raw = envelope, orjson.dumps(envelope)
+def _too_deep(obj: Any, raw: bytes | None) -> bool:
+    """Whether ``obj`` nests deeper than ``MAX_DEPTH``: free when the record has fewer brackets than
+    that, else one compact serialisation (orjson refuses exactly what is too deep to write back)."""
+    if raw is not None and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return False
     try:
+        orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return True
+    return False
+
+
+def _measurement(obj: Any, source: str, raw: bytes | None) -> Measurement | ReadError:
+    """One decoded record as a ``Measurement``, or the reason it cannot be one (never an exception)."""
+    try:
+        if _too_deep(obj, raw):
+            return ReadError(source, f"JSON nested deeper than {MAX_DEPTH} levels (the nesting limit)")
+        if isinstance(obj, dict) and "test_name" not in obj:
+            stem = Path(source.split(":", 1)[0]).name.split(".json", 1)[0]
+            envelope = _envelope_from_uid(obj, stem)
+            if envelope is not None:
+                obj, raw = envelope, orjson.dumps(envelope)
         return Measurement.from_raw(obj, source=source, raw_bytes=raw)
     except InvalidMeasurement as exc:
         return ReadError(source, str(exc))
+    except Exception as exc:  # whatever else a hostile record trips over is that record's error
+        return ReadError(source, f"unusable record: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _from_value(value: Any, source: str, raw: bytes | None) -> Iterator[Measurement | ReadError]:
     if isinstance(value, list):
+        if not value:
+            yield ReadError(source, "an empty JSON array: no measurements")
         for i, item in enumerate(value):
             src = f"{source}[{i}]"
-            if isinstance(item, dict):
-                yield _measurement(item, src, orjson.dumps(item))
-            else:
+            if not isinstance(item, dict):
                 yield ReadError(src, f"expected a JSON object in the list, got {type(item).__name__}")
+                continue
+            try:
+                item_raw = orjson.dumps(item)
+            except orjson.JSONEncodeError:
+                yield ReadError(src, f"JSON nested deeper than {MAX_DEPTH} levels (the nesting limit)")
+                continue
+            yield _measurement(item, src, item_raw)
     else:
         yield _measurement(value, source, raw)
 
@@ -191,20 +244,110 @@ def _decode_error(exc: orjson.JSONDecodeError) -> str:
     return f"invalid JSON: {msg}"
 
 
-def _parse_lines(lines: Iterable[bytes], label: str, first_lineno: int = 1) -> Iterator[Measurement | ReadError]:
-    lineno = first_lineno - 1
-    for line in lines:
+def _parse_record(s: bytes, source: str) -> Iterator[Measurement | ReadError]:
+    try:
+        value = orjson.loads(s)
+    except orjson.JSONDecodeError as exc:
+        yield ReadError(source, _decode_error(exc))
+        return
+    yield from _from_value(value, source, s)
+
+
+def _read_lines(fh: IO[bytes], label: str, limits: Limits) -> Iterator[Measurement | ReadError]:
+    """JSON lines from ``fh``, one ``readline`` at a time: a line over the record limit is skipped in
+    pieces (never held whole), a file over the decompressed limit stops with a located error."""
+    max_line, max_total = limits.max_record_bytes, limits.max_decompressed_bytes
+    readline = fh.readline
+    lineno = total = 0
+    while True:
+        line = readline(max_line + 1)
+        if not line:
+            return
         lineno += 1
-        s = line.strip()
-        if not s:
-            continue
-        source = f"{label}:{lineno}"
-        try:
-            value = orjson.loads(s)
-        except orjson.JSONDecodeError as exc:
-            yield ReadError(source, _decode_error(exc))
-            continue
-        yield from _from_value(value, source, s)
+        total += len(line)
+        if len(line) > max_line and not line.endswith(b"\n"):
+            size = len(line)
+            del line
+            while total <= max_total:  # the rest of the over-long line, piece by piece
+                piece = readline(_SKIP_PIECE)
+                size += len(piece)
+                total += len(piece)
+                if not piece or piece.endswith(b"\n"):
+                    break
+            more = "+" if total > max_total else ""
+            yield ReadError(f"{label}:{lineno}", f"line of {size:,}{more} bytes is over the {max_line:,}-byte "
+                                                  "record limit: skipped")
+        else:
+            s = line.strip()
+            if s:
+                yield from _parse_record(s, f"{label}:{lineno}")
+        if total > max_total:
+            yield ReadError(f"{label}:{lineno}", f"over {max_total:,} bytes decompressed (the per-file limit): "
+                                                  "the rest of the file is not read")
+            return
+
+
+class _Prepend(io.RawIOBase):
+    """``head`` (bytes already read) followed by the rest of ``rest``, as one raw stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = memoryview(head)
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self.head):
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _first_line_is_a_value(data: bytes) -> bool:
+    for ln in data.split(b"\n", 64)[:64]:
+        if ln.strip():
+            try:
+                orjson.loads(ln)
+            except orjson.JSONDecodeError:
+                return False
+            return True
+    return False
+
+
+def _read_document(fh: IO[bytes], label: str, jsonc: bool, limits: Limits) -> Iterator[Measurement | ReadError]:
+    """A ``.json``/``.jsonc`` file: one document, a top-level array, or JSON lines."""
+    limit = limits.max_record_bytes
+    data = fh.read(limit + 1)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if len(data) > limit:  # more than one record can be: JSON lines, streamed, or nothing usable
+        if not jsonc and _first_line_is_a_value(data):
+            yield from _read_lines(io.BufferedReader(_Prepend(data, fh), _BUFFER), label, limits)
+        else:
+            yield ReadError(f"{label}:1", f"a document of over {limit:,} bytes (the record limit): not read; "
+                                          "many measurements go one a line (.jsonl), where the limit is per line")
+        return
+    if jsonc:
+        data = strip_jsonc(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        # Not one document. If the first non-empty line is a complete value, it is JSON lines.
+        if _first_line_is_a_value(data):
+            yield from _read_lines(io.BytesIO(data), label, limits)
+            return
+        line = getattr(exc, "lineno", None) or 1
+        yield ReadError(f"{label}:{line}", _decode_error(exc))
+        return
+    if isinstance(value, dict):
+        yield _measurement(value, label, data.strip())
+    else:
+        yield from _from_value(value, f"{label}:1", None)
 
 
 def open_input(path: Path) -> IO[bytes]:
@@ -216,53 +359,63 @@ def open_input(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _read_document(data: bytes, label: str, jsonc: bool) -> Iterator[Measurement | ReadError]:
-    """A ``.json``/``.jsonc`` file: one document, a top-level array, or JSON lines."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if jsonc:
-        data = strip_jsonc(data)
+def _records(fh: IO[bytes], label: str, suffix: str, limits: Limits) -> Iterator[Measurement | ReadError]:
+    """The records of an open (inflated) input; a file that holds none is reported, never silent."""
+    empty = True
     try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        # Not one document. If the first non-empty line is a complete value, it is JSON lines.
-        lines = data.split(b"\n")
-        first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-        if first is not None:
-            try:
-                orjson.loads(lines[first])
-            except orjson.JSONDecodeError:
-                pass
-            else:
-                yield from _parse_lines(lines, label)
-                return
-        line = getattr(exc, "lineno", None) or 1
-        yield ReadError(f"{label}:{line}", _decode_error(exc))
-        return
-    if isinstance(value, dict):
-        yield _measurement(value, label, data.strip())
-    else:
-        yield from _from_value(value, f"{label}:1", None)
-
-
-def read_file(path: Path) -> Iterator[Measurement | ReadError]:
-    label = str(path)
-    suffix = _base_suffix(path)
-    try:
-        with open_input(path) as fh:
-            if suffix in (".jsonl", ".ndjson") or label == "-":
-                yield from _parse_lines(fh, label)
-            else:
-                yield from _read_document(fh.read(), label, jsonc=suffix == ".jsonc")
+        if suffix in (".jsonl", ".ndjson") or label == "-" or suffix == "":
+            items = _read_lines(fh, label, limits)
+        else:
+            items = _read_document(fh, label, suffix == ".jsonc", limits)
+        for item in items:
+            empty = False
+            yield item
     except (OSError, EOFError, zlib.error, _inflate_error) as exc:
         # e.g. a truncated or corrupt .gz: what was read before the damage has already been yielded
+        empty = False
         yield ReadError(label, f"cannot read file: {exc}")
+    if empty:
+        yield ReadError(label, "no measurements: the file is empty")
 
 
-def read_paths(paths: Iterable[str | Path]) -> Iterator[Measurement | ReadError]:
+def read_stream(stream: IO[bytes], name: str, *, limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
+    """Every measurement (or located error) in a binary stream; ``name`` is what errors and
+    ``Measurement.source`` call it, and its suffix says the format (``x.jsonl.gz``: gzip, JSON lines;
+    no known suffix: JSON lines). The stream is read once, front to back, and not closed."""
+    lim = limits or DEFAULT_LIMITS
+    suffix = _base_suffix(Path(name))
+    if not name.lower().endswith(".gz"):
+        yield from _records(stream, name, suffix, lim)
+        return
+    try:
+        inflated = _gzip.GzipFile(fileobj=stream, mode="rb")
+    except (OSError, EOFError, zlib.error, _inflate_error) as exc:
+        yield ReadError(name, f"cannot read file: {exc}")
+        return
+    with inflated:
+        yield from _records(inflated, name, suffix, lim)
+
+
+def read_file(path: Path, *, limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
+    """Every measurement (or located error) in one file (``-``: standard input, JSON lines)."""
+    label = str(path)
+    lim = limits or DEFAULT_LIMITS
+    try:
+        fh = open_input(path)
+    except OSError as exc:
+        yield ReadError(label, f"cannot read file: {exc}")
+        return
+    if label == "-":
+        yield from _records(fh, label, "", lim)
+        return
+    with fh:
+        yield from _records(fh, label, _base_suffix(path), lim)
+
+
+def read_paths(paths: Iterable[str | Path], *, limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
     """Every measurement (or located error) in files and directory trees, in order."""
     for item in iter_files(paths):
         if isinstance(item, ReadError):
             yield item
         else:
-            yield from read_file(item)
+            yield from read_file(item, limits=limits)

@@ -222,7 +222,16 @@ class RowBatch:
 
     # -- measurements ----------------------------------------------------------------------------
     def add_measurement(self, uid: str, m: Measurement, raw: bytes) -> None:
-        """One measurement row; ``raw`` is the exact bytes it was read from."""
+        """One measurement row; ``raw`` is the exact bytes it was read from. All or nothing: when the
+        record's data raises, the batch is left as it was."""
+        n_obs = len(self.obs_rows)
+        try:
+            if m.test_keys:
+                self.add_observations(uid, m.test_keys)
+        except BaseException:
+            del self.obs_rows[n_obs:]
+            raise
+        start = _naive_utc(m.measurement_start_time)
         c = self.m
         c["measurement_uid"].append(uid)
         c["report_id"].append(m.report_id)
@@ -231,15 +240,13 @@ class RowBatch:
         c["domain"].append(m.domain)
         c["probe_cc"].append(m.probe_cc)
         c["probe_asn"].append(m.probe_asn)
-        c["measurement_start_time"].append(_naive_utc(m.measurement_start_time))
+        c["measurement_start_time"].append(start)
         c["software_name"].append(m.software_name)
         c["software_version"].append(m.software_version)
         c["is_lab"].append(m.is_lab)
         c["source"].append(m.source)
         c["raw_size"].append(len(raw))
         self.raws.append(raw)
-        if m.test_keys:
-            self.add_observations(uid, m.test_keys)
 
     @property
     def observation_count(self) -> int:
@@ -302,7 +309,8 @@ class RowBatch:
 
     # -- verdicts --------------------------------------------------------------------------------
     def add_verdict(self, uid: str, v: Verdict, start: datetime | None) -> None:
-        """One verdict row for ``uid``; ``start`` is the measurement's parsed start time."""
+        """One verdict row for ``uid``; ``start`` is the measurement's parsed start time (all or nothing)."""
+        details = orjson.dumps(v.details, default=str, option=orjson.OPT_NON_STR_KEYS).decode() if v.details else None
         c = self.v
         fp = v.fingerprint
         c["measurement_uid"].append(uid)
@@ -327,7 +335,7 @@ class RowBatch:
         c["input"].append(v.input)
         c["domain"].append(v.domain)
         c["measurement_start_time"].append(_naive_utc(start))
-        c["details"].append(orjson.dumps(v.details, default=str, option=orjson.OPT_NON_STR_KEYS).decode() if v.details else None)
+        c["details"].append(details)
 
     # -- arrow -----------------------------------------------------------------------------------
     @staticmethod
