@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from censorwatch.analysis.control import IP_FLAG_VALID_FOR_DOMAIN, Control
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon, parse_ip, split_endpoint
+from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
 from censorwatch.model import failures
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.observations import DNSQuery, Observations
 
 Consistency = Literal["consistent", "inconsistent"]

@@ -10,9 +10,10 @@ from censorwatch.analysis import http_compare as hc
 from censorwatch.analysis.control import Control
 from censorwatch.analysis.dns_consistency import DNSView
 from censorwatch.analysis.fingerprints import FingerprintRule
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon
+from censorwatch.analysis.netaddr import canonical_ip
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.observations import HTTPRequest, Observations, TCPConnect
 
 #: Probe HTTP failures OONI treats as interference (rule 6).

@@ -18,11 +18,11 @@ from rich.table import Table
 
 from censorwatch.analysis import classify
 from censorwatch.cli.app import app, console
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.model.measurement import Measurement
 from censorwatch.probe import ProbeConfig, build_context, consent, throughput, vpn
 from censorwatch.probe import platforms as catalogue
 from censorwatch.probe.circumvention import endpoints as vpn_endpoints
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.platforms import experiment
 
 

@@ -27,10 +27,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from censorwatch.lab import vpn_servers
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import ProbeConfig, build_context, dns, throughput, vpn
 from censorwatch.probe import platforms as catalogue
 from censorwatch.probe.circumvention import endpoints
-from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.platforms import experiment
 from censorwatch.probe.trace import Trace
 

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import errors, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.tcp import Conn, HostLimiter
 from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import errors
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.trace import Trace
 
 READ_SIZE = 65536

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from censorwatch.analysis.experiments.common import Outcomes, host_of, scan
 from censorwatch.analysis.fingerprints import Fingerprints
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
 

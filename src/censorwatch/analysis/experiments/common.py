@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.observations import Observations
 
 #: Mechanism names for a failure at each step.

@@ -6,9 +6,9 @@ from typing import Any
 
 from censorwatch.analysis import http_compare as hc
 from censorwatch.analysis.fingerprints import Fingerprints
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.analysis.wording import say
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import DNSQuery, HTTPRequest, Observations
 from censorwatch.model.verdict import Status, Verdict
