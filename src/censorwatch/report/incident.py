@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from censorwatch import __version__
+from censorwatch.model.display import visible
 from censorwatch.report import proofs
 from censorwatch.report.charts import Chart, stacked_bars
 from censorwatch.report.render import environment, ts
@@ -82,8 +83,9 @@ def render_html(data: ReportData) -> str:
 
 
 def _md(v: Any) -> str:
-    """Markdown-safe text: no raw HTML, no link/emphasis/table syntax from measurement data."""
-    s = "" if v is None else str(v)
+    """Markdown-safe text: no raw HTML, no link/emphasis/table syntax, no bidirectional controls
+    (shown as ``[U+202E]``) from measurement data."""
+    s = "" if v is None else visible(str(v))
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for ch in "\\`*_[]|#!":
         s = s.replace(ch, "\\" + ch)

@@ -1,4 +1,7 @@
-"""The Jinja environment shared by reports and the dashboard: autoescaping on for every template."""
+"""The Jinja environment shared by reports and the dashboard: autoescaping on for every template, and
+every value a template shows passed through ``model.display.visible`` (bidirectional controls from
+measurement data shown as ``[U+202E]``, never obeyed), so no page, report or feed can be made to
+display one domain as another."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader
+from markupsafe import Markup
 
+from censorwatch.model.display import visible
 from censorwatch.report.charts import COLORS, cell_status
 
 
@@ -40,6 +45,16 @@ def safe_url(v: Any) -> str | None:
     return s
 
 
+def shown(v: Any) -> Any:
+    """Every ``{{ value }}`` of a template: text with its bidirectional controls made visible (markup
+    stays markup: charts and macros are built from values that went through here already)."""
+    if isinstance(v, Markup):
+        return Markup(visible(str(v)))
+    if isinstance(v, str):
+        return visible(v)
+    return v
+
+
 def pretty_json(v: Any) -> str:
     return json.dumps(v, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
@@ -51,6 +66,7 @@ def environment(extra: tuple[BaseLoader, ...] = ()) -> Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
     env.filters["ts"] = ts
     env.filters["safe_url"] = safe_url
