@@ -9,12 +9,11 @@ their packets (stopping the chain) and the nat table REDIRECTs their candidate c
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from censorwatch.lab import addresses as A
+from censorwatch.lab import protocols
 from censorwatch.lab.errors import ScenarioError
 from censorwatch.lab.scenario import Rule
 from censorwatch.lab.world import CONTROL_NAMES, World, lookup
@@ -29,14 +28,6 @@ class Compiled:
     iptables: str
     proxy_rules: list[dict[str, Any]]  # every rule, resolved, for the proxy's own first-match
     spoof: dict[str, list[str]]  # qname -> forged addresses ([] = NXDOMAIN)
-
-
-def known_protocols() -> frozenset[str] | None:
-    """Protocol names ``censorwatch.lab.protocols`` recognises; None when that module is absent."""
-    if importlib.util.find_spec("censorwatch.lab.protocols") is None:
-        return None
-    mod = importlib.import_module("censorwatch.lab.protocols")
-    return frozenset(getattr(mod, "PROTOCOLS", ()))
 
 
 def names_of(target: str) -> list[str]:
@@ -142,13 +133,9 @@ def compile_rules(rules: tuple[Rule, ...], world: World, network: int, isp_if: s
                 nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
                            + f" -j REDIRECT --to-ports {PROXY_PORT}")
         elif r.matcher == "protocol":
-            known = known_protocols()
-            if known is None:
-                raise ScenarioError(f"{where}.protocol", "protocol matching is not available in this build "
-                                    "(censorwatch.lab.protocols, written for issue 8, is not installed yet)")
-            if r.target not in known:
+            if r.target not in protocols.PROTOCOLS:
                 raise ScenarioError(f"{where}.protocol", f"unknown protocol {r.target!r} "
-                                    f"(known: {', '.join(sorted(known))})")
+                                    f"(known: {', '.join(sorted(protocols.PROTOCOLS))})")
             nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
                        + f" -j REDIRECT --to-ports {PROXY_PORT}")
             sel = " -m conntrack --ctorigdstport " + str(r.port) if r.port else ""
@@ -241,14 +228,7 @@ def match(rules: list[dict[str, Any]], dst: str, port: int, first: bytes) -> dic
 
 def _protocol_matches(name: str, payload: bytes) -> bool:
     try:
-        mod = importlib.import_module("censorwatch.lab.protocols")
-    except ImportError:
-        return False
-    fn = getattr(mod, "matches", None)
-    if fn is None:
-        return False
-    try:
-        return bool(fn(name, payload, "tcp"))
+        return protocols.matches(name, payload, "tcp")
     except (ValueError, IndexError):
         return False
 

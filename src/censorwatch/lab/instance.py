@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.util
 import json
 import os
 import select
@@ -116,12 +115,11 @@ class LabInstance:
             starts: list[tuple[subprocess.Popen[str], list[str], str]] = []
             self.daemon = POOL.take(DAEMON_PRELOAD)
             starts.append((self.daemon, ["censorwatch.lab.daemon", str(self.topo.state_dir)], "daemon"))
-            if self.want_control and importlib.util.find_spec("censorwatch.control") is not None:
+            if self.want_control:
                 self.control = POOL.take(CONTROL_PRELOAD)
                 starts.append((self.control, self._control_argv(), "control"))
-            if importlib.util.find_spec("censorwatch.lab.vpn_servers") is not None:
-                self.vpn = POOL.take(VPN_PRELOAD)
-                starts.append((self.vpn, ["censorwatch.lab.vpn_servers", "--lab-defaults"], "vpn"))
+            self.vpn = POOL.take(VPN_PRELOAD)
+            starts.append((self.vpn, ["censorwatch.lab.vpn_servers", "--lab-defaults"], "vpn"))
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()

@@ -11,14 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from censorwatch.probe import ProbeConfig, run
+
 
 def main() -> int:
     req = json.loads(sys.stdin.read())
-    try:
-        from censorwatch.probe import ProbeConfig, run
-    except ImportError as exc:
-        print(json.dumps({"error": f"the probe is not installed: {exc}"}), flush=True)
-        return 3
     config = ProbeConfig(
         urls=req["urls"], control_url=req["control_url"], ca_files=[Path(req["ca_file"])],
         trust_system=False, lab=True, public_resolver=req.get("public_resolver"), doh_url=req.get("doh_url"),
