@@ -170,10 +170,12 @@ def _flush(
     on_error: Callable[[ReadError], None] | None,
 ) -> None:
     existing = store.existing_uids(pending)
-    stored = store.stored_raws(existing) if existing else {}
-    # each uid's content of reference: the stored one, else the first in this batch
-    judged = [(uid, pending[uid]) for uid in existing] + repeats
-    for uid, m in sorted(judged, key=lambda um: _order(um[1])):
+    # A uid derived from the content (no measurement_uid) is the same only for the same content; a
+    # uid the measurement carries must be checked: against the stored bytes, else the batch's first.
+    claimed = [(uid, m) for uid, m in [*((u, pending[u]) for u in existing), *repeats] if m.measurement_uid]
+    stats.duplicates += len(existing) + len(repeats) - len(claimed)
+    stored = store.stored_raws({uid for uid, _ in claimed if uid in existing}) if claimed else {}
+    for uid, m in sorted(claimed, key=lambda um: _order(um[1])):
         reference = stored.get(uid)
         if reference is None:
             reference = raw_bytes_of(pending[uid])
