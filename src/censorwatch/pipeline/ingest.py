@@ -26,7 +26,7 @@ from censorwatch.model.measurement import Measurement
 from censorwatch.store.db import Store
 from censorwatch.store.reader import ReadError
 from censorwatch.store.rows import RowBatch
-from censorwatch.store.uid import stable_uid
+from censorwatch.store.uid import NoUid, stable_uid
 
 BATCH_SIZE = 5000
 #: also flush once the batch holds this many raw bytes: decoded JSON takes several times its size
@@ -144,6 +144,9 @@ def _ingest(
             continue
         try:
             uid = stable_uid(item)
+        except NoUid as exc:
+            _report(stats, on_error, ReadError(item.source or "-", f"no uid for this record: {exc}"))
+            continue
         except Exception as exc:  # whatever one record raises is that record's error
             _report(stats, on_error, ReadError(item.source or "-", f"no uid for this record: {exc!r}"))
             continue

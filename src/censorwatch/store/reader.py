@@ -10,11 +10,12 @@ reason, and goes on with the rest of the file. Good records come out as ``Measur
 ``raw_bytes`` set to the bytes they were read from (the line, the whole file, or the comment-stripped
 text), so the store can keep them losslessly.
 
-Limits (``Limits``; README "Limits of the reader"): a record (one line, or a whole ``.json``
-document) of at most ``max_record_bytes``; at most ``max_decompressed_bytes`` read from one file;
-JSON nested at most ``MAX_DEPTH`` levels. A record past a limit is one ``ReadError`` naming the limit
-and the reading goes on (past the file limit, with the next file); memory stays bounded by the record
-limit, however long a line is.
+Limits (``Limits``; the README's Limits section): a record (one line, or a whole ``.json`` document)
+of at most ``max_record_bytes``; at most ``max_decompressed_bytes`` read from one file. A record past a
+limit is one ``ReadError`` naming the limit and the reading goes on (past the file limit, with the
+next file); memory stays bounded by the record limit, however long a line is. Nesting: orjson reads
+1,024 levels; a record the reader must write back itself (an array element, a rebuilt envelope) is
+refused beyond 254 (``store.uid.MAX_DEPTH``), as is, at ingest, one whose uid must be derived.
 
 The public entry points: ``read_paths`` (paths and directory trees), ``read_file`` (one path) and
 ``read_stream`` (any binary stream plus the name to report it as: the format follows the name's
@@ -37,6 +38,7 @@ from typing import IO, Any
 import orjson
 
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.store.uid import TOO_DEEP
 
 _gzip: ModuleType = gzip
 _inflate_error: type[Exception] = zlib.error
@@ -83,9 +85,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-#: nesting levels a record may have: the most orjson writes back (canonical bytes, uids), so every
-#: record the reader yields can be serialised again
-MAX_DEPTH = 254
 _SKIP_PIECE = 1 << 20
 _BUFFER = 1 << 16
 
@@ -191,23 +190,9 @@ def _envelope_from_uid(test_keys: dict[str, Any], stem: str) -> dict[str, Any] |
     }
 
 
-def _too_deep(obj: Any, raw: bytes | None) -> bool:
-    """Whether ``obj`` nests deeper than ``MAX_DEPTH``: free when the record has fewer brackets than
-    that, else one compact serialisation (orjson refuses exactly what is too deep to write back)."""
-    if raw is not None and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
-        return False
-    try:
-        orjson.dumps(obj)
-    except orjson.JSONEncodeError:
-        return True
-    return False
-
-
 def _measurement(obj: Any, source: str, raw: bytes | None) -> Measurement | ReadError:
     """One decoded record as a ``Measurement``, or the reason it cannot be one (never an exception)."""
     try:
-        if _too_deep(obj, raw):
-            return ReadError(source, f"JSON nested deeper than {MAX_DEPTH} levels (the nesting limit)")
         if isinstance(obj, dict) and "test_name" not in obj:
             stem = Path(source.split(":", 1)[0]).name.split(".json", 1)[0]
             envelope = _envelope_from_uid(obj, stem)
@@ -216,6 +201,8 @@ def _measurement(obj: Any, source: str, raw: bytes | None) -> Measurement | Read
         return Measurement.from_raw(obj, source=source, raw_bytes=raw)
     except InvalidMeasurement as exc:
         return ReadError(source, str(exc))
+    except orjson.JSONEncodeError:
+        return ReadError(source, TOO_DEEP)
     except Exception as exc:  # whatever else a hostile record trips over is that record's error
         return ReadError(source, f"unusable record: {type(exc).__name__}: {str(exc)[:200]}")
 
@@ -232,7 +219,7 @@ def _from_value(value: Any, source: str, raw: bytes | None) -> Iterator[Measurem
             try:
                 item_raw = orjson.dumps(item)
             except orjson.JSONEncodeError:
-                yield ReadError(src, f"JSON nested deeper than {MAX_DEPTH} levels (the nesting limit)")
+                yield ReadError(src, TOO_DEEP)
                 continue
             yield _measurement(item, src, item_raw)
     else:

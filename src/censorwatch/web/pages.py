@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,7 +123,8 @@ def measurement(request: Request, con: Con, uid: str) -> HTMLResponse:
     if obj is not None and len(m["raw"]) < 2_000_000:
         from censorwatch.report.render import pretty_json
 
-        raw_text = pretty_json(obj)
+        with contextlib.suppress(RecursionError, ValueError):  # nested too deep to indent: shown as stored
+            raw_text = pretty_json(obj)
     return render(request, "measurement.html", m=m, v=m["verdict"], steps=tables, problem=problem, raw_text=raw_text)
 
 
