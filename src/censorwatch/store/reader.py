@@ -295,14 +295,16 @@ class _Prepend(io.RawIOBase):
         return len(data)
 
 
-def _first_line_is_a_value(data: bytes) -> bool:
-    for ln in data.split(b"\n", 64)[:64]:
-        if ln.strip():
-            try:
-                orjson.loads(ln)
-            except orjson.JSONDecodeError:
-                return False
-            return True
+def _holds_an_object_line(data: bytes) -> bool:
+    """Whether one of the first 64 non-empty lines is a whole JSON object on its own: JSON lines
+    (some of them damaged), where a pretty-printed document has no such line."""
+    lines = [ln for ln in data.split(b"\n", 256)[:256] if ln.strip()][:64]
+    for ln in lines:
+        try:
+            if isinstance(orjson.loads(ln), dict):
+                return True
+        except orjson.JSONDecodeError:
+            continue
     return False
 
 
@@ -313,7 +315,7 @@ def _read_document(fh: IO[bytes], label: str, jsonc: bool, limits: Limits) -> It
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if len(data) > limit:  # more than one record can be: JSON lines, streamed, or nothing usable
-        if not jsonc and _first_line_is_a_value(data):
+        if not jsonc and _holds_an_object_line(data):
             yield from _read_lines(io.BufferedReader(_Prepend(data, fh), _BUFFER), label, limits)
         else:
             yield ReadError(f"{label}:1", f"a document of over {limit:,} bytes (the record limit): not read; "
@@ -324,8 +326,8 @@ def _read_document(fh: IO[bytes], label: str, jsonc: bool, limits: Limits) -> It
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        # Not one document. If the first non-empty line is a complete value, it is JSON lines.
-        if _first_line_is_a_value(data):
+        # Not one document: JSON lines if a line holds a whole object (the others are located errors)
+        if _holds_an_object_line(data):
             yield from _read_lines(io.BytesIO(data), label, limits)
             return
         line = getattr(exc, "lineno", None) or 1
