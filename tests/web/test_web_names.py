@@ -5,9 +5,6 @@ reports, the Atom feed and the webhook payloads. The store is built by the real 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,16 +13,14 @@ import duckdb
 import names_fixture
 import orjson
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from live_server import CHROMIUM, CHROMIUM_ARGS, serve
 
 from censorwatch.store.views import open_db
 from censorwatch.web.app import create_app
 
 PTCL, SEEN = "PTCL (AS17557)", f"{names_fixture.SEEN_NAME} ({names_fixture.SEEN_ASN})"
 WG = "WireGuard 198.18.5.1:51820"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -94,20 +89,8 @@ def test_webhook_payload_names_the_networks(db: tuple[Path, duckdb.DuckDBPyConne
 @pytest.fixture(scope="module")
 def server(db: tuple[Path, duckdb.DuckDBPyConnection]) -> Iterator[str]:
     path, con = db
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(con, db_path=path), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(timeout=10)
+    with serve(create_app(con, db_path=path)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +98,7 @@ def page(server: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b.new_page()
         b.close()
 
