@@ -18,6 +18,7 @@ import contextlib
 import random
 import socket
 import struct
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -188,7 +189,11 @@ class Queue:
             return
         for pid, packet in parse_packets(data):
             d = udp_of(packet)
-            verdict, delay, answer = self.judge(d) if d is not None else PASS
+            try:
+                verdict, delay, answer = self.judge(d) if d is not None else PASS
+            except Exception as exc:  # a packet must get a verdict: undecided is dropped, and said
+                print(f"packet judge failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                verdict, delay, answer = DROP
             if answer is not None and d is not None:
                 with contextlib.suppress(OSError):
                     self.raw.sendto(answer, (d.src, 0))
