@@ -52,7 +52,7 @@ def build(path: Path, rows: int) -> None:
         INSERT INTO measurements
         SELECT printf('%s.%06d_%s_webconnectivity_%016x', strftime(t, '%Y%m%d%H%M%S'), i % 1000000, chr(65 + c // 26) || chr(65 + c % 26), i),
                NULL, 'web_connectivity', 'https://site' || d || '.example/', 'site' || d || '.example',
-               chr(65 + c // 26) || chr(65 + c % 26), 'AS' || (64500 + c * 4 + a), t, 'bench', '0', false, 'bench', t, 100, ?, NULL, NULL
+               chr(65 + c // 26) || chr(65 + c % 26), 'AS' || (64500 + c * 4 + a), t, 'bench', '0', false, 'bench', t, 100, ?, NULL, NULL, NULL
         FROM (SELECT i, TIMESTAMP '{START}' + to_microseconds(CAST(i * (60 * 86400e6 / {rows}) AS BIGINT)) AS t,
                      CAST((i * 7919) % 30 AS INTEGER) AS c, CAST((i * 104729) % 4 AS INTEGER) AS a,
                      CAST((i * 31 + i // 977) % 100 AS INTEGER) AS d
