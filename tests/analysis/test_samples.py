@@ -194,11 +194,17 @@ def test_verdicts_ignore_the_probes_own_summary_keys(measurements: dict[str, Mea
         assert (a.status, a.method, a.rule) == (b.status, b.method, b.rule), rel
 
 
-def test_without_external_fingerprints_nothing_is_confirmed(measurements: dict[str, Measurement]) -> None:
+def test_out_of_the_box_only_the_indonesian_blockpage_is_confirmed(measurements: dict[str, Measurement]) -> None:
+    """With nothing synced and no --fingerprints, censorwatch's own fingerprints confirm Kominfo's landing
+    page (its own pattern, not OONI's) and nothing else among the samples."""
     from censorwatch.analysis.fingerprints import builtin_fingerprints
 
-    statuses = {classify(m, builtin_fingerprints()).status for m in measurements.values()}
-    assert "confirmed" not in statuses
+    confirmed = {rel: classify(m, builtin_fingerprints()) for rel, m in measurements.items()}
+    confirmed = {rel: v for rel, v in confirmed.items() if v.status == "confirmed"}
+    assert list(confirmed) == ["fastpath/20250527233111.802678_ID_webconnectivity_5a37ec909dbf14e3.json"]
+    v = next(iter(confirmed.values()))
+    assert v.fingerprint is not None and (v.fingerprint.id, v.fingerprint.source) == (
+        "censorwatch.id_kominfo_landing", "censorwatch")
 
 
 def test_iranian_samples_without_fingerprint_files_are_still_dns_blocking(
