@@ -25,14 +25,17 @@ def test_false_failures_become_null_on_a_copy() -> None:
     assert m.observations().tcp_connect[0].success is True
 
 
-def test_raw_bytes_decide_whether_to_look() -> None:
-    modern = {"tcp_connect": [{"ip": "1.2.3.4", "port": 443, "status": {"success": True, "failure": None}}]}
+def test_nothing_old_means_no_copy() -> None:
+    modern = {"tcp_connect": [{"ip": "1.2.3.4", "port": 443, "status": {"success": True, "failure": None}}],
+              "control": {"http_request": {"failure": None}}, "network_events": [{"failure": None}]}
     raw = {"test_name": "telegram", "measurement_start_time": "2024-02-17 10:00:00", "test_keys": modern}
     m = Measurement.from_raw(raw, raw_bytes=orjson.dumps(raw))
     assert m.test_keys is modern  # nothing to rewrite: the same object, no copy
     legacy_raw = {**raw, "test_keys": MK_TK}
     m = Measurement.from_raw(legacy_raw, raw_bytes=orjson.dumps(legacy_raw))
     assert m.test_keys["tcp_connect"][0]["status"]["failure"] is None
+    nested = {"control": {"http_request": {"failure": False, "body_length": 5}}}
+    assert normalize_test_keys("web_connectivity", nested)["control"]["http_request"]["failure"] is None
 
 
 def test_the_go_engine_is_not_searched() -> None:

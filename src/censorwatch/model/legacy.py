@@ -8,10 +8,11 @@ the measurement's ``raw`` (what the store keeps and serves, byte for byte) is un
 
 What is rewritten (docs/classification.md, "Older spellings", lists the same):
 
-- ``"failure": false`` and ``"<name>_failure": false`` anywhere in the test keys: measurement-kit's
-  and ooniprobe-legacy's way of writing "no error" (``{"success": true, "failure": false}``) ->
-  ``null``. The Go engine never writes it, so its measurements (``annotations.engine_name``
-  ``ooniprobe-engine`` or ``miniooni``) are not searched.
+- ``"failure": false`` and ``"<name>_failure": false``: measurement-kit's and ooniprobe-legacy's way of
+  writing "no error" (``{"success": true, "failure": false}``) -> ``null``, wherever those probes put a
+  failure (the test keys themselves, their step records and the records' ``status``, and the objects
+  one level down such as ``control.http_request``). The Go engine never writes it, so its
+  measurements (``annotations.engine_name`` ``ooniprobe-engine`` or ``miniooni``) are not searched.
 - ``tor``: the early list of targets (``targets: [{...}]``) -> today's object keyed by target name.
 - ``vanilla_tor`` and ``bridge_reachability`` without a ``failure`` key (ooniprobe-legacy): ``success``
   and ``error`` (``"timeout-reached"``, ``"unsupported-tor-version"``, ...) -> ``failure``.
@@ -48,7 +49,6 @@ ENVELOPE_KEYS: Final = frozenset({
 })
 #: engines that never write ``failure: false`` (the Go engine since 2019, and censorwatch itself).
 MODERN_ENGINES: Final = frozenset({"ooniprobe-engine", "miniooni", "censorwatch"})
-_FALSE_FAILURE: Final = re.compile(rb'_?failure"\s*:\s*false')
 #: ooniprobe-legacy's ``error`` strings for tor bootstraps (ts-011, ts-016) -> canonical failures.
 TOR_ERRORS: Final[dict[str, str]] = {
     "timeout-reached": "generic_timeout_error",
@@ -86,21 +86,47 @@ def entry_test_keys(obj: dict[str, Any]) -> Any:
     return rest or None
 
 
-def normalize_test_keys(test_name: str, tk: Any, *, engine: str | None = None,
-                        raw_bytes: bytes | None = None) -> Any:
+def normalize_test_keys(test_name: str, tk: Any, *, engine: str | None = None) -> Any:
     """Today's spelling of ``tk`` (the same object when nothing needed rewriting; never mutated)."""
     if not isinstance(tk, dict):
         return tk
     fixer = _BY_TEST.get(test_name)
     if fixer is not None:
         tk = fixer(tk)
-    if engine not in MODERN_ENGINES and (raw_bytes is None or _FALSE_FAILURE.search(raw_bytes)):
+    if engine not in MODERN_ENGINES and _has_false_failure(tk):
         tk = _without_false_failures(tk)
     return tk
 
 
 def _is_failure_key(k: str) -> bool:
     return k == "failure" or k.endswith("_failure")
+
+
+def _has_false_failure(tk: dict[str, Any]) -> bool:
+    """Whether a ``failure: false`` sits where the old probes wrote failures: a cheap look (a few dict
+    lookups per step record; ``network_events``, which those probes never recorded, is skipped) that
+    decides whether the full rewrite runs."""
+    for k, v in tk.items():
+        if v is False:
+            if _is_failure_key(k):
+                return True
+        elif type(v) is list:
+            if k == "network_events":
+                continue
+            for item in v:
+                if type(item) is dict:
+                    if item.get("failure") is False:
+                        return True
+                    status = item.get("status")
+                    if type(status) is dict and status.get("failure") is False:
+                        return True
+        elif type(v) is dict:
+            if v.get("failure") is False:
+                return True
+            for inner in v.values():
+                if type(inner) is dict and inner.get("failure") is False:
+                    return True
+    return False
 
 
 def _without_false_failures(obj: Any) -> Any:

@@ -182,7 +182,7 @@ class Measurement:
         if engine is None and obj.get("software_name") == "censorwatch":
             engine = "censorwatch"
         # older spellings rewritten once, for every reader of test_keys; ``raw`` keeps the original
-        tk = legacy.normalize_test_keys(test_name, tk, engine=engine, raw_bytes=raw_bytes)
+        tk = legacy.normalize_test_keys(test_name, tk, engine=engine)
         return cls(
             raw=obj,
             source=source,

@@ -107,8 +107,9 @@ def classify_dns_n_http(m: Measurement, fps: Fingerprints) -> Verdict:
                             f"({say(f)}); this test has no control.", method=method_for("dns", f), family=DNS_N_HTTP)
     ok = [r for r in obs.requests if r.failure is None and r.response is not None]
     if ok:
-        return make_verdict(m, "ok", "dns_n_http.ok", f"{m.domain} resolved and its page loaded (code "
-                            f"{ok[0].response.code if ok[0].response else '?'}).", family=DNS_N_HTTP)
+        code = ok[0].response.code if ok[0].response else None
+        return make_verdict(m, "ok", "dns_n_http.ok", f"{m.domain} resolved and its page loaded"
+                            + (f" (HTTP {code})." if code else "."), family=DNS_N_HTTP)
     failed = [r for r in obs.requests if r.failure]
     if failed and is_network_failure(failed[0].failure):
         f = failed[0].failure
