@@ -43,6 +43,10 @@ def test_yaml_era_tunnel_tests() -> None:
     assert (cut.status, cut.rule, cut.method) == ("anomaly", "openvpn.legacy_failed", "vpn.blocked")
     ss = run("shadowsocks", {"failure": None, "requests": [req("https://example.org/", code=200, body="hi")]})
     assert (ss.status, ss.rule) == ("ok", "openvpn.legacy_ok")
+    quiet = run("shadowsocks", {"failure": None})
+    assert (quiet.status, quiet.rule) == ("ok", "openvpn.legacy_ok") and "no failure" in quiet.explanation
+    dead = run("shadowsocks", {"failure": None, "success": False})
+    assert (dead.status, dead.rule) == ("anomaly", "openvpn.legacy_failed")
 
 
 def _cert(name: str, not_before: datetime, not_after: datetime) -> str:

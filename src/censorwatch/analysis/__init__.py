@@ -2,7 +2,8 @@
 
 ``classify(m, fingerprints=None) -> Verdict`` judges one measurement from its raw observations,
 dispatching on ``m.test_name``; it never raises: unusable data gives ``status="failure"`` with an
-explanation. ``RULES_VERSION`` is stored with every verdict.
+explanation. Every verdict stores the version of the rules that made it: ``RULES_VERSION`` for the
+common and Web Connectivity rules, each test family's own otherwise (``current_versions()``).
 """
 
 from __future__ import annotations

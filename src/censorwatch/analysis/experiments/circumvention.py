@@ -84,6 +84,9 @@ def classify_legacy_tunnel(m: Measurement, fps: Fingerprints) -> Verdict:
                             f"it{after}.", details=details, family=OPENVPN)
     if failure is None and "failure" not in tk and "success" not in tk:
         return make_verdict(m, "failure", "openvpn.no_data", "The measurement records no outcome.", family=OPENVPN)
+    if failure is None and tk.get("success") is not False and not obs.requests:
+        return make_verdict(m, "ok", "openvpn.legacy_ok", f"{tool} reported a working connection (no failure "
+                            "recorded; no page fetched through it was kept).", details=details, family=OPENVPN)
     if failure is not None and not is_network_failure(failure):
         return make_verdict(m, "failure", "openvpn.tool_error", f"{tool} stopped with an error of its own "
                             f"({failure.removeprefix('unknown_failure').strip(': ')}) before anything was fetched; "
@@ -155,7 +158,8 @@ OPENVPN = Family(
         "openvpn.handshake": "the OpenVPN handshake failed",
         "openvpn.tunnel": "the tunnel came up but no fetch through it worked",
         "openvpn.ok": "the tunnel came up (and carried traffic, when a fetch was made)",
-        "openvpn.legacy_ok": "YAML-era tunnel tests, shadowsocks: a page was fetched through the tunnel",
+        "openvpn.legacy_ok": "YAML-era tunnel tests, shadowsocks: a page was fetched through the tunnel, or the "
+                             "tool reported no failure",
         "openvpn.legacy_failed": "YAML-era tunnel tests, shadowsocks: a network failure and no page fetched",
         "openvpn.tool_error": "the tunnel tool stopped with its own error before fetching: no verdict",
     },
