@@ -73,10 +73,12 @@ def build(path: Path, rows: int) -> None:
         INSERT INTO agg_hourly SELECT probe_cc, probe_asn, domain, date_trunc('hour', measurement_start_time),
             count(*), count(*) FILTER (status = 'ok'), count(*) FILTER (status = 'anomaly'),
             count(*) FILTER (status = 'confirmed'), count(*) FILTER (status = 'down'),
-            count(*) FILTER (status = 'failure'), NULL FROM verdicts GROUP BY ALL ORDER BY 4"""),
+            count(*) FILTER (status = 'failure'), count(*) FILTER (status = 'measured'), NULL
+            FROM verdicts GROUP BY ALL ORDER BY 4"""),
         ("agg_daily", """
         INSERT INTO agg_daily SELECT probe_cc, probe_asn, domain, CAST(hour AS DATE), sum(total), sum(ok),
-            sum(anomaly), sum(confirmed), sum(down), sum(failure), NULL FROM agg_hourly GROUP BY ALL ORDER BY 4"""),
+            sum(anomaly), sum(confirmed), sum(down), sum(failure), sum(measured), NULL FROM agg_hourly
+            GROUP BY ALL ORDER BY 4"""),
         ("volume_hourly", """
         INSERT INTO volume_hourly SELECT probe_cc, probe_asn, hour, sum(total), sum(total) - sum(down)
         FROM agg_hourly GROUP BY ALL ORDER BY 3"""),

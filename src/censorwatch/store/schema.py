@@ -6,7 +6,8 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # 3: measurements.probe_network_name, network_names, target_inputs
+SCHEMA_VERSION = 4  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs
 
 CORE = [
     """
@@ -124,6 +125,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, hour)
     )
@@ -140,6 +142,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, day)
     )
@@ -205,6 +208,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, hour)
     )
@@ -220,6 +224,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, day)
     )
@@ -308,7 +313,10 @@ MIGRATIONS = [
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_part INTEGER",
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_row INTEGER",
     "ALTER TABLE measurements ALTER COLUMN raw DROP NOT NULL",
-    # names for people: the network name measurements give
+    # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
+    *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
+      for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
+    # version 4: names for people: the network name measurements give
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
 ]
 #: fills target_inputs of a store written before it existed (run when that table is empty)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from censorwatch.model.names import add_names
 from censorwatch.model.networks import network_label
+from censorwatch.model.verdict import STATUSES
 from censorwatch.report import charts
 from censorwatch.report import incident as report
 from censorwatch.store import views
@@ -155,7 +156,7 @@ def search(
     query = {k: v for k, v in {"cc": cc, "asn": asn, "target": target, "method": method, "status": status,
                                "since": since, "until": until}.items() if v}
     names = data.names_of(con)
-    return render(request, "search.html", f=f, query=query,
+    return render(request, "search.html", f=f, query=query, statuses=STATUSES,
                   incidents=add_names([data.incident_out(i) for i in incs.items], names), inext=incs.next,
                   measurements=add_names(ms.items, names), mnext=ms.next)
 

@@ -73,6 +73,7 @@ class SeriesPoint(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class NetworkRow(BaseModel):
@@ -83,6 +84,7 @@ class NetworkRow(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
     first: datetime | None
     last: datetime | None
 
@@ -176,6 +178,8 @@ class AggregateRow(BaseModel):
     confirmed: int
     down: int
     failure: int
+    #: verdicts of tests that measure no censorship (speed tests, diagnostics)
+    measured: int = 0
     methods: dict[str, Any] | None
 
 
@@ -189,6 +193,7 @@ class CountryRow(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
     last_day: date | None
     active: dict[str, int]
 
@@ -218,6 +223,7 @@ class HeatCell(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class TargetSummary(BaseModel):
@@ -228,6 +234,7 @@ class TargetSummary(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class Outage(BaseModel):
