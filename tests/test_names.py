@@ -31,7 +31,6 @@ def test_a_network_is_named_by_the_table_then_by_its_measurements() -> None:
     long = networks.network_label("AS64512", "N" * 100)
     assert long.startswith("N" * 39 + "…") and long.endswith("(AS64512)")
     assert networks.network_label(None) == "" and networks.network_label("not a number") == "not a number"
-    assert networks.labels(["AS17557", "AS9"], {"AS9": "Nine"}) == ["PTCL (AS17557)", "Nine (AS9)"]
 
 
 def test_targets_are_named_as_people_know_them() -> None:

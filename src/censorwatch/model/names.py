@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from censorwatch.model.networks import network_label, network_name
+from censorwatch.model.networks import network_name
 from censorwatch.model.targets import target_label
 
 
@@ -29,10 +29,6 @@ class Names:
 
     def network_name(self, asn: str | None) -> str | None:
         return network_name(asn, self.networks.get(asn or ""))
-
-    def network(self, asn: str | None) -> str:
-        """``PTCL (AS17557)``, or the number alone."""
-        return network_label(asn, self.networks.get(asn or ""))
 
     def target(self, target: str | None, test_name: str | None = None, inp: str | None = None) -> str:
         if test_name is None and target is not None and target in self.targets:

@@ -16,7 +16,6 @@ researcher checks the number.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -119,9 +118,3 @@ def network_label(asn: str | int | None, seen: str | None = None) -> str:
         return "" if asn is None else str(asn)
     name = network_name(key, seen)
     return f"{name} ({key})" if name else key
-
-
-def labels(asns: list[str] | tuple[str, ...] | None, seen: Mapping[str, str] | None = None) -> list[str]:
-    """``network_label`` of each AS number, with the measured names in ``seen`` (AS -> name)."""
-    seen = seen or {}
-    return [network_label(a, seen.get(a)) for a in asns or ()]
