@@ -11,7 +11,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,23 @@ from censorwatch.store.rows import MEASUREMENT_SCHEMA, OBSERVATION_SCHEMA, VERDI
 _M_COLS = ", ".join(MEASUREMENT_SCHEMA.names)
 _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
+
+
+#: the names for people kept beside the measurements (schema.py: network_names, target_inputs)
+_NAMES_SQL = (
+    """INSERT INTO network_names
+       SELECT probe_asn, arg_max(probe_network_name, measurement_start_time), max(measurement_start_time)
+       FROM _batch_m WHERE probe_network_name IS NOT NULL AND trim(probe_network_name) <> ''
+       GROUP BY probe_asn
+       ON CONFLICT (asn) DO UPDATE SET name = excluded.name, seen = excluded.seen
+       WHERE excluded.seen >= network_names.seen""",
+    """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM _batch_m
+       WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING""",
+)
+
+
+def _versions(v: str | Collection[str]) -> list[str]:
+    return [v] if isinstance(v, str) else sorted(v)
 
 
 class StoreError(RuntimeError):
@@ -93,6 +110,8 @@ class Store:
         try:
             for ddl in schema.MIGRATIONS:
                 self.con.execute(ddl)
+            if not self.con.execute("SELECT 1 FROM target_inputs LIMIT 1").fetchall():
+                _count(self.con.execute(schema.BACKFILL_TARGETS))
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot upgrade the schema to version {schema.SCHEMA_VERSION}: "
                              f"{exc}; ingest into a new database instead") from exc
@@ -159,6 +178,8 @@ class Store:
                         f"SELECT {_M_COLS}, raw_part, raw_row, ?::TIMESTAMP FROM _batch_m",
                         [datetime.now(UTC).replace(tzinfo=None)],
                     ))
+                    for sql in _NAMES_SQL:
+                        _count(con.execute(sql))
                     con.unregister("_batch_m")
                 if new and batch.observation_count:
                     obs = batch.observations_table()
@@ -214,8 +235,9 @@ class Store:
             self.con.unregister("_probe_raw")
         return {uid: self._raw_of(blob, part, row) for uid, blob, part, row in rows}
 
-    def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
-        """Every measurement whose verdict is missing or was made by another rules version, in chunks.
+    def iter_stale(self, rules_version: str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or was made by a rules version not in
+        ``rules_version`` (one version, or the set of every current one), in chunks.
 
         The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
         can be written on this store's connection while iterating, and memory stays bounded.
@@ -225,9 +247,9 @@ class Store:
             cur.execute(
                 "SELECT m.measurement_uid, m.source, m.raw, m.raw_part, m.raw_row FROM measurements m "
                 "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-                "WHERE v.rules_version IS NULL OR v.rules_version <> ? "
+                "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version) "
                 "ORDER BY m.raw_part, m.raw_row",  # each raw row group is then decoded once
-                [rules_version],
+                [_versions(rules_version)],
             )
             while rows := cur.fetchmany(chunk):
                 yield [StoredMeasurement(uid, src, self._raw_of(blob, part, row))
@@ -235,11 +257,11 @@ class Store:
         finally:
             cur.close()
 
-    def count_stale(self, rules_version: str) -> int:
+    def count_stale(self, rules_version: str | Collection[str]) -> int:
         return _count(self.con.execute(
             "SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) "
-            "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
-            [rules_version],
+            "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version)",
+            [_versions(rules_version)],
         ))
 
     def counts(self) -> dict[str, int]:

@@ -52,7 +52,7 @@ def countries(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) ->
         entry = by_cc.setdefault(
             a["cc"],
             {"cc": a["cc"], "networks": 0, "targets": 0, "total": 0, "ok": 0, "anomaly": 0,
-             "confirmed": 0, "down": 0, "last_day": None, "active": {}},
+             "confirmed": 0, "down": 0, "measured": 0, "last_day": None, "active": {}},
         )
         k = "outage" if a["kind"] == "outage" else a["confidence"]
         entry["active"][k] = entry["active"].get(k, 0) + a["n"]
@@ -76,6 +76,24 @@ def timeline(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, cc:
 
 def _bucket(start: datetime, end: datetime) -> tuple[str, str]:
     return ("agg_hourly", "hour") if end - start <= timedelta(days=3) else ("agg_daily", "day")
+
+
+def data_span(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, cc: str | None = None,
+    domain: str | None = None,
+) -> tuple[datetime, datetime] | None:
+    """The hours with data in ``[start, end)`` (of a country, of a target): ``(first hour, end of the
+    last hour)``, or None without data."""
+    where = ["hour >= ?", "hour < ?"]
+    params: list[Any] = [start, end]
+    for col, v in (("probe_cc", cc), ("domain", domain)):
+        if v is not None:
+            where.append(f"{col} = ?")
+            params.append(v)
+    row = con.execute(f"SELECT min(hour), max(hour) FROM agg_hourly WHERE {' AND '.join(where)}", params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1] + timedelta(hours=1)
 
 
 def country_targets(
@@ -216,7 +234,7 @@ def aggregates(
     items = _rows(
         con.execute(
             f"""SELECT CAST({col} AS TIMESTAMP) AS t, probe_cc, probe_asn, domain, total, ok, anomaly,
-                       confirmed, down, failure, methods
+                       confirmed, down, failure, measured, methods
                 FROM {table} WHERE {" AND ".join(where)}
                 ORDER BY {col} DESC, probe_cc DESC, probe_asn DESC, domain DESC LIMIT {limit + 1}""",
             params,
@@ -271,7 +289,7 @@ def export(
     if what == "aggregates":
         table, col, where, params = _agg_query(granularity, cc, asn, target, since, until)
         sql = f"""SELECT CAST({col} AS TIMESTAMP) AS t, probe_cc, probe_asn, domain, total, ok, anomaly,
-                         confirmed, down, failure, CAST(methods AS VARCHAR) AS methods
+                         confirmed, down, failure, measured, CAST(methods AS VARCHAR) AS methods
                   FROM {table} WHERE {" AND ".join(where)} ORDER BY {col}, probe_cc, probe_asn, domain"""
     elif what == "verdicts":
         where, params = ["true"], []

@@ -10,8 +10,9 @@ import duckdb
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from censorwatch.model.names import add_names
 from censorwatch.store import views
-from censorwatch.web import params
+from censorwatch.web import data, params
 from censorwatch.web.deps import cursor
 from censorwatch.web.templating import templates
 
@@ -40,7 +41,7 @@ def incidents_feed(
     base = (request.app.state.base_url or "").rstrip("/")
     id_base = base or TAG_BASE
     xml = templates().get_template("feed.atom.xml").render(
-        items=page.items, base=base, id_base=id_base, self_url=base + path, updated=updated, title=title,
-        feed_id=id_base + path,
+        items=add_names(page.items, data.names_of(con)), base=base, id_base=id_base, self_url=base + path,
+        updated=updated, title=title, feed_id=id_base + path,
     )
     return Response(xml, media_type="application/atom+xml; charset=utf-8")
