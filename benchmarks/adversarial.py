@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,9 +52,18 @@ from censorwatch.model.measurement import Measurement  # noqa: E402
 from censorwatch.pipeline.ingest import ingest  # noqa: E402
 from censorwatch.store.db import Store  # noqa: E402
 from censorwatch.store.reader import ReadError, read_paths  # noqa: E402
-from collector.helpers import CollectorProcess, cli  # noqa: E402
+from collector.helpers import CollectorProcess, cli, resign_export  # noqa: E402
 from fuzz import hostile_store  # noqa: E402
-from fuzz.hostile import HOSTILE_QUERY_VALUES, exchange, hostile_bodies, hostile_raw_requests, measurement  # noqa: E402
+from fuzz.hostile import (  # noqa: E402
+    HOSTILE_QUERY_VALUES,
+    exchange,
+    hostile_bodies,
+    hostile_raw_requests,
+    huge_line_files,
+    measurement,
+    mutate,
+    peak_rss_mb,
+)
 
 SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options")
 
@@ -126,8 +134,8 @@ def control_pass(tmp: Path, random_attempts: int) -> dict[str, Any]:
     from controlnet import running_control
     from probenet import HTTP_SITE, start_net
 
+    from control.test_control_fuzz import non_public
     from control.test_ssrf_embedded import ALL, METADATA_FORMS
-    from fuzz.test_control_fuzz import non_public
 
     async def run() -> dict[str, Any]:
         import ssl
@@ -176,26 +184,14 @@ def control_pass(tmp: Path, random_attempts: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------- web
 def web_pass(tmp: Path, per_param: int) -> dict[str, Any]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
-
-    from censorwatch.store.views import open_db
     from censorwatch.web import api, feeds, pages
-    from censorwatch.web.app import create_app
 
-    path = tmp / "web" / "h.duckdb"
-    path.parent.mkdir()
-    hostile_store.build(path)
     good = {"cc": "PK", "domain": "x.com", "incident_id": hostile_store.INCIDENT, "uid": hostile_store.fixture_db.HOSTILE_UID,
             "what": "verdicts", "fmt": "csv"}
     routes = [(r.path, [p.name for p in r.dependant.query_params], [p.name for p in r.dependant.path_params])
               for rt in (api.router, pages.router, feeds.router) for r in rt.routes if "GET" in r.methods]
     values = HOSTILE_QUERY_VALUES[:per_param]
     c: Counter[str] = Counter()
-    con = open_db(path)
 
     def fill(p: str, names: list[str], hit: str | None = None, value: str = "") -> str:
         for n in names:
@@ -203,7 +199,7 @@ def web_pass(tmp: Path, per_param: int) -> dict[str, Any]:
             p = p.replace("{" + n + "}", v)
         return p
 
-    with TestClient(create_app(con, db_path=path, cache_ttl=0), raise_server_exceptions=False) as client:
+    with hostile_store.serve(tmp / "h.duckdb") as client:
         def check(resp: Any) -> None:
             c["requests"] += 1
             c[f"{resp.status_code // 100}xx"] += 1
@@ -225,27 +221,10 @@ def web_pass(tmp: Path, per_param: int) -> dict[str, Any]:
         check(client.get("/feeds/incidents.atom", headers={"Host": "attacker.invalid"}))
         c["Host header reflected in the feed"] = "attacker.invalid" in client.get(
             "/feeds/incidents.atom", headers={"Host": "attacker.invalid"}).text
-    con.close()
     return dict(c)
 
 
 # ----------------------------------------------------------------------------------------- files
-def _mutate(rng: random.Random, line: bytes) -> bytes:
-    b = bytearray(line)
-    for _ in range(rng.randint(1, 6)):
-        i = rng.randrange(len(b)) if b else 0
-        op = rng.randrange(4)
-        if op == 0 and b:
-            b[i] = rng.randrange(256)
-        elif op == 1:
-            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
-        elif op == 2 and b:
-            del b[i: i + rng.randint(1, 8)]
-        else:
-            b[i:i] = rng.choice([b"{", b"[", b'"', b"\\", b"\xff", b"\x00", b"\xe2\x80\xae"])
-    return bytes(b).replace(b"\n", b" ")
-
-
 def files_pass(tmp: Path, n_files: int, per_file: int, huge: bool) -> dict[str, Any]:
     rng = random.Random(75)
     hostile = [b for _, b in hostile_bodies(7) if b"\n" not in b and b.strip()]
@@ -259,7 +238,7 @@ def files_pass(tmp: Path, n_files: int, per_file: int, huge: bool) -> dict[str, 
             for i in range(rng.randint(per_file // 2, per_file * 3 // 2)):
                 good = orjson.dumps(measurement(k * 100_000 + i))
                 r = rng.random()
-                lines.append(good if r < 0.55 else _mutate(rng, good) if r < 0.85 else rng.choice(hostile))
+                lines.append(good if r < 0.55 else mutate(rng, good) if r < 0.85 else rng.choice(hostile))
             kind = kinds[k % len(kinds)]
             f = d / f"f{k}.{kind}"
             body = b"\n".join(lines) + b"\n"
@@ -296,37 +275,12 @@ def files_pass(tmp: Path, n_files: int, per_file: int, huge: bool) -> dict[str, 
     return out
 
 
-def _peak(args: list[str]) -> tuple[int, str]:
-    code = ("import resource, sys\nfrom censorwatch.cli import main\nsys.argv = ['censorwatch', *sys.argv[1:]]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=900)
-    return next(int(ln.split()[1]) for ln in r.stderr.splitlines() if ln.startswith("PEAK ")), r.stderr
-
-
 def _huge_lines(d: Path) -> dict[str, Any]:
-    head = orjson.dumps(measurement(1)) + b"\n" + b'{"test_name": "web_connectivity", "input": "'
-    tail = b'"}\n' + orjson.dumps(measurement(2)) + b"\n"
-    gz = d / "one-gib-line.jsonl.gz"
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    with gz.open("wb") as fh:
-        fh.write(comp.compress(head))
-        for _ in range(1024):
-            fh.write(comp.compress(b"a" * 2**20))
-        fh.write(comp.compress(tail) + comp.flush())
-    plain = d / "line-200mb.jsonl"
-    with plain.open("wb") as fh:
-        fh.write(head)
-        for _ in range(200):
-            fh.write(b"b" * 10**6)
-        fh.write(tail)
-    small = d / "small.jsonl"
-    small.write_bytes(orjson.dumps(measurement(1)) + b"\n")
-    base, _ = _peak(["ingest", str(small), "--db", str(d / "base.duckdb")])
+    gz, plain, small = huge_line_files(d, orjson.dumps(measurement(1)), orjson.dumps(measurement(2)))
+    base, _ = peak_rss_mb("ingest", small, "--db", d / "base.duckdb")
     out: dict[str, Any] = {"ingest peak RSS MB, small file (baseline)": base}
     for f in (gz, plain):
-        peak, err = _peak(["ingest", str(f), "--db", str(d / f"{f.stem}.duckdb")])
+        peak, err = peak_rss_mb("ingest", f, "--db", d / f"{f.stem}.duckdb")
         out[f"ingest peak RSS MB, {f.name} ({f.stat().st_size // 2**20} MB on disk)"] = peak
         out[f"{f.name} reported"] = next((ln for ln in err.splitlines() if ln.startswith(str(f))), "")[len(str(d)) + 1:]
     return out
@@ -370,11 +324,6 @@ def kills_pass(tmp: Path, kills: int, count: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- tampering
 def tamper_pass(tmp: Path, entries: int) -> dict[str, Any]:
     import httpx
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from censorwatch.collector.canonical import canonical_bytes, decode
-    from censorwatch.collector.keys import LogSigner, public_key_document
-    from censorwatch.collector.merkle import MerkleTree, leaf_hash
 
     d = tmp / "tamper"
     d.mkdir()
@@ -421,14 +370,14 @@ def tamper_pass(tmp: Path, entries: int) -> dict[str, Any]:
             "leaves.jsonl", lambda ls, i=i, j=j: [*ls[:i], ls[j], *ls[i + 1:j], ls[i], *ls[j + 1:]])))
     for i in rng.sample(range(len(leaves)), 5):
         cases.append(("tamper", f"entry {i} duplicated", lines_edit("leaves.jsonl", lambda ls, i=i: [*ls[:i + 1], ls[i], *ls[i + 1:]])))
+    def set_field(ls: list[bytes], i: int, field: str, value: Any) -> list[bytes]:
+        ls[i] = orjson.dumps({**orjson.loads(ls[i]), field: value})
+        return ls
+
     for field, value in (("leaf_index", 0), ("leaf_hash", "00" * 32), ("measurement_uid", "x"), ("timestamp", 1),
                          ("signature", "AAAA")):
-        def rec(ls: list[bytes], field: str = field, value: Any = value) -> list[bytes]:
-            doc = orjson.loads(ls[3])
-            doc[field] = value
-            ls[3] = orjson.dumps(doc)
-            return ls
-        cases.append(("tamper", f"receipt 3: {field} changed", lines_edit("receipts.jsonl", rec)))
+        cases.append(("tamper", f"receipt 3: {field} changed", lines_edit(
+            "receipts.jsonl", lambda ls, f=field, v=value: set_field(ls, 3, f, v))))
     for field, value in (("root_hash", "11" * 32), ("tree_size", len(leaves) - 1), ("signature", "AAAA")):
         def sth(x: Path, field: str = field, value: Any = value) -> None:
             doc = orjson.loads((x / "sth.json").read_bytes())
@@ -445,31 +394,17 @@ def tamper_pass(tmp: Path, entries: int) -> dict[str, Any]:
     cases.append(("tamper", "receipts.jsonl missing", lambda x: (x / "receipts.jsonl").unlink()))
     cases.append(("tamper", "sth.json not JSON", lambda x: (x / "sth.json").write_bytes(b"{nope")))
 
-    def resign(x: Path, alter: bool) -> None:
-        signer = LogSigner(Ed25519PrivateKey.generate())
-        ls = (x / "leaves.jsonl").read_bytes().splitlines()
-        if alter:
-            ls[2] = ls[2].replace(b'"PK"', b'"IR"')
-        tree, rs = MerkleTree(), []
-        for i, line in enumerate(ls):
-            h = leaf_hash(canonical_bytes(decode(line)))
-            tree.append(h)
-            rs.append(orjson.dumps(signer.receipt(i, h, decode(line)["report_id"], 1)))
-        (x / "leaves.jsonl").write_bytes(b"\n".join(ls) + b"\n")
-        (x / "receipts.jsonl").write_bytes(b"\n".join(rs) + b"\n")
-        (x / "sth.json").write_bytes(orjson.dumps(signer.sth(tree.size, tree.root(), 1)))
-        (x / "key.json").write_bytes(orjson.dumps(public_key_document(signer.public)))
+    def cc_to_ir(ls: list[bytes]) -> list[bytes]:
+        ls[2] = ls[2].replace(b'"PK"', b'"IR"')
+        return ls
+
     for alter in (True, False, True):
         cases.append(("forgery", f"re-signed with another key ({'altered' if alter else 'same entries'})",
-                      lambda x, alter=alter: resign(x, alter)))
+                      lambda x, alter=alter: resign_export(x, cc_to_ir if alter else None)))
     for field, value in (("probe_cc", "IR"), ("input", "https://other.example/"), ("test_keys", {}),
                          ("measurement_start_time", "2024-02-18 10:00:00"), ("extra", 1)):
-        def content(ls: list[bytes], field: str = field, value: Any = value) -> list[bytes]:
-            doc = orjson.loads(ls[5])
-            doc[field] = value
-            ls[5] = orjson.dumps(doc)
-            return ls
-        cases.append(("tamper", f"entry 5: {field} changed", lines_edit("leaves.jsonl", content)))
+        cases.append(("tamper", f"entry 5: {field} changed", lines_edit(
+            "leaves.jsonl", lambda ls, f=field, v=value: set_field(ls, 5, f, v))))
     cases.append(("tamper", "entry 5: a key removed", lines_edit("leaves.jsonl", lambda ls: [
         *ls[:5], orjson.dumps({k: v for k, v in orjson.loads(ls[5]).items() if k != "probe_asn"}), *ls[6:]])))
     cases.append(("tamper", "entry 5: an integer made a float", lines_edit("leaves.jsonl", lambda ls: [

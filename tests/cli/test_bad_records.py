@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import duckdb
 import orjson
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fuzz.hostile import huge_line_files, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_BEFORE = GOOD_AFTER = 3000
@@ -160,42 +162,13 @@ def test_a_reused_uid_with_other_content_is_a_conflict_not_a_duplicate(tmp_path:
     assert stored == [("https://site1.example/",), ("https://site3.example/",)]  # the first ones are kept
 
 
-def _peak_rss_mb(*args: str | Path) -> tuple[int, str]:
-    """Run the CLI in a fresh interpreter; its own peak RSS (MiB) and its stderr."""
-    code = ("import resource, sys\nfrom censorwatch.cli import main\nsys.argv = ['censorwatch', *sys.argv[1:]]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "COLUMNS": "200"}
-    r = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                       env=env, timeout=600)
-    peak = next(int(ln.split()[1]) for ln in r.stderr.splitlines() if ln.startswith("PEAK "))
-    return peak, r.stderr
-
-
 @pytest.fixture(scope="module")
 def huge_lines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """A 1 MB .jsonl.gz holding one 1 GiB line, a plain file with a 200 MB line, and a small file,
     each between good records."""
     d = tmp_path_factory.mktemp("huge")
-    head = orjson.dumps(good(1)) + b"\n" + b'{"test_name": "web_connectivity", "input": "'
-    tail = b'"}\n' + orjson.dumps(good(2)) + b"\n"
-    gz = d / "one-gib-line.jsonl.gz"
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    chunk = b"a" * 2**20
-    with gz.open("wb") as fh:
-        fh.write(comp.compress(head))
-        for _ in range(1024):
-            fh.write(comp.compress(chunk))
-        fh.write(comp.compress(tail) + comp.flush())
+    gz, plain, small = huge_line_files(d, orjson.dumps(good(1)), orjson.dumps(good(2)))
     assert gz.stat().st_size < 2 * 2**20
-    plain = d / "line-200mb.jsonl"
-    with plain.open("wb") as fh:
-        fh.write(head)
-        for _ in range(200):
-            fh.write(b"b" * 10**6)
-        fh.write(tail)
-    small = d / "small.jsonl"
-    small.write_bytes(orjson.dumps(good(1)) + b"\n" + orjson.dumps(good(2)) + b"\n")
     return gz, plain, small
 
 
@@ -204,9 +177,9 @@ def test_an_over_long_line_is_refused_with_bounded_memory(huge_lines: tuple[Path
                                                            tmp_path: Path) -> None:
     gz, plain, small = huge_lines
     extra = ["--db", tmp_path / "s.duckdb"] if command == "ingest" else []
-    baseline, _ = _peak_rss_mb(command, small, *[str(x).replace("s.duckdb", "base.duckdb") for x in extra])
+    baseline, _ = peak_rss_mb(command, small, *[str(x).replace("s.duckdb", "base.duckdb") for x in extra])
     for f, size in ((gz, "1,073,741,"), (plain, "200,000,")):
-        peak, stderr = _peak_rss_mb(command, f, *extra)
+        peak, stderr = peak_rss_mb(command, f, *extra)
         (err,) = _reported(stderr, f)
         assert err.startswith(f"{f}:2: line of {size}") and "over the 33,554,432-byte record limit" in err, err
         assert "Traceback" not in stderr

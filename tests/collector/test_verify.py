@@ -20,7 +20,7 @@ from censorwatch.collector.verify import (
     check_receipt,
     load_key,
 )
-from collector.helpers import CollectorProcess, cli, make_measurement
+from collector.helpers import CollectorProcess, cli, make_measurement, resign_export
 
 POST = "/api/v1/measurements"
 
@@ -241,28 +241,15 @@ def test_unreadable_input_is_a_clear_error(log: dict[str, Any], tmp_path: Path) 
 
 
 def _resigned_forgery(log: dict[str, Any], tmp_path: Path) -> Path:
-    """The whole export rewritten: one measurement altered, every receipt and the tree head re-signed
-    with a key of the forger's, whose key.json replaces the log's."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from censorwatch.collector.canonical import canonical_bytes, decode
-    from censorwatch.collector.keys import LogSigner, public_key_document
-    from censorwatch.collector.merkle import MerkleTree, leaf_hash
-
+    """The whole export rewritten: one measurement altered, every receipt and the tree head re-signed."""
     out = tmp_path / "forged"
     shutil.copytree(log["dir"] / "export", out)
-    signer = LogSigner(Ed25519PrivateKey.generate())
-    leaves = (out / "leaves.jsonl").read_bytes().splitlines()
-    leaves[3] = leaves[3].replace(b'"AS64500"', b'"AS64501"')
-    tree, receipts = MerkleTree(), []
-    for i, line in enumerate(leaves):
-        h = leaf_hash(canonical_bytes(decode(line)))
-        tree.append(h)
-        receipts.append(orjson.dumps(signer.receipt(i, h, decode(line)["report_id"], 1)))
-    (out / "leaves.jsonl").write_bytes(b"\n".join(leaves) + b"\n")
-    (out / "receipts.jsonl").write_bytes(b"\n".join(receipts) + b"\n")
-    (out / "sth.json").write_bytes(orjson.dumps(signer.sth(tree.size, tree.root(), 1)))
-    (out / "key.json").write_bytes(orjson.dumps(public_key_document(signer.public)))
+
+    def alter(leaves: list[bytes]) -> list[bytes]:
+        leaves[3] = leaves[3].replace(b'"AS64500"', b'"AS64501"')
+        return leaves
+
+    resign_export(out, alter)
     return out
 
 

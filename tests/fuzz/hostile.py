@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -234,3 +235,62 @@ HOSTILE_QUERY_VALUES = [
     "NaN", "Infinity", "true", "null", "[]", "{}", "=1+1", "@SUM(A1)", "+1", "-1", "\t=1", "\u0000",
     "\ud7ff", "😀" * 10, "x" * 254 + ".com", "xn--", "xn--zz", "a..b", ".", "*", "%", "_", "'", "\\",
 ]
+
+
+def mutate(rng: random.Random, line: bytes) -> bytes:
+    """``line`` with a few random byte flips, insertions (brackets, quotes, U+202E...) and deletions,
+    still one line."""
+    b = bytearray(line)
+    for _ in range(rng.randint(1, 6)):
+        op = rng.randrange(4)
+        i = rng.randrange(len(b)) if b else 0
+        if op == 0 and b:
+            b[i] = rng.randrange(256)
+        elif op == 1:
+            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+        elif op == 2 and b:
+            del b[i: i + rng.randint(1, 8)]
+        else:
+            b[i:i] = rng.choice([b"{", b"[", b'"', b"\\", b"\xff", b"\x00", b"\r", b"\xe2\x80\xae"])
+    return bytes(b).replace(b"\n", b" ")
+
+
+def peak_rss_mb(*args: str | Path) -> tuple[int, str]:
+    """Run ``censorwatch ARGS`` in a fresh interpreter; its own peak RSS (MiB) and its stderr."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import resource, sys\nfrom censorwatch.cli import main\nsys.argv = ['censorwatch', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "COLUMNS": "200"}
+    r = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
+                       timeout=900)
+    return next(int(ln.split()[1]) for ln in r.stderr.splitlines() if ln.startswith("PEAK ")), r.stderr
+
+
+def huge_line_files(d: Path, before: bytes, after: bytes) -> tuple[Path, Path, Path]:
+    """A 1 MB ``.jsonl.gz`` holding one 1 GiB line, a plain file with a 200 MB line (each between the
+    records ``before`` and ``after``), and a small file of ``before`` and ``after`` alone."""
+    import zlib
+
+    head = before + b"\n" + b'{"test_name": "web_connectivity", "input": "'
+    tail = b'"}\n' + after + b"\n"
+    gz = d / "one-gib-line.jsonl.gz"
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"a" * 2**20
+    with gz.open("wb") as fh:
+        fh.write(comp.compress(head))
+        for _ in range(1024):
+            fh.write(comp.compress(chunk))
+        fh.write(comp.compress(tail) + comp.flush())
+    plain = d / "line-200mb.jsonl"
+    with plain.open("wb") as fh:
+        fh.write(head)
+        for _ in range(200):
+            fh.write(b"b" * 10**6)
+        fh.write(tail)
+    small = d / "small.jsonl"
+    small.write_bytes(before + b"\n" + after + b"\n")
+    return gz, plain, small

@@ -4,7 +4,9 @@ plus hostile measurements ingested through the real pipeline (``pipeline.ingest`
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,25 @@ def build(path: Path) -> dict[str, Any]:
         stats = ingest(store, read_paths([src]))
     assert stats.new == len(HOSTILE_TEXT), stats
     return facts
+
+
+@contextlib.contextmanager
+def serve(path: Path, **options: Any) -> Iterator[Any]:
+    """A hostile store built at ``path``, served by the dashboard app in-process (a TestClient that
+    answers 500s instead of raising them)."""
+    import warnings
+
+    with warnings.catch_warnings():  # (Starlette suggests httpx2 for its TestClient)
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from censorwatch.store.views import open_db
+    from censorwatch.web.app import create_app
+
+    build(path)
+    con = open_db(path)
+    try:
+        with TestClient(create_app(con, db_path=path, cache_ttl=0, **options), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        con.close()

@@ -16,25 +16,9 @@ from censorwatch.model.measurement import Measurement
 from censorwatch.pipeline.ingest import ingest
 from censorwatch.store.db import Store
 from censorwatch.store.reader import Limits, ReadError, read_paths
-from fuzz.hostile import hostile_bodies, measurement
+from fuzz.hostile import hostile_bodies, measurement, mutate
 
 HOSTILE = [body for _, body in hostile_bodies(3) if b"\n" not in body and body.strip()]
-
-
-def _mutate(rng: random.Random, line: bytes) -> bytes:
-    b = bytearray(line)
-    for _ in range(rng.randint(1, 6)):
-        op = rng.randrange(4)
-        i = rng.randrange(len(b)) if b else 0
-        if op == 0 and b:
-            b[i] = rng.randrange(256)
-        elif op == 1:
-            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
-        elif op == 2 and b:
-            del b[i: i + rng.randint(1, 8)]
-        else:
-            b[i:i] = rng.choice([b"{", b"[", b'"', b"\\", b"\xff", b"\x00", b"\r", b"\xe2\x80\xae"])
-    return bytes(b).replace(b"\n", b" ")
 
 
 def _file(tmp: Path, seed: int, n: int, kind: str) -> tuple[Path, list[bytes]]:
@@ -43,7 +27,7 @@ def _file(tmp: Path, seed: int, n: int, kind: str) -> tuple[Path, list[bytes]]:
     for i in range(n):
         good = orjson.dumps(measurement(seed * 10_000 + i))
         r = rng.random()
-        lines.append(good if r < 0.5 else _mutate(rng, good) if r < 0.8 else rng.choice(HOSTILE))
+        lines.append(good if r < 0.5 else mutate(rng, good) if r < 0.8 else rng.choice(HOSTILE))
     body = b"\n".join(lines) + b"\n"
     path = tmp / f"f{seed}.{kind}"
     path.write_bytes(gzip.compress(body) if kind.endswith(".gz") else body)

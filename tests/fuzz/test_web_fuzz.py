@@ -12,9 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from censorwatch.model.display import BIDI_CONTROLS
-from censorwatch.store.views import open_db
 from censorwatch.web import api, feeds, pages
-from censorwatch.web.app import create_app
 from fuzz import hostile_store
 from fuzz.hostile import HOSTILE_QUERY_VALUES
 
@@ -29,12 +27,8 @@ values = st.one_of(st.sampled_from(HOSTILE_QUERY_VALUES), st.text(max_size=60),
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    path = tmp_path_factory.mktemp("web-fuzz") / "h.duckdb"
-    hostile_store.build(path)
-    con = open_db(path)
-    with TestClient(create_app(con, db_path=path, cache_ttl=0), raise_server_exceptions=False) as c:
+    with hostile_store.serve(tmp_path_factory.mktemp("hostile-web") / "h.duckdb") as c:
         yield c
-    con.close()
 
 
 def _check(r: object, what: str) -> None:

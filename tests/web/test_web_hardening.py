@@ -27,12 +27,8 @@ OUT_OF_RANGE = "0001-01-01T00:00:00+01:00"
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    path = tmp_path_factory.mktemp("hostile-web") / "h.duckdb"
-    hostile_store.build(path)
-    con = open_db(path)
-    with TestClient(create_app(con, db_path=path, cache_ttl=0), raise_server_exceptions=False) as c:
+    with hostile_store.serve(tmp_path_factory.mktemp("hostile-web") / "h.duckdb") as c:
         yield c
-    con.close()
 
 
 def get_routes() -> list[tuple[str, list[str]]]:

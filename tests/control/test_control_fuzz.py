@@ -7,16 +7,10 @@ from __future__ import annotations
 import ipaddress
 import random
 import ssl
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 from controlnet import running_control
-from probenet import Net, start_net
+from probenet import Net
 
 from censorwatch.model import addresses as A
 
@@ -45,15 +39,6 @@ def non_public(rng: random.Random) -> str:
             addr = rng.choice(FORMS)(addr)
         if A.why_not_public(addr) is not None and A.why_not_public(addr) != "not an IP address":
             return addr
-
-
-@pytest.fixture
-async def net(tmp_path: Path) -> AsyncIterator[Net]:
-    n = await start_net(tmp_path)
-    try:
-        yield n
-    finally:
-        await n.close()
 
 
 def _canon(ep: str) -> str:
