@@ -1,8 +1,9 @@
 """Layer 2: pure analysis: per-measurement classification, fingerprints, detection.
 
-``classify(m, fingerprints=None) -> Verdict`` judges one measurement from its raw observations,
-dispatching on ``m.test_name``; it never raises: unusable data gives ``status="failure"`` with an
-explanation. ``RULES_VERSION`` is stored with every verdict.
+``classify(m, fingerprints=None) -> Verdict`` judges one measurement from its raw observations with
+the rules of its test's family (``analysis/registry.py``); it never raises: unusable data gives
+``status="failure"`` with an explanation. Every verdict stores its family's stamp (``rules_version``);
+``RULES_VERSION`` changes whenever any family's version does.
 """
 
 from __future__ import annotations

@@ -1,21 +1,26 @@
-"""The shape of one test family in the analysis registry.
+"""The analysis registry: test families, and which family judges a measurement.
 
 A *family* is the unit the rules are versioned by: the OONI test names it judges (old spellings
 included), one ``classify`` for all of them, every rule id its verdicts can carry with one line saying
-what it decides, and a ``version`` that changes whenever any of its rules changes behaviour. A stored
-verdict is stale only when its own family's version (or, for families that read fingerprints, the
-active fingerprint set) differs from the one that made it, so changing the Tor rules re-judges Tor
+what it decides, and a ``version`` that changes whenever any of its rules changes behaviour. Every
+verdict is stamped with its family's ``stamp`` (``name/version``, see ``analysis/verdicts.py``) and,
+for families that read fingerprints, with the identity of the fingerprint set it used. A stored
+verdict is stale only when its stamp is no longer a current one (its family's version changed) or,
+for those families, when the active fingerprint set changed: changing the Tor rules re-judges Tor
 measurements and nothing else.
 
-Every family module declares ``FAMILY`` (or ``FAMILIES``) of this type; the dispatcher collects them
-and refuses two families claiming one test name.
+Two families may claim one test name only when they tell measurements apart by ``shape`` (censorwatch
+writes its own VPN and platform measurements under OONI's test names ``openvpn``, ``tor``,
+``whatsapp``, ...): the first family whose ``shape`` accepts the measurement judges it, else the one
+claiming the name without a shape. Two families claiming a name without a shape are refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
@@ -24,6 +29,13 @@ if TYPE_CHECKING:
     from censorwatch.analysis.fingerprints import Fingerprints
 
 Classifier = Callable[[Measurement, "Fingerprints"], Verdict]
+
+#: Rule ids the dispatcher itself may give any measurement.
+COMMON_RULES: Final[dict[str, str]] = {
+    "unknown_test": "a test this version has no rules for",
+    "no_data": "the measurement has no test_keys",
+    "classify_error": "the measurement is malformed in a way the rules did not expect",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +49,131 @@ class Family:
     uses_fingerprints: bool = False
     #: one sentence for docs and ``censorwatch rules``: what the family's tests measure
     summary: str = ""
+    #: for test names another family also claims: which measurements are this family's
+    shape: Callable[[Measurement], bool] | None = None
+
+    @property
+    def stamp(self) -> str:
+        """What a verdict stores in ``rules_version``: unique across families."""
+        return f"{self.name}/{self.version}"
+
+
+def _no_rules(m: Measurement, fps: Fingerprints) -> Verdict:  # pragma: no cover - never dispatched
+    raise LookupError(f"no family judges {m.test_name!r}")
+
+
+class RegistryError(ValueError):
+    """Two families claim the same test name (or rule id); the message names both."""
+
+
+class Registry:
+    """Families by test name, built once from a list of families (checked for clashes)."""
+
+    def __init__(self, families: Iterable[Family]) -> None:
+        self.families: tuple[Family, ...] = tuple(families)
+        by_test: dict[str, list[Family]] = {}
+        rule_owner: dict[str, str] = {}
+        for fam in self.families:
+            for rule in fam.rules:
+                other = rule_owner.setdefault(rule, fam.name)
+                if other != fam.name:
+                    raise RegistryError(f"rule {rule!r} is declared by families {other!r} and {fam.name!r}")
+            for test in fam.tests:
+                claimers = by_test.setdefault(test, [])
+                if fam.shape is None and any(c.shape is None for c in claimers):
+                    first = next(c for c in claimers if c.shape is None)
+                    raise RegistryError(f"test {test!r} is claimed by families {first.name!r} and {fam.name!r}")
+                claimers.append(fam)
+        # shaped families first: the one without a shape is the fallback
+        self._by_test = {t: tuple(sorted(fs, key=lambda f: f.shape is None)) for t, fs in by_test.items()}
+        names = ",".join(sorted(self._by_test))
+        #: the family of measurements no family claims; its version follows the claimed names, so a
+        #: family added for a new test re-judges the measurements that had no rules
+        self.unknown = Family("unknown", (), hashlib.blake2b(names.encode(), digest_size=6).hexdigest(),
+                              COMMON_RULES, _no_rules)
+        self.rules: dict[str, str] = dict(COMMON_RULES)
+        for fam in self.families:
+            self.rules.update(fam.rules)
+
+    def family_of(self, m: Measurement) -> Family:
+        fams = self._by_test.get(m.test_name)
+        if not fams:
+            return self.unknown
+        if len(fams) == 1:
+            return fams[0]
+        for fam in fams:
+            if fam.shape is None or fam.shape(m):
+                return fam
+        return fams[0]
+
+    def claims(self, test_name: str) -> bool:
+        return test_name in self._by_test
+
+    @property
+    def stamps(self) -> tuple[str, ...]:
+        """Every current stamp: a stored verdict with another one is stale."""
+        return (*(f.stamp for f in self.families), self.unknown.stamp)
+
+    @property
+    def fingerprint_stamps(self) -> tuple[str, ...]:
+        """The stamps of families whose verdicts also go stale when the fingerprint set changes."""
+        return tuple(f.stamp for f in self.families if f.uses_fingerprints)
+
+    @property
+    def version(self) -> str:
+        """One string that changes when any family's version does (for reports and docs)."""
+        joined = ";".join(sorted(self.stamps))
+        return hashlib.blake2b(joined.encode(), digest_size=6).hexdigest()
+
+
+def _collect() -> list[Family]:
+    from censorwatch.analysis import experiments, platform_dispatch, web
+
+    ooni: list[Family] | None = getattr(experiments, "FAMILIES", None)
+    if ooni is None:
+        from censorwatch.analysis.ooni_families import FAMILIES as wrapped
+
+        ooni = wrapped
+    return [web.FAMILY, *platform_dispatch.FAMILIES, *ooni]
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    """The families of this build (collected on first use)."""
+    global _registry
+    if _registry is None:
+        _registry = Registry(_collect())
+    return _registry
+
+
+def family_of(m: Measurement) -> Family:
+    return registry().family_of(m)
+
+
+_FP_IDENTITY: dict[int, tuple[object, str]] = {}
+
+
+def fingerprints_identity(fps: Fingerprints) -> str:
+    """A short string naming the fingerprint set: equal sets, equal strings.
+
+    ``Fingerprints.identity`` when the loaded set carries one; else a digest of every rule (computed
+    once per loaded set).
+    """
+    own = getattr(fps, "identity", None)
+    if isinstance(own, str) and own:
+        return own
+    hit = _FP_IDENTITY.get(id(fps))
+    if hit is not None and hit[0] is fps:
+        return hit[1]
+    h = hashlib.blake2b(digest_size=8)
+    for r in sorted(fps.rules, key=lambda r: (r.source, r.id, r.location, r.pattern)):
+        h.update("\x1f".join((r.source, r.id, r.scope, r.location, r.pattern_type, r.pattern,
+                              ",".join(r.expected_countries))).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    ident = f"{len(fps.rules)}-{h.hexdigest()}"
+    if len(_FP_IDENTITY) > 64:
+        _FP_IDENTITY.clear()
+    _FP_IDENTITY[id(fps)] = (fps, ident)
+    return ident

@@ -78,6 +78,28 @@ def decode_text(raw: Any) -> str | None:
     return text if text is not None else str(raw)
 
 
+def parse_tags(raw: Any) -> tuple[int | None, bool | None]:
+    """``(depth, fetch_body)`` from OONI's step tags (``depth=1``, ``fetch_body=true``); None when absent.
+
+    Web Connectivity 0.5 tags each step with the redirect depth it belongs to (0 = the URL itself) and
+    whether the connection was meant to fetch the page (``fetch_body=false``: a connectivity check).
+    """
+    if type(raw) is not list or not raw:
+        return None, None
+    depth: int | None = None
+    fetch: bool | None = None
+    for tag in raw:
+        if type(tag) is not str:
+            continue
+        if tag.startswith("depth="):
+            value = tag[6:]
+            if value.isdigit():
+                depth = int(value)
+        elif tag.startswith("fetch_body="):
+            fetch = tag == "fetch_body=true"
+    return depth, fetch
+
+
 @dataclass(slots=True)
 class DNSAnswer:
     answer_type: str | None = None
@@ -123,6 +145,7 @@ class DNSQuery:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -142,6 +165,7 @@ class DNSQuery:
                 if ans is not None:
                     answers.append(ans)
         failure, t0, t = g("failure"), g("t0"), g("t")
+        depth, _ = parse_tags(g("tags"))
         return cls(
             hostname=_str(g("hostname")),
             query_type=_str(g("query_type")),
@@ -154,6 +178,7 @@ class DNSQuery:
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
             transaction_id=_int(g("transaction_id")),
+            depth=depth,
         )
 
 
@@ -166,6 +191,8 @@ class TCPConnect:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
+    fetch_body: bool | None = None
 
     @property
     def endpoint(self) -> str:
@@ -193,6 +220,7 @@ class TCPConnect:
         if failure is not None:
             success = False
         ip, port, t0, t, tid = g("ip"), g("port"), g("t0"), g("t"), g("transaction_id")
+        depth, fetch = parse_tags(g("tags"))
         return cls(
             ip=ip if ip is None or type(ip) is str else str(ip),
             port=port if type(port) is int else _int(port),
@@ -201,6 +229,8 @@ class TCPConnect:
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
             transaction_id=tid if type(tid) is int else _int(tid),
+            depth=depth,
+            fetch_body=fetch,
         )
 
 
@@ -217,6 +247,7 @@ class TLSHandshake:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
 
     @classmethod
     def from_raw(cls, d: Any) -> TLSHandshake | None:
@@ -230,6 +261,7 @@ class TLSHandshake:
                     certs.append(c["data"])
                 elif isinstance(c, str):
                     certs.append(c)
+        depth, _ = parse_tags(d.get("tags"))
         return cls(
             address=_str(d.get("address")),
             server_name=_str(d.get("server_name")),
@@ -242,6 +274,7 @@ class TLSHandshake:
             t0=_float(d.get("t0")),
             t=_float(d.get("t")),
             transaction_id=_int(d.get("transaction_id")),
+            depth=depth,
         )
 
 
@@ -308,6 +341,9 @@ class HTTPRequest:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
+    #: the ``ip:port`` the request was sent to, when recorded
+    address: str | None = None
     #: the request's headers as recorded (``headers`` flattens them on demand: no rule reads them)
     raw_headers: Any = None
     raw_headers_list: Any = None
@@ -324,7 +360,8 @@ class HTTPRequest:
         req = g("request")
         if type(req) is not dict:
             req = {}
-        f, t0, t = g("failure"), g("t0"), g("t")
+        f, t0, t, address = g("failure"), g("t0"), g("t"), g("address")
+        depth, _ = parse_tags(g("tags"))
         return cls(
             url=_str(req.get("url")),
             method=_str(req.get("method")),
@@ -333,6 +370,8 @@ class HTTPRequest:
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
             transaction_id=_int(g("transaction_id")),
+            depth=depth,
+            address=address if address is None or type(address) is str else str(address),
             raw_headers=req.get("headers"),
             raw_headers_list=req.get("headers_list"),
         )

@@ -50,9 +50,12 @@ class Verdict:
     status: Status
     method: str | None
     rule: str
+    #: the stamp of the family of rules that decided (``family/version``)
     rules_version: str
     explanation: str
     fingerprint: Fingerprint | None = None
+    #: the identity of the fingerprint set the rules read (None for families that read none)
+    fingerprints: str | None = None
     # OONI-compatible
     blocking: Blocking = None
     accessible: bool | None = None

@@ -2,6 +2,10 @@
 
 Old helpers lack ``tls_handshake``/``ip_info``; failed calls leave ``{}`` or null. Lengths and codes
 of ``-1`` mean "failed" and are kept as given; nothing here raises.
+
+The ``*_outcome`` methods answer "what did the control see at this step?" in the convention of the
+facts (``analysis/web/facts.py``): ``None`` the control has no record of it, ``""`` it worked, else
+the canonical failure.
 """
 
 from __future__ import annotations
@@ -84,6 +88,36 @@ class Control:
             self.dns_present and self.dns_failure is None and not self.dns_ips and self.http is not None
             and self.http.failure == failures.DNS_NXDOMAIN
         )
+
+    def dns_outcome(self) -> str | None:
+        """The control's own lookup of the URL's host: ``""`` addresses, else why not (NXDOMAIN for a
+        dangling CNAME whose fetch failed with NXDOMAIN, ``dns_no_answer`` for an empty answer)."""
+        if not self.dns_present:
+            return None
+        if self.dns_nxdomain:
+            return failures.DNS_NXDOMAIN
+        if self.dns_failure is not None:
+            return self.dns_failure
+        return "" if self.dns_ips else failures.DNS_NO_ANSWER
+
+    def http_outcome(self) -> str | None:
+        """The control's fetch of the URL (redirects followed): ``""`` a page, else its failure."""
+        if self.http is None:
+            return None
+        return self.http.failure or ""
+
+    def tcp_outcome(self, endpoint: str) -> str | None:
+        c = self.tcp.get(endpoint)
+        if c is None:
+            return None
+        return "" if c.ok else (c.failure or failures.unknown("control connect failed"))
+
+    def tls_outcome(self, endpoint: str, server_name: str | None) -> str | None:
+        """The control's handshake on ``endpoint`` with the same SNI (another SNI says nothing)."""
+        c = self.tls.get(endpoint)
+        if c is None or (server_name and c.server_name and c.server_name.lower() != server_name.lower()):
+            return None
+        return "" if c.ok else (c.failure or failures.unknown("control handshake failed"))
 
     @property
     def tcp(self) -> dict[str, ControlEndpoint]:

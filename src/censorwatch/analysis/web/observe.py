@@ -1,0 +1,110 @@
+"""Build ``WebFacts`` from one measurement's ``test_keys`` (facts first; no rule is applied here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from censorwatch.analysis.netaddr import parse_ip
+from censorwatch.analysis.web import chain, resolvers
+from censorwatch.analysis.web.control import Control
+from censorwatch.analysis.web.facts import OK, SYSTEM, Lookup, Step, WebFacts
+from censorwatch.model import failures as F
+from censorwatch.model.observations import HTTPRequest, Observations
+
+
+def _tagged(obs: Observations) -> bool:
+    for items in (obs.tcp_connect, obs.requests, obs.queries):
+        for x in items:
+            if x.depth is not None:
+                return True
+    return False
+
+
+def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: bool) -> WebFacts:
+    control_failure = tk.get("control_failure")
+    control = Control.from_raw(tk.get("control")) if control_failure is None else Control()
+    host = resolvers.norm_host(domain)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    ip_literal = parse_ip(host) is not None
+    host = resolvers.idna(host)
+    names = frozenset({host, resolvers.norm_host(domain)})
+    tagged = _tagged(obs)
+
+    asn: dict[str, int] = {}
+    lookups = resolvers.gather(obs.queries, names, host, asn)
+    system: Lookup | None = None
+    others: dict[str, Lookup] = {}
+    for lk in lookups:
+        if lk.host == host and lk.depth == 0:
+            if lk.resolver == SYSTEM:
+                system = lk
+            elif lk.resolver not in others:
+                others[lk.resolver] = lk
+    if system is None and not tagged and others:
+        # old probes recorded their one resolver under other engine names: it is the user's
+        system = next(iter(others.values()))
+        system.resolver = SYSTEM
+        others = {}
+    if system is None and not ip_literal:
+        legacy = F.normalize(tk.get("dns_experiment_failure"))
+        if legacy is not None:
+            system = Lookup(SYSTEM, host, 0, failure=legacy)
+            lookups.append(system)
+
+    system_addrs: set[str] = set()
+    elsewhere: set[str] = set(control.dns_ips)
+    for lk in lookups:
+        (system_addrs if lk.resolver == SYSTEM else elsewhere).update(lk.addrs)
+    attempts, _ = chain.attempts_of(obs, tagged=tagged, system_addrs=system_addrs, elsewhere=elsewhere)
+    if tagged:
+        hops = chain.tagged_hops(attempts, lookups, host, url)
+    else:
+        legacy_http = F.normalize(tk.get("http_experiment_failure")) if not obs.requests else None
+        hops = chain.untagged_hops(obs, attempts, lookups, host, url, system, legacy_http)
+    step = chain.decide(hops, tagged=tagged)
+    if step is not None:
+        step.control = _control_at(step, control, host)
+
+    resolvers.answer_asns(system, control, asn)
+    bogons = resolvers.bogons_of(system, control, lab=lab)
+    consistency, reason = resolvers.consistency(system, control, asn, bogons, ip_literal=ip_literal)
+    ghost = (system is not None and bool(system.addrs) and control.dns_present
+             and bool(control.dns_outcome()))
+    wanted = set(system.addrs) if system is not None else set()
+    validated: list[str] = []
+    up_elsewhere = False
+    for a in attempts:
+        if a.tls == OK and a.verified and a.sni == host and a.ip in wanted and a.ip not in validated:
+            validated.append(a.ip)
+        if not a.classic and (a.tls == OK or (a.http is not None and a.http.failure is None)):
+            up_elsewhere = True
+    if tagged:
+        responses: list[HTTPRequest] = [a.http for h in reversed(hops) for a in h.attempts
+                                        if a.http is not None and a.http.response is not None]
+    else:
+        responses = [r for r in obs.requests if r.response is not None]
+    return WebFacts(
+        url=url, domain=host, scheme=(url.split(":", 1)[0].lower() if ":" in url else "http"),
+        port=chain.url_port(url), lab=lab, control=control,
+        control_failure=None if control_failure is None else str(control_failure), tagged=tagged,
+        ip_literal=ip_literal, system=system, others=others, hops=hops, step=step,
+        dns_consistency=consistency, dns_reason=reason, bogons=bogons, ghost=ghost, validated=validated,
+        up_elsewhere=up_elsewhere, responses=responses,
+    )
+
+
+def _control_at(step: Step, control: Control, host: str) -> str | None:
+    """What the control saw at the deciding step (``None``: it has no record of that step)."""
+    if not control.present:
+        return None
+    if step.stage in ("final", "http"):
+        return control.http_outcome()
+    if step.stage in ("dns", "loopback"):
+        return control.dns_outcome() if step.hop.host == host else None
+    a = step.attempt
+    if a is None:
+        return None
+    if step.stage == "tls":
+        return control.tls_outcome(a.endpoint, a.sni)
+    return control.tcp_outcome(a.endpoint)
