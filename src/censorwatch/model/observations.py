@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from censorwatch.model import failures
+from censorwatch.model.columns import Column
 
 
 def _str(v: Any) -> str | None:
@@ -441,3 +443,147 @@ class Observations:
                 _parse_list(tk.get("network_events"), NetworkEvent.from_raw) if with_events else []
             ),
         )
+
+
+# -- the flat observation row ---------------------------------------------------------------------
+# One flat row per network step (OONI pipeline style), cut straight from the raw ``test_keys`` without
+# building the typed objects above: the typed view is what ``analysis`` reads, the flat view is what
+# SQL reads. ``OBSERVATION_ROW`` is the one definition of the row: ``flat_rows`` fills its columns in
+# this order, ``store/rows.py`` derives the Arrow schema and ``store/schema.py`` the SQL table.
+
+OBSERVATION_ROW: tuple[Column, ...] = (
+    Column("measurement_uid", "str", nullable=False),
+    Column("kind", "str", nullable=False, doc="dns | tcp | tls | http | event"),
+    Column("idx", "int32", nullable=False, doc="position in its list of test_keys"),
+    Column("hostname", "str"),
+    Column("query_type", "str"),
+    Column("engine", "str", doc="dns: the resolver (getaddrinfo, udp, doh, ...); event: the protocol"),
+    Column("resolver", "str"),
+    Column("ip", "str"),
+    Column("port", "int32"),
+    Column("server_name", "str"),
+    Column("url", "str"),
+    Column("status_code", "int32"),
+    Column("body_length", "int64"),
+    Column("answers", "str[]"),
+    Column("operation", "str"),
+    Column("num_bytes", "int64"),
+    Column("failure", "str", doc="canonical failure string, NULL on success"),
+    Column("t0", "float64"),
+    Column("t", "float64"),
+)
+
+_FAILURES: dict[str, str | None] = {}
+_MISS = object()
+
+
+def _failure(v: Any) -> str | None:
+    """``failures.normalize`` with a cache: a few dozen distinct strings cover the whole archive."""
+    if v is None:
+        return None
+    if type(v) is str:
+        hit = _FAILURES.get(v, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        if len(_FAILURES) < 10_000:
+            _FAILURES[v] = failures.normalize(v)
+            return _FAILURES[v]
+    return failures.normalize(v)
+
+
+def split_address(address: Any) -> tuple[str | None, int | None]:
+    """``"1.2.3.4:443"`` / ``"[::1]:443"`` -> ``(ip, port)``; anything else -> ``(text, None)``."""
+    if type(address) is not str:
+        return None, None
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:  # a bare IPv6 address, no port
+        return address, None
+    if port.isdigit() and len(port) <= 5:
+        return host, int(port)
+    return address, None
+
+
+def _body_bytes(body: Any) -> int | None:
+    if isinstance(body, str):
+        return len(body.encode("utf-8", "surrogatepass")) if not body.isascii() else len(body)
+    if isinstance(body, dict):
+        data = body.get("data")
+        if not isinstance(data, str):
+            return None
+        if body.get("format") == "base64":
+            n = len(data)
+            return n * 3 // 4 - (2 if data.endswith("==") else 1 if data.endswith("=") else 0)
+        return len(data.encode("utf-8", "surrogatepass"))
+    return None
+
+
+def _answer_values(raw: Any) -> list[str] | None:
+    if not isinstance(raw, list):
+        return None
+    out: list[str] = []
+    for a in raw:
+        if isinstance(a, dict):
+            v = a.get("ipv4") or a.get("ipv6") or a.get("hostname")
+            if isinstance(v, str):
+                out.append(v)
+    return out
+
+
+def flat_rows(uid: str, tk: dict[str, Any], add: Callable[[tuple[Any, ...]], None]) -> None:
+    """``add`` one tuple per network step recorded in ``tk``, in ``OBSERVATION_ROW`` order.
+
+    Values are taken as recorded (the store coerces a column only when a value does not fit its type);
+    failures are normalised.
+    """
+    norm = _failure
+    items = tk.get("queries")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                add((uid, "dns", idx, g("hostname"), g("query_type"), g("engine"),
+                     g("resolver_address") or g("resolver_hostname"), None, None, None, None, None, None,
+                     _answer_values(g("answers")), None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("tcp_connect")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                status = g("status")
+                failure = status.get("failure") if type(status) is dict else g("failure")
+                add((uid, "tcp", idx, None, None, None, None, g("ip"), g("port"), None, None, None, None,
+                     None, None, None, norm(failure), g("t0"), g("t")))
+    items = tk.get("tls_handshakes")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                ip, port = split_address(g("address"))
+                add((uid, "tls", idx, None, None, None, None, ip, port, g("server_name"), None, None, None,
+                     None, None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("requests")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                req = g("request")
+                resp = g("response")
+                code = blen = None
+                if type(resp) is dict:
+                    code = resp.get("code")
+                    blen = _body_bytes(resp.get("body"))
+                add((uid, "http", idx, None, None, None, None, None, None, None,
+                     req.get("url") if type(req) is dict else None, code, blen,
+                     None, None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("network_events")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                ip, port = split_address(g("address"))
+                add((uid, "event", idx, None, None, g("proto"), None, ip, port, None, None, None, None,
+                     None, g("operation"), g("num_bytes"), norm(g("failure")), g("t0"), g("t")))

@@ -46,7 +46,7 @@ def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     j = judge_test_keys(tk, m.input, cc=m.probe_cc, fps=fps, lab=m.is_lab, obs=obs)
     c = j.comparison
     return make_verdict(
-        m, j.status, j.rule, j.explanation, method=j.method, family=FAMILY,
+        m, j.status, j.rule, j.explanation, method=j.method,
         fingerprint=j.fingerprint.as_verdict_fingerprint() if j.fingerprint is not None else None,
         blocking=j.blocking, accessible=j.accessible,
         dns_consistency=j.dns_consistency,

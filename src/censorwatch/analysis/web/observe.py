@@ -13,11 +13,21 @@ from censorwatch.model.observations import HTTPRequest, Observations
 
 
 def _tagged(obs: Observations) -> bool:
-    for items in (obs.tcp_connect, obs.requests, obs.queries):
-        for x in items:
-            if x.depth is not None:
+    """Web Connectivity 0.5's shape: depth tags, and connections tied to their request (a
+    ``fetch_body`` tag, or a request sharing its connect's ``transaction_id``). Depth tags alone (some
+    0.4 probes) keep the 0.4 reading, where the request ran on a connection of its own."""
+    depth = False
+    tids: set[int] = set()
+    for t in obs.tcp_connect:
+        if t.depth is not None:
+            depth = True
+            if t.fetch_body is not None:
                 return True
-    return False
+        if t.transaction_id is not None:
+            tids.add(t.transaction_id)
+    if not depth and not any(q.depth is not None for q in obs.queries):
+        return False
+    return any(r.transaction_id in tids for r in obs.requests if r.transaction_id is not None)
 
 
 def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: bool) -> WebFacts:
