@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED
 
 from censorwatch.analysis import classify
 from censorwatch.analysis.fingerprints import builtin_fingerprints
 from censorwatch.model.measurement import Measurement
+from conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 QA = SHARED / "data" / "ooni-qa"
