@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from censorwatch.analysis.fingerprints import FingerprintRule, Fingerprints
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon, split_endpoint
+from censorwatch.analysis.netaddr import is_bogon, split_endpoint
 from censorwatch.analysis.web import words as W
+from censorwatch.analysis.web.addresses import canonical_ip
 from censorwatch.analysis.web.cdn import control_was_challenged, is_cdn_challenge
 from censorwatch.analysis.web.chain import is_https, only_ipv6_unreachable, url_host
 from censorwatch.analysis.web.compare import NOTHING, Comparison, compare

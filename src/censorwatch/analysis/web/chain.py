@@ -18,9 +18,11 @@ kind the alphabetically first wins (OONI's order, so both analyses name the same
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
+from censorwatch.analysis.netaddr import parse_ip, split_endpoint
+from censorwatch.analysis.web.addresses import canonical_ip
 from censorwatch.analysis.web.facts import OK, Attempt, Hop, Lookup, Step
 from censorwatch.analysis.web.resolvers import NXDOMAIN_LIKE, idna, is_loopback, norm_host
 from censorwatch.model import failures as F
@@ -30,6 +32,7 @@ _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 UNKNOWN_FAILURE = F.unknown("no failure recorded")
 
 
+@lru_cache(maxsize=4096)
 def url_host(url: str | None) -> str:
     if not url:
         return ""
@@ -39,6 +42,7 @@ def url_host(url: str | None) -> str:
         return ""
 
 
+@lru_cache(maxsize=4096)
 def url_port(url: str | None) -> int | None:
     try:
         u = urlsplit(url or "")

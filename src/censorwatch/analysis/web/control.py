@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
+from censorwatch.analysis.netaddr import parse_ip, split_endpoint
+from censorwatch.analysis.web.addresses import canonical_ip
 from censorwatch.model import failures
 
 #: The TH's spellings of NXDOMAIN (current, legacy Python helper, measurement-kit).
@@ -62,17 +63,14 @@ class Control:
     dns_failure: str | None = None
     dns_raw_failure: str | None = None
     dns_addrs: list[str] = field(default_factory=list)
+    #: the IP addresses among ``dns_addrs`` (old helpers also list CNAME targets there)
+    dns_ips: list[str] = field(default_factory=list)
     http: ControlHTTP | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     _tcp: dict[str, ControlEndpoint] | None = None
     _tls: dict[str, ControlTLS] | None = None
     _ip_asn: dict[str, int] | None = None
     _ip_flags: dict[str, int] | None = None
-
-    @property
-    def dns_ips(self) -> list[str]:
-        """The IP addresses among the control's DNS answers (old helpers also list CNAME targets)."""
-        return [a for a in self.dns_addrs if parse_ip(a) is not None]
 
     @property
     def dns_failed(self) -> bool:
@@ -203,6 +201,7 @@ class Control:
             addrs = dns.get("addrs")
             if isinstance(addrs, list):
                 c.dns_addrs = [canonical_ip(a) for a in addrs if isinstance(a, str)]
+                c.dns_ips = [a for a in c.dns_addrs if parse_ip(a) is not None]
         http = raw.get("http_request")
         if isinstance(http, dict) and http:
             headers = http.get("headers")
@@ -216,6 +215,6 @@ class Control:
                 status_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
                 body_length=blen if isinstance(blen, int) and not isinstance(blen, bool) else None,
                 title=title if isinstance(title, str) else None,
-                header_names=[str(k) for k in headers] if isinstance(headers, dict) else [],
+                header_names=list(headers) if isinstance(headers, dict) else [],  # JSON keys are strings
             )
         return c

@@ -48,23 +48,30 @@ class Lookup:
     failure: str | None = None
 
 
-@dataclass(slots=True)
 class Attempt:
-    """One connection: TCP, then TLS (https), then an HTTP round trip on it."""
+    """One connection: TCP, then TLS (https), then an HTTP round trip on it.
 
-    ip: str
-    port: int | None
-    depth: int | None
-    tid: int | None
-    #: on the user's own path: the address came from the system resolver or from no resolver
-    classic: bool = True
-    #: meant to fetch the page (OONI's ``fetch_body`` tag); False for a connectivity check
-    fetch: bool | None = None
-    tcp: str | None = None
+    A plain class (one is made per recorded connect): the steps not reached keep the class defaults.
+    """
+
+    #: the TLS handshake's outcome, its server name, and whether the probe verified the certificate
     tls: str | None = None
     sni: str | None = None
     verified: bool = True
+    #: the HTTP round trip on this connection (tagged data ties a request to its connect)
     http: HTTPRequest | None = None
+
+    def __init__(self, ip: str, port: int | None, depth: int | None, tid: int | None, *, classic: bool = True,
+                 fetch: bool | None = None, tcp: str | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        self.depth = depth
+        self.tid = tid
+        #: on the user's own path: the address came from the system resolver or from no resolver
+        self.classic = classic
+        #: meant to fetch the page (OONI's ``fetch_body`` tag); False for a connectivity check
+        self.fetch = fetch
+        self.tcp = tcp
 
     @property
     def endpoint(self) -> str:
@@ -137,12 +144,41 @@ class WebFacts:
     bogons: list[str]
     #: the control resolved no address for the host while the system resolver invented some
     ghost: bool
-    #: system-resolver addresses on which the probe's own verified TLS handshake for the host worked
-    validated: list[str]
-    #: a connection to an address only another resolver or the control gave worked (TLS or HTTP)
-    up_elsewhere: bool
-    #: every response of the user's redirect chain, newest first
-    responses: list[HTTPRequest]
+    #: every connection the probe made, the user's and the checks of other resolvers' addresses
+    attempts: list[Attempt]
+    #: the recorded requests (newest first), for data whose requests are not tied to a connection
+    requests: list[HTTPRequest]
+    _validated: list[str] | None = None
+    _responses: list[HTTPRequest] | None = None
+
+    @property
+    def validated(self) -> list[str]:
+        """System-resolver addresses on which the probe's own verified TLS handshake for the host worked."""
+        if self._validated is None:
+            wanted = self.system.addrs if self.system is not None else ()
+            host = self.domain
+            self._validated = out = []
+            for a in self.attempts:
+                if a.tls == OK and a.verified and a.sni == host and a.ip in wanted and a.ip not in out:
+                    out.append(a.ip)
+        return self._validated
+
+    @property
+    def up_elsewhere(self) -> bool:
+        """A connection to an address only another resolver or the control gave worked (TLS or HTTP)."""
+        return any(not a.classic and (a.tls == OK or (a.http is not None and a.http.failure is None))
+                   for a in self.attempts)
+
+    @property
+    def responses(self) -> list[HTTPRequest]:
+        """Every response of the user's redirect chain, newest first."""
+        if self._responses is None:
+            if self.tagged:
+                self._responses = [a.http for h in reversed(self.hops) for a in h.attempts
+                                   if a.http is not None and a.http.response is not None]
+            else:
+                self._responses = [r for r in self.requests if r.response is not None]
+        return self._responses
 
     @property
     def control_present(self) -> bool:

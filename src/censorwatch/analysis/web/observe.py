@@ -7,9 +7,9 @@ from typing import Any
 from censorwatch.analysis.netaddr import parse_ip
 from censorwatch.analysis.web import chain, resolvers
 from censorwatch.analysis.web.control import Control
-from censorwatch.analysis.web.facts import OK, SYSTEM, Lookup, Step, WebFacts
+from censorwatch.analysis.web.facts import SYSTEM, Lookup, Step, WebFacts
 from censorwatch.model import failures as F
-from censorwatch.model.observations import HTTPRequest, Observations
+from censorwatch.model.observations import Observations
 
 
 def _tagged(obs: Observations) -> bool:
@@ -45,16 +45,22 @@ def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: 
     lookups = resolvers.gather(obs.queries, names, host, asn)
     system: Lookup | None = None
     others: dict[str, Lookup] = {}
+    system_addrs: set[str] = set()
+    elsewhere: set[str] = set(control.dns_ips)
     for lk in lookups:
-        if lk.host == host and lk.depth == 0:
-            if lk.resolver == SYSTEM:
+        if lk.resolver == SYSTEM:
+            system_addrs.update(lk.addrs)
+            if lk.depth == 0 and lk.host == host:
                 system = lk
-            elif lk.resolver not in others:
+        else:
+            elsewhere.update(lk.addrs)
+            if lk.depth == 0 and lk.host == host and lk.resolver not in others:
                 others[lk.resolver] = lk
     if system is None and not tagged and others:
         # old probes recorded their one resolver under other engine names: it is the user's
         system = next(iter(others.values()))
         system.resolver = SYSTEM
+        system_addrs.update(system.addrs)
         others = {}
     if system is None and not ip_literal:
         legacy = F.normalize(tk.get("dns_experiment_failure"))
@@ -62,10 +68,6 @@ def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: 
             system = Lookup(SYSTEM, host, 0, failure=legacy)
             lookups.append(system)
 
-    system_addrs: set[str] = set()
-    elsewhere: set[str] = set(control.dns_ips)
-    for lk in lookups:
-        (system_addrs if lk.resolver == SYSTEM else elsewhere).update(lk.addrs)
     attempts, _ = chain.attempts_of(obs, tagged=tagged, system_addrs=system_addrs, elsewhere=elsewhere)
     if tagged:
         hops = chain.tagged_hops(attempts, lookups, host, url)
@@ -81,26 +83,13 @@ def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: 
     consistency, reason = resolvers.consistency(system, control, asn, bogons, ip_literal=ip_literal)
     ghost = (system is not None and bool(system.addrs) and control.dns_present
              and bool(control.dns_outcome()))
-    wanted = set(system.addrs) if system is not None else set()
-    validated: list[str] = []
-    up_elsewhere = False
-    for a in attempts:
-        if a.tls == OK and a.verified and a.sni == host and a.ip in wanted and a.ip not in validated:
-            validated.append(a.ip)
-        if not a.classic and (a.tls == OK or (a.http is not None and a.http.failure is None)):
-            up_elsewhere = True
-    if tagged:
-        responses: list[HTTPRequest] = [a.http for h in reversed(hops) for a in h.attempts
-                                        if a.http is not None and a.http.response is not None]
-    else:
-        responses = [r for r in obs.requests if r.response is not None]
     return WebFacts(
         url=url, domain=host, scheme=(url.split(":", 1)[0].lower() if ":" in url else "http"),
         port=chain.url_port(url), lab=lab, control=control,
         control_failure=None if control_failure is None else str(control_failure), tagged=tagged,
         ip_literal=ip_literal, system=system, others=others, hops=hops, step=step,
-        dns_consistency=consistency, dns_reason=reason, bogons=bogons, ghost=ghost, validated=validated,
-        up_elsewhere=up_elsewhere, responses=responses,
+        dns_consistency=consistency, dns_reason=reason, bogons=bogons, ghost=ghost, attempts=attempts,
+        requests=obs.requests,
     )
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon
+from censorwatch.analysis.netaddr import is_bogon
+from censorwatch.analysis.web.addresses import canonical_ip
 from censorwatch.analysis.web.control import Control
 from censorwatch.analysis.web.facts import SYSTEM, Consistency, Lookup
 from censorwatch.model import failures as F
@@ -65,25 +66,31 @@ def gather(queries: Iterable[DNSQuery], names: frozenset[str], domain: str,
     """
     found: dict[tuple[str, str, int | None], tuple[Lookup, list[str]]] = {}
     for q in queries:
-        host = norm_host(q.hostname) or domain
-        if host in names:
+        host = q.hostname
+        if host:
+            host = host.lower().rstrip(".")
+            if host in names:
+                host = domain
+        else:
             host = domain
         depth = q.depth
         if depth is None and host == domain:
             depth = 0
-        key = (resolver_of(q.engine), host, depth)
+        engine = q.engine
+        key = (SYSTEM if not engine or engine in SYSTEM_ENGINES else resolver_of(engine), host, depth)
         entry = found.get(key)
         if entry is None:
             entry = found[key] = (Lookup(key[0], host, depth), [])
         lookup, fails = entry
+        addrs = lookup.addrs
         got = False
         for a in q.answers:
             ip = a.ipv4 or a.ipv6
             if ip and a.answer_type in _ADDRESS_TYPES:
                 ip = canonical_ip(ip)
                 got = True
-                if ip not in lookup.addrs:
-                    lookup.addrs.append(ip)
+                if ip not in addrs:
+                    addrs.append(ip)
                 if a.asn:
                     asn[ip] = a.asn
         if q.failure is not None:
