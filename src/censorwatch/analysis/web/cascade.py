@@ -23,7 +23,7 @@ from censorwatch.analysis.web.compare import NOTHING, Comparison, compare
 from censorwatch.analysis.web.facts import OK, Consistency, Step, WebFacts
 from censorwatch.analysis.web.resolvers import NXDOMAIN_LIKE, is_loopback, resolvers_detail
 from censorwatch.analysis.wording import say, scope_words
-from censorwatch.model.observations import HTTPResponse
+from censorwatch.model.observations import HTTPRequest, HTTPResponse
 from censorwatch.model.verdict import Blocking, Status
 
 
@@ -93,47 +93,49 @@ def _best(hits: list[tuple[FingerprintRule, str]], cc: str) -> tuple[Fingerprint
 
 
 def judge(f: WebFacts, fps: Fingerprints, cc: str) -> Judgement:
+    """The first rule that applies to ``f`` (module doc), with the facts behind it in ``details``."""
     j = _judge(f, fps, cc)
     j.dns_consistency = f.dns_consistency
     d = j.details
     d["dns"] = f.dns_reason
     if f.bogons:
         d["bogons"] = f.bogons
-    if f.validated:
-        d["tls_validated"] = f.validated[:4]
     if f.others:
         d["resolvers"] = resolvers_detail(f.system, f.others, f.control)
+    if j.status != "ok" or f.dns_consistency == "inconsistent":
+        if f.validated:
+            d["tls_validated"] = f.validated[:4]
+        if f.up_elsewhere:
+            d["up_elsewhere"] = True
     step = f.step
     if step is not None:
         if step.failure is not None and j.status != "ok":
             d.setdefault("failure", step.failure)
         if step.hop.depth > 0:
             d["depth"] = step.hop.depth
-    if f.up_elsewhere:
-        d["up_elsewhere"] = True
     return j
 
 
 def _judge(f: WebFacts, fps: Fingerprints, cc: str) -> Judgement:
     dom = f.domain
     step = f.step
-    final = step is not None and step.stage == "final"
-    cmp = compare(step.response, f.control) if final and step is not None else NOTHING
+    final = step if step is not None and step.stage == "final" else None
+    cmp = compare(final.response, f.control) if final is not None else NOTHING
 
     # 1. the user's chain ended in HTTPS on the site itself: a valid certificate rules out tampering
-    if final and step is not None and step.over_tls and same_site(step.hop.host, dom):
+    if final is not None and final.over_tls and same_site(final.hop.host, dom):
         return _with(_ok("wc.https_ok", f"{dom} loaded over HTTPS with a valid certificate, which rules out "
                          "tampering."), cmp)
 
     # 2. fingerprints: false positives first, then blockpages (system answers, every response of the chain)
-    fp, weak, details = _fingerprints(f, fps, cc, step.request if final and step is not None else None, cmp)
+    fp, weak, details = _fingerprints(f, fps, cc, final.request if final is not None else None, cmp)
     if fp is not None:
         fp.details.update(details)
         return _with(fp, cmp)
 
     # 3. the chain ended in HTTPS on another site (OONI's rule: TLS proves the final page is genuine)
-    if final and step is not None and step.over_tls:
-        j = _ok("wc.https_ok", f"{dom} redirected to {step.hop.host}, which loaded over HTTPS with a valid "
+    if final is not None and final.over_tls:
+        j = _ok("wc.https_ok", f"{dom} redirected to {final.hop.host}, which loaded over HTTPS with a valid "
                 "certificate.")
         j.details.update(details)
         return _with(j, cmp)
@@ -145,10 +147,11 @@ def _judge(f: WebFacts, fps: Fingerprints, cc: str) -> Judgement:
         j.details["control_failure"] = f.control_failure or "missing control"
         return j
 
+    # 5-9. what decided, and what the control saw at the same step
     if step is None:
         j = _nothing(f)
-    elif step.stage == "final":
-        j = _final(f, step, cmp, weak)
+    elif final is not None:
+        j = _final(f, final, cmp, weak)
     elif step.stage == "dns":
         j = _dns(f, step)
     elif step.stage == "loopback":
@@ -164,7 +167,7 @@ def _with(j: Judgement, cmp: Comparison) -> Judgement:
     return j
 
 
-def _fingerprints(f: WebFacts, fps: Fingerprints, cc: str, final: Any, cmp: Comparison
+def _fingerprints(f: WebFacts, fps: Fingerprints, cc: str, final: HTTPRequest | None, cmp: Comparison
                   ) -> tuple[Judgement | None, FingerprintRule | None, dict[str, Any]]:
     details: dict[str, Any] = {}
     dom = f.domain
