@@ -86,6 +86,7 @@ class Registry:
                 claimers.append(fam)
         # shaped families first: the one without a shape is the fallback
         self._by_test = {t: tuple(sorted(fs, key=lambda f: f.shape is None)) for t, fs in by_test.items()}
+        self._single = {t: fs[0] for t, fs in by_test.items() if len(fs) == 1}
         names = ",".join(sorted(self._by_test))
         #: the family of measurements no family claims; its version follows the claimed names, so a
         #: family added for a new test re-judges the measurements that had no rules
@@ -96,11 +97,12 @@ class Registry:
             self.rules.update(fam.rules)
 
     def family_of(self, m: Measurement) -> Family:
+        one = self._single.get(m.test_name)
+        if one is not None:
+            return one
         fams = self._by_test.get(m.test_name)
         if not fams:
             return self.unknown
-        if len(fams) == 1:
-            return fams[0]
         for fam in fams:
             if fam.shape is None or fam.shape(m):
                 return fam
@@ -149,7 +151,7 @@ def registry() -> Registry:
 
 
 def family_of(m: Measurement) -> Family:
-    return registry().family_of(m)
+    return (_registry or registry()).family_of(m)
 
 
 _FP_IDENTITY: dict[int, tuple[object, str]] = {}

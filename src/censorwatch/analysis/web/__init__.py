@@ -30,11 +30,12 @@ def facts_of(tk: dict[str, Any], url: str, domain: str, *, lab: bool = False,
 
 
 def judge_test_keys(tk: Any, url: str | None, *, cc: str, fps: Fingerprints, lab: bool = False,
-                    obs: Observations | None = None) -> Judgement:
-    """The Web Connectivity verdict on one ``test_keys`` for ``url``, without a measurement envelope."""
+                    obs: Observations | None = None, domain: str | None = None) -> Judgement:
+    """The Web Connectivity verdict on one ``test_keys`` for ``url`` (whose host is ``domain``, when the
+    caller knows it), without a measurement envelope."""
     if not isinstance(tk, dict):
         return Judgement("failure", "wc.no_data", "The measurement holds no test results to judge.")
-    domain = domain_of(url)
+    domain = domain or domain_of(url)
     if not url or not domain:
         return Judgement("failure", "wc.no_input", "The measurement does not say which website it tested.")
     return judge(facts_of(tk, url, domain, lab=lab, obs=obs), fps, cc)
@@ -43,7 +44,7 @@ def judge_test_keys(tk: Any, url: str | None, *, cc: str, fps: Fingerprints, lab
 def classify_web_connectivity(m: Measurement, fps: Fingerprints) -> Verdict:
     tk = m.test_keys
     obs = m.observations(with_events=False) if isinstance(tk, dict) else None
-    j = judge_test_keys(tk, m.input, cc=m.probe_cc, fps=fps, lab=m.is_lab, obs=obs)
+    j = judge_test_keys(tk, m.input, cc=m.probe_cc, fps=fps, lab=m.is_lab, obs=obs, domain=m.domain)
     c = j.comparison
     return make_verdict(
         m, j.status, j.rule, j.explanation, method=j.method,

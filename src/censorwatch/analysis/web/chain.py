@@ -76,13 +76,18 @@ def attempts_of(obs: Observations, *, tagged: bool, system_addrs: set[str],
         if owner is None or owner.tls is not None:
             ip, port = split_endpoint(h.address or "")
             ip = canonical_ip(ip)
-            owner = next((x for x in out if x.tls is None and x.ip == ip and x.port == port), None)
+            owner = None
+            for x in out:
+                if x.tls is None and x.ip == ip and x.port == port:
+                    owner = x
+                    break
             if owner is None:
                 owner = Attempt(ip, port, h.depth, h.transaction_id,
                                 classic=not tagged or ip in system_addrs or ip not in elsewhere)
                 out.append(owner)
+        sni = h.server_name
         owner.tls = OK if h.failure is None else h.failure
-        owner.sni = norm_host(h.server_name) or None
+        owner.sni = sni.lower().rstrip(".") if sni else None
         owner.verified = not h.no_tls_verify
     if tagged:
         for r in obs.requests:
@@ -178,13 +183,13 @@ def _hop_step(hop: Hop, *, last: bool, tagged: bool) -> Step | None:
         if r is not None and r.failure is None and r.response is not None and _final(r.response.code):
             return Step("final", hop, attempt=a, request=r, over_tls=a.tls == OK and a.verified)
     r = hop.request
-    tcp_seen = [a.tcp for a in hop.attempts if a.tcp is not None]
-    tls_seen = [a.tls for a in hop.attempts if a.tls is not None]
     secure = is_https(hop.url)
-    connected = not tcp_seen or OK in tcp_seen
-    secured = not secure or not tls_seen or OK in tls_seen
     if r is not None and r.failure is None and r.response is not None and (last or _final(r.response.code)):
         return Step("final", hop, request=r, over_tls=secure)
+    tcp_seen = [a.tcp for a in hop.attempts if a.tcp is not None]
+    tls_seen = [a.tls for a in hop.attempts if a.tls is not None]
+    connected = not tcp_seen or OK in tcp_seen
+    secured = not secure or not tls_seen or OK in tls_seen
     # 2. HTTP failures
     cands: list[tuple[str, int, Attempt | None, HTTPRequest | None]] = []
     for a in hop.attempts:

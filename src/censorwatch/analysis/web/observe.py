@@ -16,29 +16,26 @@ def _tagged(obs: Observations) -> bool:
     """Web Connectivity 0.5's shape: depth tags, and connections tied to their request (a
     ``fetch_body`` tag, or a request sharing its connect's ``transaction_id``). Depth tags alone (some
     0.4 probes) keep the 0.4 reading, where the request ran on a connection of its own."""
-    depth = False
+    first = obs.tcp_connect[0] if obs.tcp_connect else (obs.queries[0] if obs.queries else None)
+    if first is None or first.depth is None:
+        return False  # a probe tags every step or none
     tids: set[int] = set()
     for t in obs.tcp_connect:
-        if t.depth is not None:
-            depth = True
-            if t.fetch_body is not None:
-                return True
+        if t.fetch_body is not None:
+            return True
         if t.transaction_id is not None:
             tids.add(t.transaction_id)
-    if not depth and not any(q.depth is not None for q in obs.queries):
-        return False
     return any(r.transaction_id in tids for r in obs.requests if r.transaction_id is not None)
 
 
 def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: bool) -> WebFacts:
     control_failure = tk.get("control_failure")
     control = Control.from_raw(tk.get("control")) if control_failure is None else Control()
-    host = resolvers.norm_host(domain)
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
+    spelled = resolvers.norm_host(domain)
+    host = spelled[1:-1] if spelled.startswith("[") and spelled.endswith("]") else spelled
     ip_literal = parse_ip(host) is not None
     host = resolvers.idna(host)
-    names = frozenset({host, resolvers.norm_host(domain)})
+    names = frozenset((host, spelled))
     tagged = _tagged(obs)
 
     asn: dict[str, int] = {}
@@ -78,7 +75,6 @@ def build(tk: dict[str, Any], url: str, domain: str, obs: Observations, *, lab: 
     if step is not None:
         step.control = _control_at(step, control, host)
 
-    resolvers.answer_asns(system, control, asn)
     bogons = resolvers.bogons_of(system, control, lab=lab)
     consistency, reason = resolvers.consistency(system, control, asn, bogons, ip_literal=ip_literal)
     ghost = (system is not None and bool(system.addrs) and control.dns_present

@@ -133,24 +133,13 @@ def consistency(system: Lookup | None, control: Control, asn: dict[str, int], bo
     theirs_set = set(th)
     if any(a in theirs_set for a in system.addrs):
         return "consistent", "ip_overlap"
-    mine_asns = {asn.get(a, 0) for a in system.addrs} - {0}
+    mine_asns = {asn.get(a) or control.asn_of(a) for a in system.addrs} - {0}
     if mine_asns:
         for a in th:
             n = asn.get(a) or control.asn_of(a)
             if n and n in mine_asns:
                 return "consistent", "asn_overlap"
     return "inconsistent", "no_overlap"
-
-
-def answer_asns(system: Lookup | None, control: Control, asn: dict[str, int]) -> None:
-    """Complete ``asn`` for the system's addresses from the control's ``ip_info`` (its GeoIP view)."""
-    if system is None:
-        return
-    for a in system.addrs:
-        if a not in asn:
-            n = control.asn_of(a)
-            if n:
-                asn[a] = n
 
 
 def bogons_of(system: Lookup | None, control: Control, *, lab: bool) -> list[str]:
