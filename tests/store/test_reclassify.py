@@ -69,7 +69,7 @@ def test_every_verdict_carries_its_familys_stamp(store: Store) -> None:
     for test, stamp, fps in rows:
         assert (fps is not None) == (stamp in fp_stamps), (test, stamp, fps)
     ours = {test: stamp for test, stamp, _ in rows if test in ("wireguard", "throughput", "platform")}
-    assert ours == {"wireguard": "vpn/2", "throughput": "throughput/1", "platform": "platform/2"}
+    assert ours == {"wireguard": "vpn-3", "throughput": "throughput-2", "platform": "platform-2"}
 
 
 def test_a_second_analyze_rewrites_nothing(store: Store) -> None:
@@ -99,14 +99,14 @@ def test_old_and_missing_verdicts_are_reclassified(store: Store) -> None:
     assert run_analysis(store)["verdicts"]["classified"] == 0
 
 
-@pytest.mark.parametrize("family", ["web_connectivity", "vpn", "circumvention"])
+@pytest.mark.parametrize("family", ["web_connectivity", "vpn", "bootstrap"])
 def test_a_new_family_version_rejudges_that_family_alone(store: Store, monkeypatch: pytest.MonkeyPatch,
                                                          family: str) -> None:
     reg = registry()
     bumped = [dataclasses.replace(f, version=f.version + "+next") if f.name == family else f for f in reg.families]
     monkeypatch.setattr(reg_mod, "_registry", Registry(bumped))
     old = _stamps(store)
-    theirs = {uid for uid, stamp in old.items() if stamp.startswith(family + "/")}
+    theirs = {uid for uid, stamp in old.items() if stamp.startswith(family + "-")}
     assert theirs
     done: list[tuple[str, int, int]] = []
     res = verdicts.run(store, batch_size=7, on_progress=lambda *a: done.append(a))

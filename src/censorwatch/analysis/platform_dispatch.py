@@ -73,12 +73,12 @@ def _rules(prefix: str) -> dict[str, str]:
 
 
 FAMILIES: list[Family] = [
-    Family("vpn", ("wireguard", "openvpn", "tor"), "2", _rules("vpn."), _vpn, shape=is_ours_vpn,
+    Family("vpn", ("wireguard", "openvpn", "tor"), "vpn-3", _rules("vpn."), _vpn, shape=is_ours_vpn,
            summary="Circumvention reachability (WireGuard, OpenVPN, Tor) against endpoints the user gives: "
                    "handshake completed, unreachable, or protocol blocked."),
-    Family("throughput", ("throughput",), "1", _rules("throttle."), _throughput,
+    Family("throughput", ("throughput",), "throughput-2", _rules("throttle."), _throughput,
            summary="Throttling: a target's sustained rate against a same-network reference."),
-    Family("platform", ("platform", "whatsapp", "telegram", "signal", "facebook_messenger"), "2",
+    Family("platform", ("platform", "whatsapp", "telegram", "signal", "facebook_messenger"), "platform-2",
            _rules("platform."), classify_platform, uses_fingerprints=True, shape=is_ours_platform,
            summary="Platforms (X, TikTok, YouTube, WhatsApp, ...) endpoint by endpoint: which parts are blocked "
                    "and how."),

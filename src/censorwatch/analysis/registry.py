@@ -2,9 +2,10 @@
 
 A *family* is the unit the rules are versioned by: the OONI test names it judges (old spellings
 included), one ``classify`` for all of them, every rule id its verdicts can carry with one line saying
-what it decides, and a ``version`` that changes whenever any of its rules changes behaviour. Every
-verdict is stamped with its family's ``stamp`` (``name/version``, see ``analysis/verdicts.py``) and,
-for families that read fingerprints, with the identity of the fingerprint set it used. A stored
+what it decides, and a ``version`` (spelled with the family's name: ``tor-2``) that changes whenever
+any of its rules changes behaviour. Every verdict is stamped with its family's version (see
+``analysis/verdicts.py``) and, for families that read fingerprints, with the identity of the
+fingerprint set it used. A stored
 verdict is stale only when its stamp is no longer a current one (its family's version changed) or,
 for those families, when the active fingerprint set changed: changing the Tor rules re-judges Tor
 measurements and nothing else.
@@ -54,8 +55,8 @@ class Family:
 
     @property
     def stamp(self) -> str:
-        """What a verdict stores in ``rules_version``: unique across families."""
-        return f"{self.name}/{self.version}"
+        """What a verdict stores in ``rules_version``: the version, unique across families."""
+        return self.version
 
 
 def _no_rules(m: Measurement, fps: Fingerprints) -> Verdict:  # pragma: no cover - never dispatched
@@ -73,7 +74,11 @@ class Registry:
         self.families: tuple[Family, ...] = tuple(families)
         by_test: dict[str, list[Family]] = {}
         rule_owner: dict[str, str] = {}
+        version_owner: dict[str, str] = {}
         for fam in self.families:
+            other = version_owner.setdefault(fam.version, fam.name)
+            if other != fam.name:
+                raise RegistryError(f"version {fam.version!r} is used by families {other!r} and {fam.name!r}")
             for rule in fam.rules:
                 other = rule_owner.setdefault(rule, fam.name)
                 if other != fam.name:
@@ -87,10 +92,11 @@ class Registry:
         # shaped families first: the one without a shape is the fallback
         self._by_test = {t: tuple(sorted(fs, key=lambda f: f.shape is None)) for t, fs in by_test.items()}
         self._single = {t: fs[0] for t, fs in by_test.items() if len(fs) == 1}
+        self._named = {f.name: f for f in self.families}
         names = ",".join(sorted(self._by_test))
         #: the family of measurements no family claims; its version follows the claimed names, so a
         #: family added for a new test re-judges the measurements that had no rules
-        self.unknown = Family("unknown", (), hashlib.blake2b(names.encode(), digest_size=6).hexdigest(),
+        self.unknown = Family("unknown", (), "unknown-" + hashlib.blake2b(names.encode(), digest_size=6).hexdigest(),
                               COMMON_RULES, _no_rules)
         self.rules: dict[str, str] = dict(COMMON_RULES)
         for fam in self.families:
@@ -107,6 +113,10 @@ class Registry:
             if fam.shape is None or fam.shape(m):
                 return fam
         return fams[0]
+
+    def named(self, family: Family) -> Family:
+        """This registry's family of ``family``'s name (the one whose version verdicts carry)."""
+        return self._named.get(family.name, family)
 
     def claims(self, test_name: str) -> bool:
         return test_name in self._by_test
@@ -131,12 +141,7 @@ class Registry:
 def _collect() -> list[Family]:
     from censorwatch.analysis import experiments, platform_dispatch, web
 
-    ooni: list[Family] | None = getattr(experiments, "FAMILIES", None)
-    if ooni is None:
-        from censorwatch.analysis.ooni_families import FAMILIES as wrapped
-
-        ooni = wrapped
-    return [web.FAMILY, *platform_dispatch.FAMILIES, *ooni]
+    return [web.FAMILY, *platform_dispatch.FAMILIES, *experiments.FAMILIES]
 
 
 _registry: Registry | None = None
@@ -154,27 +159,35 @@ def family_of(m: Measurement) -> Family:
     return (_registry or registry()).family_of(m)
 
 
+def current(family: Family) -> Family:
+    """The registered family of ``family``'s name (a module's constant may be an older spelling)."""
+    return (_registry or registry()).named(family)
+
+
 _FP_IDENTITY: dict[int, tuple[object, str]] = {}
 
 
 def fingerprints_identity(fps: Fingerprints) -> str:
-    """A short string naming the fingerprint set: equal sets, equal strings.
+    """A short string naming the fingerprint sets in use: equal sets, equal strings.
 
-    ``Fingerprints.identity`` when the loaded set carries one; else a digest of every rule (computed
-    once per loaded set).
+    ``Fingerprints.identity`` (which sets, at which revision) when the loaded fingerprints know where
+    they came from; else a digest of every rule. Computed once per loaded ``Fingerprints``.
     """
-    own = getattr(fps, "identity", None)
-    if isinstance(own, str) and own:
-        return own
     hit = _FP_IDENTITY.get(id(fps))
     if hit is not None and hit[0] is fps:
         return hit[1]
+    own = getattr(fps, "identity", None)
+    if isinstance(own, str) and own and own != "ad-hoc":
+        return _remember(fps, own)
     h = hashlib.blake2b(digest_size=8)
     for r in sorted(fps.rules, key=lambda r: (r.source, r.id, r.location, r.pattern)):
         h.update("\x1f".join((r.source, r.id, r.scope, r.location, r.pattern_type, r.pattern,
                               ",".join(r.expected_countries))).encode("utf-8", "surrogatepass"))
         h.update(b"\x1e")
-    ident = f"{len(fps.rules)}-{h.hexdigest()}"
+    return _remember(fps, f"{len(fps.rules)}-{h.hexdigest()}")
+
+
+def _remember(fps: Fingerprints, ident: str) -> str:
     if len(_FP_IDENTITY) > 64:
         _FP_IDENTITY.clear()
     _FP_IDENTITY[id(fps)] = (fps, ident)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from censorwatch.analysis.registry import COMMON_RULES, Family, family_of
+from censorwatch.analysis.registry import COMMON_RULES, Family, current, family_of
 from censorwatch.model.measurement import Measurement, format_time
 from censorwatch.model.verdict import Fingerprint, Status, Verdict
 
@@ -23,7 +23,7 @@ def make_verdict(
     """A verdict on ``m`` by ``family`` (by default the family that judges ``m``), which must declare
     ``rule``; ``ooni`` holds the OONI-compatible keys (blocking, accessible, dns_consistency, *_match)
     and ``details``. ``rules_version`` is the family's stamp."""
-    fam = family if family is not None else family_of(m)
+    fam = current(family) if family is not None else family_of(m)
     assert rule in fam.rules or rule in COMMON_RULES, f"rule {rule!r} is not declared by family {fam.name!r}"
     return Verdict(
         source=m.source,

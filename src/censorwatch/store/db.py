@@ -11,7 +11,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,10 @@ from censorwatch.store.rows import MEASUREMENT_SCHEMA, OBSERVATION_SCHEMA, VERDI
 _M_COLS = ", ".join(MEASUREMENT_SCHEMA.names)
 _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
+
+
+def _versions(v: str | Collection[str]) -> tuple[str, ...]:
+    return (v,) if isinstance(v, str) else tuple(sorted(v))
 
 
 class StoreError(RuntimeError):
@@ -62,10 +66,11 @@ class CurrentRules:
     fingerprints: str | None = None
 
 
-def _stale_where(current: CurrentRules | str) -> tuple[str, list[Any]]:
-    """The SQL condition (over ``v``, the joined verdicts) that selects missing or stale verdicts."""
-    if isinstance(current, str):
-        current = CurrentRules((current,))
+def _stale_where(current: CurrentRules | str | Collection[str]) -> tuple[str, list[Any]]:
+    """The SQL condition (over ``v``, the joined verdicts) that selects missing or stale verdicts; a
+    plain version (or set of versions) is a ``CurrentRules`` without fingerprint-reading families."""
+    if not isinstance(current, CurrentRules):
+        current = CurrentRules(_versions(current))
     where = "v.rules_version IS NULL OR NOT list_contains(?::VARCHAR[], v.rules_version)"
     params: list[Any] = [list(current.stamps)]
     if current.fingerprint_stamps:
@@ -228,7 +233,7 @@ class Store:
         ).fetchall()
         return self._raw_of(*rows[0]) if rows else None
 
-    def iter_stale(self, current: CurrentRules | str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+    def iter_stale(self, current: CurrentRules | str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
         """Every measurement whose verdict is missing or stale (``CurrentRules``), in chunks.
 
         The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
@@ -249,7 +254,7 @@ class Store:
         finally:
             cur.close()
 
-    def count_stale(self, current: CurrentRules | str) -> int:
+    def count_stale(self, current: CurrentRules | str | Collection[str]) -> int:
         where, params = _stale_where(current)
         return _count(self.con.execute(
             f"SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) WHERE {where}",

@@ -10,7 +10,7 @@ from censorwatch.model.columns import Column
 from censorwatch.model.observations import OBSERVATION_ROW
 from censorwatch.model.verdict import VERDICT_ROW
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -87,6 +87,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, hour)
     )
@@ -103,6 +104,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, day)
     )
@@ -168,6 +170,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, hour)
     )
@@ -183,6 +186,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, day)
     )
@@ -271,6 +275,9 @@ MIGRATIONS = [
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_part INTEGER",
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_row INTEGER",
     "ALTER TABLE measurements ALTER COLUMN raw DROP NOT NULL",
-    # version 3: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
+    # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
+    *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
+      for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
+    # version 4: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
     "ALTER TABLE verdicts ADD COLUMN IF NOT EXISTS fingerprints VARCHAR",
 ]

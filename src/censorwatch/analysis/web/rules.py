@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-VERSION: Final = "2026.12.01-1"
+VERSION: Final = "web_connectivity-2026.12.01"
 
 RULES: Final[dict[str, str]] = {
     "wc.no_data": "no test_keys",
