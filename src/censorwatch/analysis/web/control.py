@@ -92,6 +92,8 @@ class Control:
         dangling CNAME whose fetch failed with NXDOMAIN, ``dns_no_answer`` for an empty answer)."""
         if not self.dns_present:
             return None
+        if self.dns_ips and self.dns_failure is None:
+            return ""
         if self.dns_nxdomain:
             return failures.DNS_NXDOMAIN
         if self.dns_failure is not None:
@@ -104,18 +106,39 @@ class Control:
             return None
         return self.http.failure or ""
 
-    def tcp_outcome(self, endpoint: str) -> str | None:
-        c = self.tcp.get(endpoint)
-        if c is None:
+    def _entry(self, key: str, ip: str, port: int | None) -> dict[str, Any] | None:
+        """The helper's own record for ``ip:port`` (it spells IPv6 in brackets), looked up directly."""
+        raw = self.raw.get(key)
+        if not isinstance(raw, dict):
             return None
-        return "" if c.ok else (c.failure or failures.unknown("control connect failed"))
+        v = raw.get(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+        return v if isinstance(v, dict) else None
 
-    def tls_outcome(self, endpoint: str, server_name: str | None) -> str | None:
-        """The control's handshake on ``endpoint`` with the same SNI (another SNI says nothing)."""
-        c = self.tls.get(endpoint)
-        if c is None or (server_name and c.server_name and c.server_name.lower() != server_name.lower()):
+    def tcp_outcome(self, ip: str, port: int | None) -> str | None:
+        """The control's connect to ``ip:port`` (canonical ``ip``)."""
+        v = self._entry("tcp_connect", ip, port)
+        if v is None:
+            c = self.tcp.get(f"{ip}:{port}")  # another spelling of the address
+            if c is None:
+                return None
+            return "" if c.ok else (c.failure or failures.unknown("control connect failed"))
+        return "" if v.get("status") is True else (failures.normalize(v.get("failure"))
+                                                   or failures.unknown("control connect failed"))
+
+    def tls_outcome(self, ip: str, port: int | None, server_name: str | None) -> str | None:
+        """The control's handshake on ``ip:port`` with the same SNI (another SNI says nothing)."""
+        v = self._entry("tls_handshake", ip, port)
+        if v is None:
+            c = self.tls.get(f"{ip}:{port}")  # another spelling of the address
+            if c is None:
+                return None
+            ok, failure, sn = c.ok, c.failure, c.server_name
+        else:
+            ok, failure = v.get("status") is True, failures.normalize(v.get("failure"))
+            sn = v.get("server_name") if isinstance(v.get("server_name"), str) else None
+        if server_name and sn and sn.lower() != server_name.lower():
             return None
-        return "" if c.ok else (c.failure or failures.unknown("control handshake failed"))
+        return "" if ok else (failure or failures.unknown("control handshake failed"))
 
     @property
     def tcp(self) -> dict[str, ControlEndpoint]:

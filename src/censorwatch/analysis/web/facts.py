@@ -73,11 +73,6 @@ class Attempt:
         self.fetch = fetch
         self.tcp = tcp
 
-    @property
-    def endpoint(self) -> str:
-        """``ip:port`` as the control's maps key it (canonical address, no brackets)."""
-        return f"{self.ip}:{self.port}"
-
 
 @dataclass(slots=True)
 class Hop:

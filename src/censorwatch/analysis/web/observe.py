@@ -101,5 +101,5 @@ def _control_at(step: Step, control: Control, host: str) -> str | None:
     if a is None:
         return None
     if step.stage == "tls":
-        return control.tls_outcome(a.endpoint, a.sni)
-    return control.tcp_outcome(a.endpoint)
+        return control.tls_outcome(a.ip, a.port, a.sni)
+    return control.tcp_outcome(a.ip, a.port)
