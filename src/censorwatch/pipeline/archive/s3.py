@@ -1,0 +1,151 @@
+"""Anonymous S3 access through boto3: list prefixes, stream objects.
+
+The endpoint is boto3's own choice (``AWS_ENDPOINT_URL``, then AWS) unless ``endpoint_url`` is given,
+so any S3-compatible server works. Requests are unsigned (OONI's bucket is public, part of AWS Open
+Data); boto3 retries throttled and failed requests itself (``standard`` mode).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+#: OONI's bucket lives in eu-central-1; used when no region is configured
+DEFAULT_REGION = "eu-central-1"
+#: listing is latency-bound: this many prefixes are listed at once
+LIST_THREADS = 8
+
+
+class ArchiveError(RuntimeError):
+    """The archive cannot be reached or read; the message says why. ``retry``: it may pass."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def client(endpoint_url: str | None = None) -> Any:
+    """An unsigned S3 client (``endpoint_url`` wins over ``AWS_ENDPOINT_URL``)."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    cfg = Config(signature_version=UNSIGNED, retries={"max_attempts": 5, "mode": "standard"},
+                 max_pool_connections=LIST_THREADS + 2, connect_timeout=20, read_timeout=60)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, region_name=region,
+                                          config=cfg)
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return BotoCoreError, ClientError
+
+
+def list_dirs(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The names of the "directories" right under ``prefix`` (common prefixes; objects not listed)."""
+    names: list[str] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            names.extend(p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", []))
+    except _errors() as exc:
+        raise ArchiveError(f"cannot list s3://{bucket}/{prefix}: {exc}") from exc
+    return names
+
+
+def list_objects(s3: Any, bucket: str, prefix: str) -> list[ObjectInfo]:
+    """Every object under ``prefix`` (recursively), in key order."""
+    out: list[ObjectInfo] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            out.extend(ObjectInfo(bucket, o["Key"], int(o["Size"]), str(o.get("ETag", "")).strip('"'))
+                       for o in page.get("Contents", []))
+    except _errors() as exc:
+        raise ArchiveError(f"cannot list s3://{bucket}/{prefix}: {exc}") from exc
+    return out
+
+
+def list_many(s3: Any, prefixes: list[tuple[str, str]]) -> Iterator[list[ObjectInfo]]:
+    """``list_objects`` of each ``(bucket, prefix)``, several at a time, in the order given."""
+    if len(prefixes) <= 1:
+        yield from (list_objects(s3, b, p) for b, p in prefixes)
+        return
+    with ThreadPoolExecutor(LIST_THREADS, thread_name_prefix="s3-list") as pool:
+        yield from pool.map(lambda bp: list_objects(s3, *bp), prefixes)
+
+
+class Body(io.RawIOBase):
+    """An object's bytes as they arrive, counted; a transport failure is kept in ``error``.
+
+    Telling a transport failure (the connection broke: fetch again) from damaged content (the
+    object itself is corrupt: fetching again gives the same bytes) decides whether an object is done.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self.received = 0
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        try:
+            data = self._stream.read(len(buf))
+        except Exception as exc:
+            self.error = exc
+            raise
+        n = len(data)
+        buf[:n] = data
+        self.received += n
+        return n
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            super().close()
+
+
+def open_object(s3: Any, obj: ObjectInfo) -> Body:
+    """Start fetching ``obj`` (the version listed: a changed ETag fails the request)."""
+    try:
+        kw: dict[str, Any] = {"IfMatch": f'"{obj.etag}"'} if obj.etag else {}
+        resp = s3.get_object(Bucket=obj.bucket, Key=obj.key, **kw)
+    except _errors() as exc:
+        raise ArchiveError(f"cannot fetch: {exc}", retry=_worth_retrying(exc)) from exc
+    return Body(resp["Body"])
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """A failure that may pass: the connection, a timeout, a 5xx; not a refusal (403, 404, 412)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500
+    return True
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    if isinstance(exc, ArchiveError):
+        return exc.retry
+    return _worth_retrying(exc)
