@@ -207,11 +207,6 @@ def _parse_lines(lines: Iterable[bytes], label: str, first_lineno: int = 1) -> I
         yield from _from_value(value, source, s)
 
 
-def inflate(fh: IO[bytes]) -> IO[bytes]:
-    """The gzip stream ``fh`` inflated as it is read (ISA-L when installed)."""
-    return _gzip.open(fh, "rb")  # type: ignore[no-any-return]
-
-
 def open_input(path: Path) -> IO[bytes]:
     """The bytes of one input: ``-`` is standard input, ``.gz`` is inflated (ISA-L when installed)."""
     if str(path) == "-":

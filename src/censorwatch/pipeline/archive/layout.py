@@ -40,7 +40,7 @@ _JSONL = re.compile(r"^jsonl/([a-z0-9_]+)/([A-Z]{2})/(\d{8})/\d{2}/[^/]+$")
 _CAN = re.compile(r"^canned/(\d{4}-\d{2}-\d{2})/([^/]+)$")
 
 
-def test_key(name: str) -> str:
+def path_test_name(name: str) -> str:
     """OONI's path spelling of a test name: ``web_connectivity`` -> ``webconnectivity``."""
     return name.strip().lower().replace("_", "")
 
@@ -77,18 +77,18 @@ def key_info(key: str) -> KeyInfo:
     if m := _RAW.match(key):
         d, hh, cc, test = m.groups()
         start = datetime.strptime(d + hh, "%Y%m%d%H")
-        return KeyInfo("raw", kind, start, 1, cc, test_key(test))
+        return KeyInfo("raw", kind, start, 1, cc, path_test_name(test))
     if m := _JSONL.match(key):
         test, cc, d = m.groups()
-        return KeyInfo("jsonl", kind, datetime.strptime(d, "%Y%m%d"), 24, cc, test_key(test))
+        return KeyInfo("jsonl", kind, datetime.strptime(d, "%Y%m%d"), 24, cc, path_test_name(test))
     if m := _CAN.match(key):
         day, name = m.groups()
         start = datetime.strptime(day, "%Y-%m-%d")
         if kind == "tar.lz4":  # web_connectivity.0.tar.lz4
-            return KeyInfo("can", kind, start, 24, None, test_key(name.split(".", 1)[0]))
+            return KeyInfo("can", kind, start, 24, None, path_test_name(name.split(".", 1)[0]))
         parts = name.split("-")  # 20201021T141726Z-US-AS20093-facebook_messenger-...-probe.json.lz4
         if kind == "json.lz4" and len(parts) > 4:
-            return KeyInfo("can", kind, start, 24, parts[1], test_key(parts[3]))
+            return KeyInfo("can", kind, start, 24, parts[1], path_test_name(parts[3]))
         return KeyInfo("can", None, start, 24, None, None)  # index.json.gz, yaml.lz4
     return KeyInfo("other", kind, None, 0, None, None)
 
@@ -113,7 +113,7 @@ class Selection:
     def of(cls, since: datetime, until: datetime, ccs: list[str] | None = None,
            tests: list[str] | None = None, layout: str = "auto") -> Selection:
         return cls(since, until, frozenset(c.strip().upper() for c in ccs or () if c.strip()),
-                   frozenset(test_key(t) for t in tests or () if t.strip()), layout)
+                   frozenset(path_test_name(t) for t in tests or () if t.strip()), layout)
 
     def days(self) -> list[date]:
         first, last = self.since.date(), (self.until - timedelta(microseconds=1)).date()

@@ -9,33 +9,82 @@ the damage was found.
 
 from __future__ import annotations
 
+import io
 import tarfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
+from types import ModuleType
 from typing import IO
 
 from censorwatch.model.measurement import Measurement
-from censorwatch.store.reader import ReadError, inflate, read_stream
+from censorwatch.store.reader import ReadError, read_stream
+
+_zlib: ModuleType = zlib
+try:  # ISA-L's inflate, as the reader uses for local .gz files
+    from isal import isal_zlib
+
+    _zlib = isal_zlib
+except ImportError:  # pragma: no cover - no wheel for this platform
+    pass
 
 Record = Measurement | ReadError
+#: compressed bytes read at a time
+CHUNK = 256 * 1024
+
+
+def gunzip_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """A (multi-member) gzip stream inflated as it arrives.
+
+    Everything inflated before damage is handed out first; a stream cut short then raises
+    ``EOFError``, a corrupt one the inflater's error (CRCs are checked at each member's end).
+    """
+    d = _zlib.decompressobj(31)
+    started = False
+    while chunk := stream.read(CHUNK):
+        while chunk:
+            started = True
+            if out := d.decompress(chunk):
+                yield out
+            if not d.eof:
+                break
+            chunk, d, started = d.unused_data, _zlib.decompressobj(31), False
+    if started and not d.eof:
+        raise EOFError("compressed data ended before the end-of-stream marker was reached")
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines (with their ``\n``) of a byte stream given in chunks; a last line may lack it."""
+    parts: list[bytes] = []
+    for data in chunks:
+        start = 0
+        while (i := data.find(b"\n", start)) >= 0:
+            if parts:
+                parts.append(data[start:i + 1])
+                yield b"".join(parts)
+                parts = []
+            else:
+                yield data[start:i + 1]
+            start = i + 1
+        if start < len(data):
+            parts.append(data[start:])
+    if parts:
+        yield b"".join(parts)
 
 
 class _CountedLines:
-    """A binary stream's lines, counted as they are read (``read`` passes through)."""
+    """Lines, counted as they are handed out."""
 
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = lines
         self.lines = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for line in self.fh:
+        for line in self._lines:
             self.lines += 1
             yield line
 
-    def read(self, n: int = -1) -> bytes:
-        return self.fh.read(n)
 
-
-def _lines(fh: IO[bytes], label: str) -> Iterator[Record]:
+def _lines(fh: Iterable[bytes], label: str) -> Iterator[Record]:
     """JSON lines; a stream that breaks is reported at the line it broke on."""
     counted = _CountedLines(fh)
     for item in read_stream(counted, label, ".jsonl"):  # type: ignore[arg-type]
@@ -67,9 +116,9 @@ def records(stream: IO[bytes], label: str, kind: str) -> Iterator[Record]:
     """Every measurement (or located error) in an object of ``kind`` (``layout.READABLE``)."""
     try:
         if kind == "jsonl.gz":
-            yield from _lines(inflate(stream), label)
+            yield from _lines(split_lines(gunzip_chunks(stream)), label)
         elif kind == "json.gz":
-            yield from read_stream(inflate(stream), label, ".json")
+            yield from read_stream(io.BytesIO(b"".join(gunzip_chunks(stream))), label, ".json")
         elif kind == "jsonl":
             yield from _lines(stream, label)
         elif kind == "json":
@@ -83,6 +132,6 @@ def records(stream: IO[bytes], label: str, kind: str) -> Iterator[Record]:
             yield from _can(stream, label)
         else:
             yield ReadError(label, f"not a measurement object ({kind})")
-    except (tarfile.TarError, RuntimeError, OSError, EOFError, ValueError) as exc:
+    except (tarfile.TarError, RuntimeError, OSError, EOFError, ValueError, zlib.error, _zlib.error) as exc:
         # lz4 and tarfile report damage with these; what came before it has been yielded
         yield ReadError(label, f"cannot read object: {exc}")
