@@ -11,12 +11,12 @@ from rich.table import Table
 
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit
+from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
 from censorwatch.pipeline import ENGINES, run_analysis
 from censorwatch.pipeline.alerts import deliver_alerts
 from censorwatch.pipeline.spark.engine import SparkUnavailable
-from censorwatch.store.db import Store, StoreError
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 @app.command("analyze")
@@ -24,6 +24,9 @@ def analyze_cmd(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     engine: str = typer.Option("local", "--engine", help=f"Aggregation engine: {' | '.join(ENGINES)}."),
     fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
+    memory_limit: str | None = memory_option(),
+    threads: int | None = threads_option(),
+    temp_dir: Path | None = temp_option(),
 ) -> None:
     """Bring stored verdicts up to the current rules, then run the later analysis stages.
 
@@ -35,11 +38,7 @@ def analyze_cmd(
         console.print(f"error: --engine must be one of {', '.join(ENGINES)}, not {engine!r}", markup=False)
         raise typer.Exit(2)
     fps = load_fingerprints_or_exit(console, fingerprints)
-    try:
-        store = Store(db)
-    except StoreError as exc:
-        console.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_STORE) from exc
+    store = open_store(console, db, memory_limit, threads, temp_dir)
     tasks: dict[str, TaskID] = {}
     progress = Progress(
         TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
