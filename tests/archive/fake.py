@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from censorwatch.model.measurement import Measurement
+from censorwatch.pipeline.archive.layout import raw_key
 from censorwatch.store.uid import stable_uid
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src/censorwatch/pipeline/simulate/templates"
@@ -59,8 +60,7 @@ class FakeArchive:
 
     def put_raw_hour(self, when: datetime, cc: str, test: str, count: int, *, part: int = 0,
                      start: int = 0, with_uid: bool = True) -> str:
-        name = test.replace("_", "")
-        key = f"raw/{when:%Y%m%d}/{when:%H}/{cc}/{name}/{when:%Y%m%d%H}_{cc}_{name}.n1.{part}.jsonl.gz"
+        key = raw_key(when, cc, test, part)
         lines = [measurement(cc, when, start + i, test=test, with_uid=with_uid) for i in range(count)]
         return self.put_jsonl_gz(key, lines)
 

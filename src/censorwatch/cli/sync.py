@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit, print_error
 from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
 from censorwatch.pipeline.archive import s3 as s3mod
-from censorwatch.pipeline.archive.layout import BUCKET, LAYOUTS, LEGACY_BUCKET, Selection
+from censorwatch.pipeline.archive.layout import BUCKET, LAYOUTS, LEGACY_BUCKET, Selection, parse_when
 from censorwatch.pipeline.archive.sync import Plan, Source, SyncStats, plan, sync
 from censorwatch.pipeline.ingest import BATCH_SIZE
 from censorwatch.store.reader import ReadError
@@ -36,19 +36,11 @@ ENDPOINT_HELP = "An S3-compatible server (default: $AWS_ENDPOINT_URL, else AWS).
 
 
 def _when(value: str, option: str, *, end: bool) -> datetime:
-    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH[:MM[:SS]]`` (UTC) as an hour; an end covers its day or hour."""
-    v = value.strip().replace(" ", "T").removesuffix("Z")
     try:
-        dt = datetime.fromisoformat(v)
-    except ValueError:
-        console.print(f"error: {option} {value!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH (UTC)", markup=False)
+        return parse_when(value, end=end)
+    except ValueError as exc:
+        console.print(f"error: {option} {exc}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    hour = dt.replace(minute=0, second=0, microsecond=0)
-    if not end:
-        return hour
-    return hour + (timedelta(days=1) if len(v) == 10 else timedelta(hours=1))
 
 
 def _split(values: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 BUCKET = "ooni-data-eu-fra"
 LEGACY_BUCKET = "ooni-data"
@@ -49,6 +49,12 @@ def kind_of(key: str) -> str | None:
     """How an object is read, from the end of its key (``jsonl.gz``, ``tar.lz4``...), else ``None``."""
     name = key.rsplit("/", 1)[-1]
     return next((k for k in READABLE if name.endswith("." + k)), None)
+
+
+def raw_key(hour: datetime, cc: str, test: str, part: int = 0, host: str = "n1") -> str:
+    """The ``raw/`` key of one object: ``raw/20240217/05/PK/webconnectivity/2024021705_PK_webconnectivity.n1.0.jsonl.gz``."""
+    t = path_test_name(test)
+    return f"raw/{hour:%Y%m%d}/{hour:%H}/{cc}/{t}/{hour:%Y%m%d%H}_{cc}_{t}.{host}.{part}.jsonl.gz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,24 @@ def key_info(key: str) -> KeyInfo:
             return KeyInfo("can", kind, start, 24, parts[1], path_test_name(parts[3]))
         return KeyInfo("can", None, start, 24, None, None)  # index.json.gz, yaml.lz4
     return KeyInfo("other", kind, None, 0, None, None)
+
+
+def parse_when(value: str, *, end: bool) -> datetime:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH[:MM[:SS]]`` (UTC) as an hour (naive, UTC).
+
+    A start is the hour it falls in; an end is exclusive and covers its whole day (a date) or hour.
+    """
+    v = value.strip().replace(" ", "T").removesuffix("Z")
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise ValueError(f"{value!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH (UTC)") from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    hour = dt.replace(minute=0, second=0, microsecond=0)
+    if not end:
+        return hour
+    return hour + (timedelta(days=1) if len(v) == 10 else timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +199,27 @@ def _jsonl_dirs(sel: Selection, list_dirs: ListDirs, bucket: str) -> Iterator[tu
         ccs = sorted(sel.ccs) or sorted(list_dirs(bucket, f"jsonl/{test}/"))
         for cc in ccs:
             yield test, cc
+
+
+def _alt(values: list[str]) -> str:
+    """A Hadoop/shell glob matching any of ``values`` (``*`` when none is given)."""
+    if not values:
+        return "*"
+    return values[0] if len(values) == 1 else "{" + ",".join(values) + "}"
+
+
+def file_globs(sel: Selection) -> list[str]:
+    """Globs (relative to the archive's root, Hadoop syntax) of the ``.jsonl.gz`` files the selection
+    needs in ``raw/`` and ``jsonl/``, one per day: what a Spark job reads. Cans are not globbed."""
+    if sel.layout == "can":
+        raise ValueError("the tar.lz4 cans cannot be read by a glob: use `censorwatch sync --layout can`")
+    ccs, tests = _alt(sorted(sel.ccs)), _alt(sorted(sel.tests))
+    out = []
+    for day in sel.days():
+        if _uses(sel, "raw", day):
+            hours = sel.hours(day)
+            hh = "*" if len(hours) == 24 else _alt([f"{h:02d}" for h in hours])
+            out.append(f"raw/{day:%Y%m%d}/{hh}/{ccs}/{tests}/*.jsonl.gz")
+        if _uses(sel, "jsonl", day):
+            out.append(f"jsonl/{tests}/{ccs}/{day:%Y%m%d}/*/*.jsonl.gz")
+    return out
