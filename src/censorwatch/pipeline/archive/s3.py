@@ -135,6 +135,17 @@ def open_object(s3: Any, obj: ObjectInfo) -> Body:
     return Body(resp["Body"])
 
 
+def fetch_all(s3: Any, obj: ObjectInfo) -> bytes:
+    """The whole object in memory (read-ahead of small objects); ``ArchiveError`` when it fails."""
+    body = open_object(s3, obj)
+    try:
+        with body:
+            data = body.read()
+    except Exception as exc:
+        raise ArchiveError(f"transfer broke: {exc}", retry=True) from exc
+    return bytes(data or b"")
+
+
 def _worth_retrying(exc: BaseException) -> bool:
     """A failure that may pass: the connection, a timeout, a 5xx; not a refusal (403, 404, 412)."""
     from botocore.exceptions import ClientError
