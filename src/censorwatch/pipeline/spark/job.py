@@ -21,6 +21,8 @@ as ``censorwatch sync`` (``pipeline/archive/layout.py``); ``--ooni-archive GLOB`
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -200,8 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--test", action="append", default=[], help="with --archive: OONI test names")
     ap.add_argument("--out", required=True, help="output directory (Parquet per table)")
     args = ap.parse_args(argv)
-    spark = (SparkSession.builder.appName("censorwatch-analyze")
-             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    builder = SparkSession.builder.appName("censorwatch-analyze").config("spark.sql.session.timeZone", "UTC")
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # a plain script, not spark-submit: Spark on this machine
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.master("local[*]").config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
+    spark = builder.getOrCreate()
     archive: str | list[str] | None = args.ooni_archive
     if args.archive is not None:
         if not args.since:
