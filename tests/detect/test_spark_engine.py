@@ -111,12 +111,14 @@ def test_spark_job_over_the_archive_layout_equals_local_engine(spark: Any, corpu
     for f in decoy.rglob("*.jsonl.gz"):
         (root / f.relative_to(decoy)).parent.mkdir(parents=True, exist_ok=True)
         f.rename(root / f.relative_to(decoy))
+    bad = root / "raw/20240301/10/PK/webconnectivity/2024030110_PK_webconnectivity.n9.0.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"test_name": "web_connectivity", "probe_cc": \n\n'))  # counted, not a verdict
     sel = Selection.of(datetime(2024, 3, 1), datetime(2024, 3, 3), ["PK", "IT"], ["web_connectivity"])
     files = job.archive_files(spark, str(root), sel)
-    assert len(files) == objects > 48
+    assert len(files) == objects + 1 > 48
     out = tmp_path / "out"
     counts = job.run(spark, str(out), archive=files)
-    assert counts["verdicts"] == n
+    assert counts == {"verdicts": n, "errors": 1}
 
     with _store(tmp_path / "local.duckdb", corpus) as local:
         run_analysis(local, "local")

@@ -51,8 +51,9 @@ def verdict_schema() -> T.StructType:
 _FPS: dict[str, Any] = {}
 
 
-def classify_partition(rows: Iterable[Any], fingerprints: Any = None) -> Iterator[tuple[Any, ...]]:
-    """(measurement_uid, source, raw) rows -> verdict-table tuples; unreadable rows are skipped."""
+def classify_partition(rows: Iterable[Any], fingerprints: Any = None, errors: Any = None) -> Iterator[tuple[Any, ...]]:
+    """(measurement_uid, source, raw) rows -> verdict-table tuples; unreadable rows are skipped and
+    counted in the ``errors`` accumulator when one is given."""
     import orjson
 
     from censorwatch import analysis
@@ -71,6 +72,8 @@ def classify_partition(rows: Iterable[Any], fingerprints: Any = None) -> Iterato
             m = Measurement.from_raw(orjson.loads(r["raw"]), source=r["source"])
             v = analysis.classify(m, fps)
         except Exception:  # the local engine counts these as errors and leaves them stale
+            if errors is not None and r["raw"] and r["raw"].strip():
+                errors.add(1)
             continue
         uid = r["measurement_uid"] or stable_uid(m)
         if v.measurement_uid is None:
@@ -115,8 +118,8 @@ def archive_files(spark: SparkSession, root: str, selection: Selection) -> list[
     return files
 
 
-def verdicts(spark: SparkSession, measurements: DataFrame, fingerprints: Any = None) -> DataFrame:
-    rdd = measurements.rdd.mapPartitions(lambda rows: classify_partition(rows, fingerprints))
+def verdicts(spark: SparkSession, measurements: DataFrame, fingerprints: Any = None, errors: Any = None) -> DataFrame:
+    rdd = measurements.rdd.mapPartitions(lambda rows: classify_partition(rows, fingerprints, errors))
     return spark.createDataFrame(rdd, verdict_schema())
 
 
@@ -172,7 +175,8 @@ def run(
     spark: SparkSession, out: str, *, layout: str | None = None, archive: str | list[str] | None = None,
     fingerprints: Any = None,
 ) -> dict[str, int]:
-    """Classify and aggregate; write every output under ``out``; returns row counts.
+    """Classify and aggregate; write every output under ``out``; returns row counts (``errors``:
+    non-empty lines that were not a measurement, or whose classification failed).
 
     ``layout``: the store's export; ``archive``: a glob or a list of OONI ``.jsonl.gz`` files
     (``archive_files``).
@@ -182,9 +186,10 @@ def run(
     if archive is not None and not archive:
         raise ValueError("no archive files match the selection")
     src = read_layout(spark, layout) if layout is not None else read_ooni_archive(spark, archive or [])
-    verdicts(spark, src, fingerprints).write.mode("overwrite").parquet(f"{out}/verdicts")
+    errors = spark.sparkContext.accumulator(0)
+    verdicts(spark, src, fingerprints, errors).write.mode("overwrite").parquet(f"{out}/verdicts")
     v = spark.read.parquet(f"{out}/verdicts")  # classify once; aggregate from the written rows
-    counts = {"verdicts": v.count()}
+    counts = {"verdicts": v.count(), "errors": int(errors.value)}
     for name, df in aggregates(v).items():
         df.write.mode("overwrite").parquet(f"{out}/{name}")
     return counts
