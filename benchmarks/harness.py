@@ -87,3 +87,12 @@ def run_python(args: list[str], env: dict[str, str] | None = None) -> dict[str, 
             a, b = line.split()
             rss_kb, cpu = int(a.split("=")[1]), float(b.split("=")[1])
     return {"s": wall, "cpu_s": cpu, "rss_mib": rss_kb // 1024, "stdout": p.stdout, "load": load()}
+
+
+def append_results(path: Path, text: str) -> None:
+    """Print ``text`` and add it to the results file (made with its title when missing)."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "# Scale benchmarks: memory, sync, Spark\n\n" if not path.exists() else ""
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(head + text + "\n")

@@ -21,7 +21,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import ROOT, load, log, run_cli, simulated_corpus
+from harness import ROOT, append_results, load, log, run_cli, simulated_corpus
 
 OLD_BATCH = "5000"
 
@@ -79,12 +79,7 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['what']} | {r['n']:,} | {r['s']:.1f} | {r['n'] / r['s']:,.0f} | {r['cpu_s']:.1f} | "
                      f"{r['rss_mib']} | {r['size']} | {r['load']} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    head = "# Scale benchmarks: memory, sync, Spark\n\n" if not args.results.exists() else ""
-    with args.results.open("a", encoding="utf-8") as fh:
-        fh.write(head + text + "\n")
+    append_results(args.results, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 import orjson
-from harness import ROOT, archive_layout, load, log, run_cli, run_python, simulated_corpus
+from harness import ROOT, append_results, archive_layout, load, log, run_cli, run_python, simulated_corpus
 
 SPARK = """
 import json, resource, sys, time
@@ -138,11 +138,7 @@ def main() -> None:
                      f"{n / wall:,.0f} | {n / cpu:,.0f} | {max(ing['rss_mib'], an['rss_mib'])} | (reference) | "
                      f"{an['load']} |")
         print("\n".join(lines[-2:]), flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    head = "# Scale benchmarks: memory, sync, Spark\n\n" if not args.results.exists() else ""
-    with args.results.open("a", encoding="utf-8") as fh:
-        fh.write(head + text + "\n")
+    append_results(args.results, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import orjson
-from harness import ROOT, archive_layout, load, log, run_cli, simulated_corpus
+from harness import ROOT, append_results, archive_layout, load, log, run_cli, simulated_corpus
 
 
 def _fresh(db: Path) -> Path:
@@ -107,11 +107,7 @@ def main() -> None:
         mib = f"{size / 2**20 / r['s']:,.1f}" if moved else "-"
         lines.append(f"| {r['what']} | {r['fetched']} | {r['s']:.1f} | {rate} | {mib} | {r['cpu_s']:.1f} | "
                      f"{r['rss_mib']} | {r['load']} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    head = "# Scale benchmarks: memory, sync, Spark\n\n" if not args.results.exists() else ""
-    with args.results.open("a", encoding="utf-8") as fh:
-        fh.write(head + text + "\n")
+    append_results(args.results, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
