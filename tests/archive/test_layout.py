@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from censorwatch.pipeline.archive import s3 as s3mod
-from censorwatch.pipeline.archive.layout import Prefix, Selection, key_info, path_test_name, prefixes
+from censorwatch.pipeline.archive.layout import (
+    ListDirs,
+    Prefix,
+    Selection,
+    key_info,
+    path_test_name,
+    prefixes,
+)
 from censorwatch.pipeline.archive.sync import plan, sync
 from censorwatch.store.db import Store
 
@@ -18,17 +25,27 @@ def _no_listing(bucket: str, prefix: str) -> list[str]:
     raise AssertionError(f"listed {bucket}/{prefix}")
 
 
+def _raw_days(*days: str) -> ListDirs:
+    def dirs(bucket: str, prefix: str) -> list[str]:
+        assert prefix == "raw/", prefix  # the day directories, never objects
+        return list(days)
+    return dirs
+
+
 def test_raw_prefixes_are_per_hour_country_and_test() -> None:
+    dirs = _raw_days("20240216", "20240217", "20240218")
     sel = Selection.of(datetime(2024, 2, 17, 22), datetime(2024, 2, 18, 2), ["pk", "IR"], ["web_connectivity"])
-    got = [p.prefix for p in prefixes(sel, _no_listing)]
+    got = [p.prefix for p in prefixes(sel, dirs)]
     assert got == [f"raw/{d}/{h}/{cc}/webconnectivity/" for d, h in
                    (("20240217", "22"), ("20240217", "23"), ("20240218", "00"), ("20240218", "01"))
                    for cc in ("IR", "PK")]
-    only_cc = [p.prefix for p in prefixes(Selection.of(datetime(2024, 2, 17), datetime(2024, 2, 17, 1), ["PK"]),
-                                          _no_listing)]
+    only_cc = [p.prefix for p in prefixes(Selection.of(datetime(2024, 2, 17), datetime(2024, 2, 17, 1), ["PK"]), dirs)]
     assert only_cc == ["raw/20240217/00/PK/"]
-    everything = list(prefixes(Selection.of(datetime(2024, 2, 17), datetime(2024, 2, 18)), _no_listing))
-    assert [p.prefix for p in everything] == [f"raw/20240217/{h:02d}/" for h in range(24)]
+    hours = [p.prefix for p in prefixes(Selection.of(datetime(2024, 2, 17, 20), datetime(2024, 2, 18)), dirs)]
+    assert hours == [f"raw/20240217/{h}/" for h in (20, 21, 22, 23)]
+    # whole days without a country: one prefix a day, and only the days the bucket has
+    everything = list(prefixes(Selection.of(datetime(2024, 2, 15), datetime(2024, 3, 1)), dirs))
+    assert [p.prefix for p in everything] == ["raw/20240216/", "raw/20240217/", "raw/20240218/"]
     assert {p.bucket for p in everything} == {"ooni-data-eu-fra"}
 
 
@@ -38,15 +55,15 @@ def test_jsonl_days_find_tests_and_countries_one_level_at_a_time() -> None:
     def dirs(bucket: str, prefix: str) -> list[str]:
         asked.append(prefix)
         return {"jsonl/": ["webconnectivity", "signal"], "jsonl/signal/": ["IT"],
-                "jsonl/webconnectivity/": ["PK", "IT"]}[prefix]
+                "jsonl/webconnectivity/": ["PK", "IT"], "raw/": ["20201020", "20201021"]}[prefix]
 
     sel = Selection.of(datetime(2020, 10, 19), datetime(2020, 10, 21))
     got = [p.prefix for p in prefixes(sel, dirs)]
-    assert asked == ["jsonl/", "jsonl/signal/", "jsonl/webconnectivity/"]  # directories, never objects
+    assert asked == ["jsonl/", "jsonl/signal/", "jsonl/webconnectivity/", "raw/"]  # directories, never objects
     jsonl = [f"jsonl/{t}/{c}/{d}/" for d in ("20201019", "20201020")
              for t, c in (("signal", "IT"), ("webconnectivity", "IT"), ("webconnectivity", "PK"))]
     assert [p for p in got if p.startswith("jsonl/")] == jsonl
-    assert [p for p in got if p.startswith("raw/")] == [f"raw/20201020/{h:02d}/" for h in range(24)]
+    assert [p for p in got if p.startswith("raw/")] == ["raw/20201020/"]
 
 
 def test_cans_by_day_in_the_bucket_of_their_time() -> None:

@@ -258,3 +258,15 @@ def test_unreachable_archive_and_bad_options_say_why(archive: FakeArchive, tmp_p
     assert r.returncode == 2 and "empty time range" in r.stderr
     r = sync(archive, db, "--since", "2024-02-17", "--layout", "tar")
     assert r.returncode == 2 and "layout" in r.stderr
+
+
+def test_without_since_the_sync_starts_at_the_first_day_in_raw(archive: FakeArchive, tmp_path: Path) -> None:
+    three_days(archive)
+    db = tmp_path / "s.duckdb"
+    plan = orjson.loads(cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--dry-run", "--format", "json").stdout)
+    assert plan["objects"] == len(archive.lines) and plan["prefixes"] == 3  # the days raw/ has, whole
+    r = cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--cc", "IT", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == archive.expected([u for u in archive.lines if "/IT/" in u])
+    r = cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--layout", "can")
+    assert r.returncode == 2 and "--layout can needs --since" in r.stderr

@@ -27,7 +27,7 @@ from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprint
 from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
 from censorwatch.pipeline.archive import s3 as s3mod
 from censorwatch.pipeline.archive.layout import BUCKET, LAYOUTS, LEGACY_BUCKET, Selection, parse_when
-from censorwatch.pipeline.archive.sync import Plan, Source, SyncStats, plan, sync
+from censorwatch.pipeline.archive.sync import Plan, Source, SyncStats, first_raw_day, plan, sync
 from censorwatch.pipeline.ingest import BATCH_SIZE
 from censorwatch.store.reader import ReadError
 
@@ -156,7 +156,8 @@ def sync_cmd(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     cc: list[str] = typer.Option([], "--cc", help="Countries (ISO alpha-2): repeat or comma-separate; default all."),
     test: list[str] = typer.Option([], "--test", help="OONI test names (web_connectivity or webconnectivity); default all."),
-    since: str = typer.Option(..., "--since", help="First day or hour (UTC): YYYY-MM-DD or YYYY-MM-DDTHH."),
+    since: str | None = typer.Option(None, "--since", help="First day or hour (UTC): YYYY-MM-DD or YYYY-MM-DDTHH "
+                                     "(default: the first day in the bucket's raw/; older layouts need --since)."),
     until: str | None = typer.Option(None, "--until", help="Last day or hour, included (UTC; default: now)."),
     layout: str = typer.Option("auto", "--layout", help=f"Archive layout: {' | '.join(LAYOUTS)} (auto: raw/ "
                                "from 2020-10-20, jsonl/ before; can: the tar.lz4 cans instead of jsonl/)."),
@@ -182,8 +183,22 @@ def sync_cmd(
     cannot be opened, 4 the archive could not be listed or some objects could not be fetched (run
     again to resume).
     """
-    start = _when(since, "--since", end=False)
     stop = _when(until, "--until", end=True) if until else datetime.now(UTC).replace(tzinfo=None)
+    if since is not None:
+        start = _when(since, "--since", end=False)
+    elif layout not in ("auto", "raw"):
+        console.print(f"error: --layout {layout} needs --since", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    else:
+        try:
+            first = first_raw_day(s3mod.client(endpoint_url), bucket)
+        except s3mod.ArchiveError as exc:
+            console.print(f"error: {exc}", markup=False)
+            raise typer.Exit(EXIT_ARCHIVE) from None
+        if first is None:
+            console.print(f"error: s3://{bucket}/raw/ holds no day directories: give --since", markup=False)
+            raise typer.Exit(EXIT_ARCHIVE)
+        start = first
     try:
         sel = Selection.of(start, stop, _split(cc), _split(test), layout)
     except ValueError as exc:

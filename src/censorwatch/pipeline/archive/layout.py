@@ -170,15 +170,24 @@ def prefixes(sel: Selection, list_dirs: ListDirs, *, bucket: str = BUCKET,
              legacy_bucket: str = LEGACY_BUCKET) -> Iterator[Prefix]:
     """The narrowest prefixes that hold every object the selection needs, in time order.
 
-    ``raw/``: one prefix per hour (and country, and test, when given). ``jsonl/``: per test,
-    country and day; tests and countries not given are found by listing one directory level
-    (never the objects). ``canned/``: per day (the key says no country).
+    ``raw/``: the days present are found by listing ``raw/``'s directories; then one prefix per hour
+    and country (and test) when countries are given, else one per hour, or per day when the whole
+    day is selected. ``jsonl/``: per test, country and day; tests and countries not given are found
+    by listing one directory level (never the objects). ``canned/``: per day (the key says no
+    country).
     """
     days = sel.days()
     jsonl_dirs: list[tuple[str, str]] | None = None
+    raw_days: set[str] | None = None
     for day in days:
         if _uses(sel, "raw", day):
-            for h in sel.hours(day):
+            if raw_days is None:
+                raw_days = set(list_dirs(bucket, "raw/"))
+            hours = sel.hours(day) if f"{day:%Y%m%d}" in raw_days else []
+            if len(hours) == 24 and not sel.ccs:
+                yield Prefix(bucket, f"raw/{day:%Y%m%d}/")
+                hours = []
+            for h in hours:
                 base = f"raw/{day:%Y%m%d}/{h:02d}/"
                 for cc in sorted(sel.ccs) or [""]:
                     for test in (sorted(sel.tests) or [""]) if cc else [""]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from censorwatch.pipeline.archive import s3 as s3mod
@@ -90,6 +91,12 @@ class SyncStats:
 
 
 Source = Selection | list[Prefix]
+
+
+def first_raw_day(s3: Any, bucket: str = BUCKET) -> datetime | None:
+    """The first day under ``raw/`` (one directory level listed), or ``None`` when there is none."""
+    days = sorted(d for d in s3mod.list_dirs(s3, bucket, "raw/") if len(d) == 8 and d.isdigit())
+    return datetime.strptime(days[0], "%Y%m%d") if days else None
 
 
 def plan(store: Store, s3: Any, source: Source, *, bucket: str = BUCKET,
