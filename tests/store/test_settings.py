@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from censorwatch.store.db import DEFAULT_MEMORY_LIMIT, DuckDBSettings, Store, StoreError
+from censorwatch.store.db import (
+    DEFAULT_MEMORY_LIMIT,
+    STREAMING_MEMORY_LIMIT,
+    DuckDBSettings,
+    Store,
+    StoreError,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +37,7 @@ def test_defaults_are_set_on_purpose(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with Store(tmp_path / "a.duckdb") as s:
         memory, threads, temp = _settings(s)
     assert DEFAULT_MEMORY_LIMIT == "512MB" and abs(_mib(memory) - 512e6 / 2**20) < 1
+    assert DuckDBSettings(default_memory=STREAMING_MEMORY_LIMIT).resolve(tmp_path)["memory_limit"] == "256MB"
     assert threads == (os.cpu_count() or 1)
     assert temp == f"{tmp_path / 'a.duckdb'}.tmp"
 

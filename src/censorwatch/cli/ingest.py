@@ -73,7 +73,7 @@ def ingest_cmd(
         run_sync(prefixes, db=db, endpoint_url=endpoint_url, fingerprints=fingerprints, batch_size=batch_size,
                  memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     fps = load_fingerprints_or_exit(console, fingerprints)
-    store = open_store(console, db, memory_limit, threads, temp_dir)
+    store = open_store(console, db, memory_limit, threads, temp_dir, streaming=True)
     with store, byte_progress(console, "ingest") as progress:
         task = progress.add_task("ingest", total=None, records=0)
 

@@ -117,7 +117,7 @@ def run_sync(
         console.print(f"error: --format must be text or json, not {fmt!r}", markup=False)
         raise typer.Exit(EXIT_USAGE)
     fps = None if dry_run else load_fingerprints_or_exit(console, fingerprints)
-    store = open_store(console, db, memory_limit, threads, temp_dir)
+    store = open_store(console, db, memory_limit, threads, temp_dir, streaming=True)
     with store:
         try:
             client = s3mod.client(endpoint_url)

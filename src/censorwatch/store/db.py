@@ -50,22 +50,27 @@ ENV_MEMORY, ENV_THREADS, ENV_TEMP = "CENSORWATCH_DUCKDB_MEMORY", "CENSORWATCH_DU
 #: blocks as the store grows; a fixed budget keeps a process's size independent of the store's.
 #: Work that needs more (large joins, sorts, aggregates) spills to the temp directory.
 DEFAULT_MEMORY_LIMIT = "512MB"
+#: the default of streaming writers (``ingest``, ``sync``): their queries are batch-sized, and what
+#: DuckDB caches beyond this (the uid columns each batch's anti-join scans) is read again from disk
+STREAMING_MEMORY_LIMIT = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
 class DuckDBSettings:
     """DuckDB's memory budget, threads and spill directory; ``None`` = environment, then default.
 
-    Defaults: ``DEFAULT_MEMORY_LIMIT``, one thread per core, ``<db>.tmp`` beside the database.
+    Defaults: ``default_memory`` (``DEFAULT_MEMORY_LIMIT``, or ``STREAMING_MEMORY_LIMIT`` for
+    ingest), one thread per core, ``<db>.tmp`` beside the database.
     """
 
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | Path | None = None
+    default_memory: str = DEFAULT_MEMORY_LIMIT
 
     def resolve(self, db: Path) -> dict[str, str]:
         """The ``SET`` values for a database at ``db`` (``:memory:`` keeps DuckDB's temp directory)."""
-        memory = self.memory_limit or os.environ.get(ENV_MEMORY) or DEFAULT_MEMORY_LIMIT
+        memory = self.memory_limit or os.environ.get(ENV_MEMORY) or self.default_memory
         threads = self.threads or os.environ.get(ENV_THREADS) or os.cpu_count() or 1
         out = {"memory_limit": str(memory), "threads": str(threads)}
         temp = self.temp_directory or os.environ.get(ENV_TEMP)
