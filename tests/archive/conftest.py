@@ -25,7 +25,7 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def archive(s3_endpoint: str) -> FakeArchive:
+def archive(s3_endpoint: str, request: pytest.FixtureRequest) -> FakeArchive:
     """Two empty public buckets (the archive and its legacy can bucket) named for this test alone.
 
     Public as OONI's is: anyone may list and read (a bucket policy; objects are private otherwise,
@@ -38,6 +38,8 @@ def archive(s3_endpoint: str) -> FakeArchive:
     bucket, legacy = f"ooni-{tag}", f"ooni-legacy-{tag}"
     for b in (bucket, legacy):
         client.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        if request.node.get_closest_marker("private_bucket"):
+            continue
         client.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
             "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]}]}))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pytest
 
 from archive.fake import FakeArchive, measurement, objects_under
 from censorwatch.store.db import Store
@@ -26,9 +27,9 @@ def cw_cmd(archive: FakeArchive, *args: str | Path) -> tuple[list[str], dict[str
     return [sys.executable, "-m", "censorwatch", *map(str, args)], env
 
 
-def cw(archive: FakeArchive, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    cmd, env = cw_cmd(archive, *args)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+def cw(archive: FakeArchive, *args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd, full_env = cw_cmd(archive, *args)
+    return subprocess.run(cmd, capture_output=True, text=True, env={**full_env, **(env or {})}, timeout=300)
 
 
 def sync(archive: FakeArchive, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -270,3 +271,22 @@ def test_without_since_the_sync_starts_at_the_first_day_in_raw(archive: FakeArch
     assert stored(db) == archive.expected([u for u in archive.lines if "/IT/" in u])
     r = cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--layout", "can")
     assert r.returncode == 2 and "--layout can needs --since" in r.stderr
+
+
+NO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                  "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.mark.private_bucket
+def test_a_server_refusing_unsigned_requests_is_asked_with_the_configured_credentials(
+    archive: FakeArchive, tmp_path: Path
+) -> None:
+    url = archive.put_raw_hour(datetime(2024, 2, 17, 3), "PK", "web_connectivity", 5)
+    db = tmp_path / "s.duckdb"
+    r = cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--since", "2024-02-17", "--until", "2024-02-17",
+           env=NO_CREDENTIALS)
+    assert r.returncode == 4 and "403" in r.stderr, r.stderr  # the object is private: refused, said so
+    r = cw(archive, "sync", "--db", db, "--bucket", archive.bucket, "--since", "2024-02-17", "--until", "2024-02-17",
+           env={**NO_CREDENTIALS, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == archive.expected([url])

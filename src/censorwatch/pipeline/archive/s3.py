@@ -2,7 +2,8 @@
 
 The endpoint is boto3's own choice (``AWS_ENDPOINT_URL``, then AWS) unless ``endpoint_url`` is given,
 so any S3-compatible server works. Requests are unsigned (OONI's bucket is public, part of AWS Open
-Data); boto3 retries throttled and failed requests itself (``standard`` mode).
+Data); a server that refuses them is asked again with the configured credentials, if any
+(``Client``). boto3 retries throttled and failed requests itself (``standard`` mode).
 """
 
 from __future__ import annotations
@@ -40,17 +41,71 @@ class ObjectInfo:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def client(endpoint_url: str | None = None) -> Any:
-    """An unsigned S3 client (``endpoint_url`` wins over ``AWS_ENDPOINT_URL``)."""
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
+class Client:
+    """S3 requests, unsigned; signed with the configured AWS credentials only when a server refuses
+    an unsigned request (403) and credentials exist (a private mirror, a local server without a
+    public policy). OONI's bucket answers unsigned requests: no credentials are needed or looked up."""
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    cfg = Config(signature_version=UNSIGNED, retries={"max_attempts": 5, "mode": "standard"},
-                 max_pool_connections=LIST_THREADS + 2, connect_timeout=20, read_timeout=60)
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, region_name=region,
-                                          config=cfg)
+    def __init__(self, endpoint_url: str | None = None) -> None:
+        self.endpoint_url = endpoint_url or None
+        self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        self._anonymous = self._make(signed=False)
+        self._signed: Any = None
+        self.signed = False
+
+    def _make(self, *, signed: bool) -> Any:
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+
+        cfg = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=LIST_THREADS + 2,
+                     connect_timeout=20, read_timeout=60,
+                     **({} if signed else {"signature_version": UNSIGNED}))
+        return boto3.session.Session().client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
+                                              config=cfg)
+
+    def _call(self, method: str, **kw: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        try:
+            return getattr(self._signed if self.signed else self._anonymous, method)(**kw)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if self.signed or status != 403 or not self._sign():
+                raise
+            return getattr(self._signed, method)(**kw)
+
+    def _sign(self) -> bool:
+        """Switch to signed requests if credentials are configured; whether it did."""
+        import boto3
+
+        if self._signed is None:
+            if boto3.session.Session().get_credentials() is None:
+                return False
+            self._signed = self._make(signed=True)
+        self.signed = True
+        return True
+
+    def list_objects_v2(self, **kw: Any) -> Any:
+        return self._call("list_objects_v2", **kw)
+
+    def get_object(self, **kw: Any) -> Any:
+        return self._call("get_object", **kw)
+
+
+def client(endpoint_url: str | None = None) -> Client:
+    """An S3 client for the archive (``endpoint_url`` wins over ``AWS_ENDPOINT_URL``)."""
+    return Client(endpoint_url)
+
+
+def _pages(s3: Any, **kw: Any) -> Iterator[dict[str, Any]]:
+    """``list_objects_v2`` page by page."""
+    while True:
+        page = s3.list_objects_v2(**kw)
+        yield page
+        if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
+            return
+        kw["ContinuationToken"] = page["NextContinuationToken"]
 
 
 def _errors() -> tuple[type[Exception], ...]:
@@ -63,7 +118,7 @@ def list_dirs(s3: Any, bucket: str, prefix: str) -> list[str]:
     """The names of the "directories" right under ``prefix`` (common prefixes; objects not listed)."""
     names: list[str] = []
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for page in _pages(s3, Bucket=bucket, Prefix=prefix, Delimiter="/"):
             names.extend(p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", []))
     except _errors() as exc:
         raise ArchiveError(f"cannot list s3://{bucket}/{prefix}: {exc}") from exc
@@ -74,7 +129,7 @@ def list_objects(s3: Any, bucket: str, prefix: str) -> list[ObjectInfo]:
     """Every object under ``prefix`` (recursively), in key order."""
     out: list[ObjectInfo] = []
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in _pages(s3, Bucket=bucket, Prefix=prefix):
             out.extend(ObjectInfo(bucket, o["Key"], int(o["Size"]), str(o.get("ETag", "")).strip('"'))
                        for o in page.get("Contents", []))
     except _errors() as exc:
