@@ -37,9 +37,22 @@ _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 
+#: the names for people kept beside the measurements (schema.py: network_names, target_inputs)
+_NAMES_SQL = (
+    """INSERT INTO network_names
+       SELECT probe_asn, arg_max(probe_network_name, measurement_start_time), max(measurement_start_time)
+       FROM _batch_m WHERE probe_network_name IS NOT NULL AND trim(probe_network_name) <> ''
+       GROUP BY probe_asn
+       ON CONFLICT (asn) DO UPDATE SET name = excluded.name, seen = excluded.seen
+       WHERE excluded.seen >= network_names.seen""",
+    """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM _batch_m
+       WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING""",
+)
+
 
 def _versions(v: str | Collection[str]) -> list[str]:
     return [v] if isinstance(v, str) else sorted(v)
+
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
@@ -152,6 +165,8 @@ class Store:
         try:
             for ddl in schema.MIGRATIONS:
                 self.con.execute(ddl)
+            if not self.con.execute("SELECT 1 FROM target_inputs LIMIT 1").fetchall():
+                _count(self.con.execute(schema.BACKFILL_TARGETS))
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot upgrade the schema to version {schema.SCHEMA_VERSION}: "
                              f"{exc}; ingest into a new database instead") from exc
@@ -218,6 +233,8 @@ class Store:
                         f"SELECT {_M_COLS}, raw_part, raw_row, ?::TIMESTAMP FROM _batch_m",
                         [datetime.now(UTC).replace(tzinfo=None)],
                     ))
+                    for sql in _NAMES_SQL:
+                        _count(con.execute(sql))
                     con.unregister("_batch_m")
                 if new and batch.observation_count:
                     obs = batch.observations_table()

@@ -6,7 +6,8 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs
 
 CORE = [
     """
@@ -36,7 +37,25 @@ CORE = [
         raw_size INTEGER NOT NULL,
         raw BLOB,
         raw_part INTEGER,
-        raw_row INTEGER
+        raw_row INTEGER,
+        probe_network_name VARCHAR
+    )
+    """,
+    # Names for people (model/networks.py, model/targets.py), kept as measurements are written: the
+    # latest name each network's measurements gave (probe_network_name), and one test name and input
+    # per target (a VPN target is an address: its protocol and port come from the input).
+    """
+    CREATE TABLE IF NOT EXISTS network_names (
+        asn VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        seen TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS target_inputs (
+        domain VARCHAR PRIMARY KEY,
+        test_name VARCHAR NOT NULL,
+        input VARCHAR
     )
     """,
     # One flat row per network step (OONI pipeline style): kind in dns|tcp|tls|http|event.
@@ -314,4 +333,9 @@ MIGRATIONS = [
     # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
     *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
       for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
+    # version 4: names for people: the network name measurements give
+    "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
 ]
+#: fills target_inputs of a store written before it existed (run when that table is empty)
+BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements
+    WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING"""
