@@ -305,7 +305,24 @@ WEB = [
     """,
 ]
 
-ALL = CORE + DETECTION + WEB
+ARCHIVE = [
+    # Objects of a remote archive (OONI's S3 bucket) synced into this store: a row is written once
+    # every record of the object is committed, so an object listed with the same ETag is not fetched
+    # again. `measurements` counts the good records read (new or already stored), `bad` the others.
+    """
+    CREATE TABLE IF NOT EXISTS archive_objects (
+        url VARCHAR PRIMARY KEY,         -- s3://bucket/key
+        etag VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        measurements INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        first_error VARCHAR,
+        synced_at TIMESTAMP NOT NULL
+    )
+    """,
+]
+
+ALL = CORE + DETECTION + WEB + ARCHIVE
 
 #: statements that bring a store written by an earlier schema version up to this one (idempotent)
 MIGRATIONS = [
