@@ -25,6 +25,10 @@ def main() -> int:
         system_resolver=req.get("system_resolver"), probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
     )
     for m in asyncio.run(run(config)):
+        # the network is pinned (cc, asn), so the probe does not learn its name from the control: the
+        # lab's name for it is the one a dashboard shows
+        if m.get("probe_network_name") is None:
+            m["probe_network_name"] = req.get("network_name")
         print(json.dumps(m), flush=True)
     return 0
 

@@ -29,7 +29,7 @@ def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline:
     return {
         "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
         "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
-        "cc": net.cc, "asn": net.asn, "url_deadline": url_deadline,
+        "cc": net.cc, "asn": net.asn, "network_name": net.name, "url_deadline": url_deadline,
         # the namespace's /etc/resolv.conf says the same; explicit because nsrun does not remount /etc
         "system_resolver": f"{A.isp_resolver(lab.topo.index(network))}:53",
     }

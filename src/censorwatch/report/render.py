@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader
 
+from censorwatch.model.networks import network_label
 from censorwatch.report.charts import COLORS, cell_status
 
 
@@ -40,6 +41,18 @@ def safe_url(v: Any) -> str | None:
     return s
 
 
+def network(asn: Any, name: str | None = None) -> str:
+    """``PTCL (AS17557)`` from an AS number and its name (``network_name`` of the data)."""
+    return network_label(asn if isinstance(asn, str) else None, name)
+
+
+def networks(asns: Any, names: Any = None) -> str:
+    """``network`` of each AS number, joined; ``names`` is the data's ``network_names`` list."""
+    asns = list(asns or [])
+    names = list(names or [])
+    return ", ".join(network(a, names[i] if i < len(names) else None) for i, a in enumerate(asns))
+
+
 def pretty_json(v: Any) -> str:
     return json.dumps(v, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
@@ -55,6 +68,8 @@ def environment(extra: tuple[BaseLoader, ...] = ()) -> Environment:
     env.filters["ts"] = ts
     env.filters["safe_url"] = safe_url
     env.filters["pretty_json"] = pretty_json
+    env.filters["network"] = network
+    env.filters["networks"] = networks
     env.globals["COLORS"] = COLORS
     env.globals["cell_status"] = cell_status
     return env

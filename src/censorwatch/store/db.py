@@ -7,10 +7,12 @@ were read from, in zstd-compressed Parquet parts beside the database (``store/ra
 ``measurements`` row points at them.
 
 DuckDB allows one read-write process per file; ``read_only=True`` opens a shared read-only handle.
+DuckDB's memory limit, threads and spill directory are set on every open (``DuckDBSettings``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,12 +37,71 @@ _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 
+#: the names for people kept beside the measurements (schema.py: network_names, target_inputs)
+_NAMES_SQL = (
+    """INSERT INTO network_names
+       SELECT probe_asn, arg_max(probe_network_name, measurement_start_time), max(measurement_start_time)
+       FROM _batch_m WHERE probe_network_name IS NOT NULL AND trim(probe_network_name) <> ''
+       GROUP BY probe_asn
+       ON CONFLICT (asn) DO UPDATE SET name = excluded.name, seen = excluded.seen
+       WHERE excluded.seen >= network_names.seen""",
+    """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM _batch_m
+       WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING""",
+)
+
+
 def _versions(v: str | Collection[str]) -> tuple[str, ...]:
     return (v,) if isinstance(v, str) else tuple(sorted(v))
 
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
+
+
+ENV_MEMORY, ENV_THREADS, ENV_TEMP = "CENSORWATCH_DUCKDB_MEMORY", "CENSORWATCH_DUCKDB_THREADS", "CENSORWATCH_DUCKDB_TEMP"
+#: DuckDB's own default is 80 % of the machine's memory, which its buffer pool then fills with cached
+#: blocks as the store grows; a fixed budget keeps a process's size independent of the store's.
+#: Work that needs more (large joins, sorts, aggregates) spills to the temp directory.
+DEFAULT_MEMORY_LIMIT = "512MB"
+#: the default of streaming writers (``ingest``, ``sync``): their queries are batch-sized, and what
+#: DuckDB caches beyond this (the uid columns each batch's anti-join scans) is read again from disk
+STREAMING_MEMORY_LIMIT = "256MB"
+
+
+@dataclass(frozen=True, slots=True)
+class DuckDBSettings:
+    """DuckDB's memory budget, threads and spill directory; ``None`` = environment, then default.
+
+    Defaults: ``default_memory`` (``DEFAULT_MEMORY_LIMIT``, or ``STREAMING_MEMORY_LIMIT`` for
+    ingest), one thread per core, ``<db>.tmp`` beside the database.
+    """
+
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | Path | None = None
+    default_memory: str = DEFAULT_MEMORY_LIMIT
+
+    def resolve(self, db: Path) -> dict[str, str]:
+        """The ``SET`` values for a database at ``db`` (``:memory:`` keeps DuckDB's temp directory)."""
+        memory = self.memory_limit or os.environ.get(ENV_MEMORY) or self.default_memory
+        threads = self.threads or os.environ.get(ENV_THREADS) or os.cpu_count() or 1
+        out = {"memory_limit": str(memory), "threads": str(threads)}
+        temp = self.temp_directory or os.environ.get(ENV_TEMP)
+        if temp:
+            out["temp_directory"] = str(Path(temp).expanduser())
+        elif str(db) != ":memory:":
+            out["temp_directory"] = f"{db}.tmp"
+        return out
+
+
+def apply_settings(con: Any, values: dict[str, str]) -> None:
+    """``SET`` each value; a bad one is a ``StoreError`` naming the setting and its variable."""
+    for name, value in values.items():
+        try:
+            con.execute(f"SET {name} = ?", [value]).fetchall()
+        except duckdb.Error as exc:
+            env = {"memory_limit": ENV_MEMORY, "threads": ENV_THREADS, "temp_directory": ENV_TEMP}[name]
+            raise StoreError(f"DuckDB {name} = {value!r} (option or ${env}): {exc}") from exc
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,7 +158,8 @@ def _count(rel: Any) -> int:
 class Store:
     """One DuckDB database file (``path``), or ``:memory:``."""
 
-    def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, read_only: bool = False,
+                 settings: DuckDBSettings | None = None) -> None:
         self.path = Path(":memory:") if str(path) == ":memory:" else resolve_db_path(path)
         self.read_only = read_only
         try:
@@ -115,6 +177,12 @@ class Store:
                              read_only=read_only)
         # DuckDB's own progress bar would print over ours
         self.con.execute("SET enable_progress_bar = false").fetchall()
+        self.settings = (settings or DuckDBSettings()).resolve(self.path)
+        try:
+            apply_settings(self.con, self.settings)
+        except StoreError:
+            self.con.close()
+            raise
         if not read_only:
             self._init_schema()
 
@@ -125,6 +193,8 @@ class Store:
         try:
             for ddl in schema.MIGRATIONS:
                 self.con.execute(ddl)
+            if not self.con.execute("SELECT 1 FROM target_inputs LIMIT 1").fetchall():
+                _count(self.con.execute(schema.BACKFILL_TARGETS))
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot upgrade the schema to version {schema.SCHEMA_VERSION}: "
                              f"{exc}; ingest into a new database instead") from exc
@@ -191,6 +261,8 @@ class Store:
                         f"SELECT {_M_COLS}, raw_part, raw_row, ?::TIMESTAMP FROM _batch_m",
                         [datetime.now(UTC).replace(tzinfo=None)],
                     ))
+                    for sql in _NAMES_SQL:
+                        _count(con.execute(sql))
                     con.unregister("_batch_m")
                 if new and batch.observation_count:
                     obs = batch.observations_table()

@@ -245,18 +245,31 @@ def _read_document(data: bytes, label: str, jsonc: bool) -> Iterator[Measurement
         yield from _from_value(value, f"{label}:1", None)
 
 
-def read_file(path: Path) -> Iterator[Measurement | ReadError]:
-    label = str(path)
-    suffix = _base_suffix(path)
+def read_stream(fh: IO[bytes], label: str, suffix: str = ".jsonl") -> Iterator[Measurement | ReadError]:
+    """The records of an open binary stream (already inflated), located as ``label:line``.
+
+    ``suffix`` is the shape of its content (one of ``SUFFIXES``). For streams that are not files:
+    an object fetched from an archive, a member of a tarball.
+    """
     try:
-        with open_input(path) as fh:
-            if suffix in (".jsonl", ".ndjson") or label == "-":
-                yield from _parse_lines(fh, label)
-            else:
-                yield from _read_document(fh.read(), label, jsonc=suffix == ".jsonc")
+        if suffix in (".jsonl", ".ndjson") or label == "-":
+            yield from _parse_lines(fh, label)
+        else:
+            yield from _read_document(fh.read(), label, jsonc=suffix == ".jsonc")
     except (OSError, EOFError, zlib.error, _inflate_error) as exc:
         # e.g. a truncated or corrupt .gz: what was read before the damage has already been yielded
         yield ReadError(label, f"cannot read file: {exc}")
+
+
+def read_file(path: Path) -> Iterator[Measurement | ReadError]:
+    label = str(path)
+    try:
+        fh = open_input(path)
+    except OSError as exc:
+        yield ReadError(label, f"cannot read file: {exc}")
+        return
+    with fh:
+        yield from read_stream(fh, label, _base_suffix(path))
 
 
 def read_paths(paths: Iterable[str | Path]) -> Iterator[Measurement | ReadError]:

@@ -37,6 +37,7 @@ MEASUREMENT_SCHEMA = pa.schema(
         ("is_lab", pa.bool_()),
         ("source", pa.string()),
         ("raw_size", pa.int32()),
+        ("probe_network_name", pa.string()),
     ]
 )
 
@@ -141,6 +142,7 @@ class RowBatch:
         c["is_lab"].append(m.is_lab)
         c["source"].append(m.source)
         c["raw_size"].append(len(raw))
+        c["probe_network_name"].append(m.probe_network_name)
         self.raws.append(raw)
         if m.test_keys:
             self.add_observations(uid, m.test_keys)

@@ -10,7 +10,8 @@ from censorwatch.model.columns import Column
 from censorwatch.model.observations import OBSERVATION_ROW
 from censorwatch.model.verdict import VERDICT_ROW
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs; 5: verdicts.fingerprints
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -64,7 +65,25 @@ CORE = [
         raw_size INTEGER NOT NULL,
         raw BLOB,
         raw_part INTEGER,
-        raw_row INTEGER
+        raw_row INTEGER,
+        probe_network_name VARCHAR
+    )
+    """,
+    # Names for people (model/networks.py, model/targets.py), kept as measurements are written: the
+    # latest name each network's measurements gave (probe_network_name), and one test name and input
+    # per target (a VPN target is an address: its protocol and port come from the input).
+    """
+    CREATE TABLE IF NOT EXISTS network_names (
+        asn VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        seen TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS target_inputs (
+        domain VARCHAR PRIMARY KEY,
+        test_name VARCHAR NOT NULL,
+        input VARCHAR
     )
     """,
     # One flat row per network step (OONI pipeline style) and one row per verdict: derived from the
@@ -267,7 +286,24 @@ WEB = [
     """,
 ]
 
-ALL = CORE + DETECTION + WEB
+ARCHIVE = [
+    # Objects of a remote archive (OONI's S3 bucket) synced into this store: a row is written once
+    # every record of the object is committed, so an object listed with the same ETag is not fetched
+    # again. `measurements` counts the good records read (new or already stored), `bad` the others.
+    """
+    CREATE TABLE IF NOT EXISTS archive_objects (
+        url VARCHAR PRIMARY KEY,         -- s3://bucket/key
+        etag VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        measurements INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        first_error VARCHAR,
+        synced_at TIMESTAMP NOT NULL
+    )
+    """,
+]
+
+ALL = CORE + DETECTION + WEB + ARCHIVE
 
 #: statements that bring a store written by an earlier schema version up to this one (idempotent)
 MIGRATIONS = [
@@ -278,6 +314,11 @@ MIGRATIONS = [
     # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
     *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
       for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
-    # version 4: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
+    # version 4: names for people: the network name measurements give
+    "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
+    # version 5: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
     "ALTER TABLE verdicts ADD COLUMN IF NOT EXISTS fingerprints VARCHAR",
 ]
+#: fills target_inputs of a store written before it existed (run when that table is empty)
+BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements
+    WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING"""

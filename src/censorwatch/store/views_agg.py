@@ -76,6 +76,24 @@ def _bucket(start: datetime, end: datetime) -> tuple[str, str]:
     return ("agg_hourly", "hour") if end - start <= timedelta(days=3) else ("agg_daily", "day")
 
 
+def data_span(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, cc: str | None = None,
+    domain: str | None = None,
+) -> tuple[datetime, datetime] | None:
+    """The hours with data in ``[start, end)`` (of a country, of a target): ``(first hour, end of the
+    last hour)``, or None without data."""
+    where = ["hour >= ?", "hour < ?"]
+    params: list[Any] = [start, end]
+    for col, v in (("probe_cc", cc), ("domain", domain)):
+        if v is not None:
+            where.append(f"{col} = ?")
+            params.append(v)
+    row = con.execute(f"SELECT min(hour), max(hour) FROM agg_hourly WHERE {' AND '.join(where)}", params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1] + timedelta(hours=1)
+
+
 def country_targets(
     con: duckdb.DuckDBPyConnection, cc: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:

@@ -9,8 +9,9 @@ import duckdb
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from censorwatch.model.names import add_names
 from censorwatch.store import views
-from censorwatch.web import params
+from censorwatch.web import data, params
 from censorwatch.web.deps import cursor
 from censorwatch.web.templating import templates
 
@@ -32,7 +33,7 @@ def incidents_feed(
     updated = max((i["updated_at"] for i in page.items), default=datetime(1970, 1, 1))
     title = "censorwatch incidents" + (f" in {c}" if c else "") + (f" about {t}" if t else "")
     xml = templates().get_template("feed.atom.xml").render(
-        items=page.items, base=base, self_url=str(request.url), updated=updated, title=title,
+        items=add_names(page.items, data.names_of(con)), base=base, self_url=str(request.url), updated=updated, title=title,
         feed_id=f"{base}/feeds/incidents.atom" + (f"?cc={c}" if c else "") + ((("&" if c else "?") + f"target={t}") if t else ""),
     )
     return Response(xml, media_type="application/atom+xml; charset=utf-8")
