@@ -50,8 +50,8 @@ _NAMES_SQL = (
 )
 
 
-def _versions(v: str | Collection[str]) -> list[str]:
-    return [v] if isinstance(v, str) else sorted(v)
+def _versions(v: str | Collection[str]) -> tuple[str, ...]:
+    return (v,) if isinstance(v, str) else tuple(sorted(v))
 
 
 class StoreError(RuntimeError):
@@ -111,6 +111,34 @@ class StoredMeasurement:
     measurement_uid: str
     source: str | None
     raw: bytes  # decompressed: the exact bytes as read
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRules:
+    """What a verdict must have been made with to be current (``analysis/registry.py`` says what).
+
+    A verdict is stale when its ``rules_version`` is none of ``stamps`` (its family's version changed,
+    or it was made by a family that no longer exists), or when it is one of ``fingerprint_stamps`` and
+    its ``fingerprints`` differ from the active set ``fingerprints``.
+    """
+
+    stamps: tuple[str, ...]
+    fingerprint_stamps: tuple[str, ...] = ()
+    fingerprints: str | None = None
+
+
+def _stale_where(current: CurrentRules | str | Collection[str]) -> tuple[str, list[Any]]:
+    """The SQL condition (over ``v``, the joined verdicts) that selects missing or stale verdicts; a
+    plain version (or set of versions) is a ``CurrentRules`` without fingerprint-reading families."""
+    if not isinstance(current, CurrentRules):
+        current = CurrentRules(_versions(current))
+    where = "v.rules_version IS NULL OR NOT list_contains(?::VARCHAR[], v.rules_version)"
+    params: list[Any] = [list(current.stamps)]
+    if current.fingerprint_stamps:
+        where += (" OR (list_contains(?::VARCHAR[], v.rules_version)"
+                  " AND v.fingerprints IS DISTINCT FROM ?)")
+        params += [list(current.fingerprint_stamps), current.fingerprints]
+    return where, params
 
 
 @dataclass(slots=True)
@@ -277,21 +305,20 @@ class Store:
         ).fetchall()
         return self._raw_of(*rows[0]) if rows else None
 
-    def iter_stale(self, rules_version: str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
-        """Every measurement whose verdict is missing or was made by a rules version not in
-        ``rules_version`` (one version, or the set of every current one), in chunks.
+    def iter_stale(self, current: CurrentRules | str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or stale (``CurrentRules``), in chunks.
 
         The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
         can be written on this store's connection while iterating, and memory stays bounded.
         """
+        where, params = _stale_where(current)
         cur = self.con.cursor()
         try:
             cur.execute(
                 "SELECT m.measurement_uid, m.source, m.raw, m.raw_part, m.raw_row FROM measurements m "
-                "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-                "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version) "
+                f"LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid WHERE {where} "
                 "ORDER BY m.raw_part, m.raw_row",  # each raw row group is then decoded once
-                [_versions(rules_version)],
+                params,
             )
             while rows := cur.fetchmany(chunk):
                 yield [StoredMeasurement(uid, src, self._raw_of(blob, part, row))
@@ -299,11 +326,11 @@ class Store:
         finally:
             cur.close()
 
-    def count_stale(self, rules_version: str | Collection[str]) -> int:
+    def count_stale(self, current: CurrentRules | str | Collection[str]) -> int:
+        where, params = _stale_where(current)
         return _count(self.con.execute(
-            "SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) "
-            "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version)",
-            [_versions(rules_version)],
+            f"SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) WHERE {where}",
+            params,
         ))
 
     def counts(self) -> dict[str, int]:
