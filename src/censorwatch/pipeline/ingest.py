@@ -28,10 +28,14 @@ from censorwatch.store.reader import ReadError
 from censorwatch.store.rows import RowBatch
 from censorwatch.store.uid import NoUid, stable_uid
 
-BATCH_SIZE = 5000
+#: Measurements per write. A batch is held decoded until it is written (so measurements already
+#: stored are found before any work is spent on them): ~5x its raw size in Python objects, plus its
+#: column rows while it is written. 2,000 keeps that near 100 MiB at OONI's usual 5 KiB a
+#: measurement, as fast as 5,000 (which peaked 120 MiB higher) in benchmarks/ingest_memory.py.
+BATCH_SIZE = 2000
 #: also flush once the batch holds this many raw bytes: decoded JSON takes several times its size
 #: in memory, and real measurements range from 1 KiB to several MiB (bodies up to 512 KiB each)
-BATCH_BYTES = 32 * 2**20
+BATCH_BYTES = 12 * 2**20
 
 
 @dataclass(slots=True)
@@ -84,12 +88,17 @@ def ingest(
     classify: bool = True,
     batch_size: int = BATCH_SIZE,
     on_error: Callable[[ReadError], None] | None = None,
+    on_flush: Callable[[IngestStats], None] | None = None,
 ) -> IngestStats:
-    """Store every measurement in ``items`` not stored yet, with its observations and verdict."""
+    """Store every measurement in ``items`` not stored yet, with its observations and verdict.
+
+    ``on_flush(stats)`` runs after each batch is committed: every item taken from ``items`` before
+    it is then in the store (or was bad, or a duplicate).
+    """
     stats = IngestStats()
     t0 = time.perf_counter()
     with no_cyclic_gc():
-        _ingest(store, items, stats, fingerprints, classify, batch_size, on_error)
+        _ingest(store, items, stats, fingerprints, classify, batch_size, on_error, on_flush)
     stats.seconds = time.perf_counter() - t0
     return stats
 
@@ -133,6 +142,7 @@ def _ingest(
     classify: bool,
     batch_size: int,
     on_error: Callable[[ReadError], None] | None,
+    on_flush: Callable[[IngestStats], None] | None,
 ) -> None:
     pending: dict[str, Measurement] = {}
     repeats: list[tuple[str, Measurement]] = []  # a uid already pending: judged at the flush
@@ -159,8 +169,12 @@ def _ingest(
             _flush(store, pending, repeats, stats, fingerprints, classify, on_error)
             pending, repeats = {}, []
             pending_bytes = 0
+            if on_flush is not None:
+                on_flush(stats)
     if pending:
         _flush(store, pending, repeats, stats, fingerprints, classify, on_error)
+    if on_flush is not None:
+        on_flush(stats)
 
 
 def _flush(

@@ -24,7 +24,6 @@ suffix, ``.gz`` is inflated).
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import sys
@@ -40,14 +39,16 @@ import orjson
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
 from censorwatch.store.uid import TOO_DEEP
 
-_gzip: ModuleType = gzip
+_zlib: ModuleType = zlib
 _inflate_error: type[Exception] = zlib.error
 try:  # ISA-L's inflate: ~2.4x zlib's speed on OONI .jsonl.gz (15 vs 36 us per 8 KiB line here)
-    from isal import igzip, isal_zlib
+    from isal import isal_zlib
 
-    _gzip, _inflate_error = igzip, isal_zlib.error  # type: ignore[assignment]
+    _zlib, _inflate_error = isal_zlib, isal_zlib.error  # type: ignore[assignment]
 except ImportError:  # pragma: no cover - no wheel for this platform: the standard library's
     pass
+#: compressed bytes read at a time
+_CHUNK = 1 << 18
 
 SUFFIXES = (".json", ".jsonl", ".jsonc", ".ndjson")
 # OONI measurement uid as used for file names: 20230706183840.201925_PK_webconnectivity_19f5e0d803cbaea7
@@ -247,7 +248,12 @@ def _read_lines(fh: IO[bytes], label: str, limits: Limits) -> Iterator[Measureme
     readline = fh.readline
     lineno = total = 0
     while True:
-        line = readline(max_line + 1)
+        try:
+            line = readline(max_line + 1)
+        except (OSError, EOFError, zlib.error, _inflate_error) as exc:
+            # e.g. a truncated or corrupt .gz: every line before the damage has been yielded
+            yield ReadError(f"{label}:{lineno + 1}" if lineno else label, f"cannot read file: {exc}")
+            return
         if not line:
             return
         lineno += 1
@@ -339,12 +345,56 @@ def _read_document(fh: IO[bytes], label: str, jsonc: bool, limits: Limits) -> It
         yield from _from_value(value, f"{label}:1", None)
 
 
+class _Inflate(io.RawIOBase):
+    """A (multi-member) gzip stream inflated as it is read, no more than asked for at a time (a
+    small file that inflates to gigabytes is never held). Everything inflated before damage is
+    handed out before the error: a stream cut short raises ``EOFError`` only once every byte
+    before the cut was read, a corrupt one the inflater's error (CRCs are checked at each
+    member's end)."""
+
+    def __init__(self, src: IO[bytes], *, owns: bool) -> None:
+        self.src, self.owns = src, owns
+        self.d = _zlib.decompressobj(31)
+        self.pending = b""  # compressed bytes not yet given to the inflater
+        self.started = False  # the current member has begun
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if self.d.eof:  # the next member, if any, starts in what the last one left over
+                self.d, self.started = _zlib.decompressobj(31), False
+            if not self.pending:
+                self.pending = self.src.read(_CHUNK)
+                if not self.pending:
+                    if self.started:
+                        raise EOFError("compressed data ended before the end-of-stream marker was reached")
+                    return 0
+            self.started = True
+            out = self.d.decompress(self.pending, len(buffer))
+            self.pending = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+    def close(self) -> None:
+        if self.owns and not self.closed:
+            self.src.close()
+        super().close()
+
+
+def inflate(stream: IO[bytes], *, owns: bool = False) -> IO[bytes]:
+    """The inflated bytes of a gzip ``stream`` (``owns``: closing the result closes the stream)."""
+    return io.BufferedReader(_Inflate(stream, owns=owns), _BUFFER)
+
+
 def open_input(path: Path) -> IO[bytes]:
     """The bytes of one input: ``-`` is standard input, ``.gz`` is inflated (ISA-L when installed)."""
     if str(path) == "-":
         return sys.stdin.buffer
     if path.name.lower().endswith(".gz"):
-        return _gzip.open(path, "rb")  # type: ignore[no-any-return]
+        return inflate(path.open("rb"), owns=True)
     return path.open("rb")
 
 
@@ -367,21 +417,19 @@ def _records(fh: IO[bytes], label: str, suffix: str, limits: Limits) -> Iterator
         yield ReadError(label, "no measurements: the file is empty")
 
 
-def read_stream(stream: IO[bytes], name: str, *, limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
+def read_stream(stream: IO[bytes], name: str, *, fmt: str | None = None,
+                limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
     """Every measurement (or located error) in a binary stream; ``name`` is what errors and
     ``Measurement.source`` call it, and its suffix says the format (``x.jsonl.gz``: gzip, JSON lines;
-    no known suffix: JSON lines). The stream is read once, front to back, and not closed."""
+    no known suffix: JSON lines) unless ``fmt`` names it (``".jsonl"``: an archive member, a stream
+    already inflated). The stream is read once, front to back, and not closed."""
     lim = limits or DEFAULT_LIMITS
-    suffix = _base_suffix(Path(name))
-    if not name.lower().endswith(".gz"):
+    shape = "x" + fmt if fmt is not None else name
+    suffix = _base_suffix(Path(shape))
+    if not shape.lower().endswith(".gz"):
         yield from _records(stream, name, suffix, lim)
         return
-    try:
-        inflated = _gzip.GzipFile(fileobj=stream, mode="rb")
-    except (OSError, EOFError, zlib.error, _inflate_error) as exc:
-        yield ReadError(name, f"cannot read file: {exc}")
-        return
-    with inflated:
+    with inflate(stream) as inflated:
         yield from _records(inflated, name, suffix, lim)
 
 

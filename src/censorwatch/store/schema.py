@@ -6,8 +6,36 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
-#    network_names, target_inputs
+from censorwatch.model.columns import Column
+from censorwatch.model.observations import OBSERVATION_ROW
+from censorwatch.model.verdict import VERDICT_ROW
+
+SCHEMA_VERSION = 5  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs; 5: verdicts.fingerprints
+
+#: SQL type of each column type of ``model/columns.py``
+SQL_TYPES: dict[str, str] = {
+    "str": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP", "str[]": "VARCHAR[]", "json": "JSON",
+}
+
+
+def table_ddl(name: str, row: tuple[Column, ...], *, primary_key: str | None = None) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a row defined in ``model/`` (one column per ``Column``)."""
+    lines = []
+    for i, c in enumerate(row):
+        line = f"        {c.name} {SQL_TYPES[c.type]}"
+        if c.name == primary_key:
+            line += " PRIMARY KEY"
+        elif not c.nullable:
+            line += " NOT NULL"
+        if i < len(row) - 1:
+            line += ","
+        if c.doc:
+            line += f"  -- {c.doc}"
+        lines.append(line)
+    body = "\n".join(lines)
+    return f"\n    CREATE TABLE IF NOT EXISTS {name} (\n{body}\n    )\n"
 
 CORE = [
     """
@@ -58,57 +86,10 @@ CORE = [
         input VARCHAR
     )
     """,
-    # One flat row per network step (OONI pipeline style): kind in dns|tcp|tls|http|event.
-    """
-    CREATE TABLE IF NOT EXISTS observations (
-        measurement_uid VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        idx INTEGER NOT NULL,
-        hostname VARCHAR,
-        query_type VARCHAR,
-        engine VARCHAR,
-        resolver VARCHAR,
-        ip VARCHAR,
-        port INTEGER,
-        server_name VARCHAR,
-        url VARCHAR,
-        status_code INTEGER,
-        body_length BIGINT,
-        answers VARCHAR[],
-        operation VARCHAR,
-        num_bytes BIGINT,
-        failure VARCHAR,
-        t0 DOUBLE,
-        t DOUBLE
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS verdicts (
-        measurement_uid VARCHAR PRIMARY KEY,
-        rules_version VARCHAR NOT NULL,
-        status VARCHAR NOT NULL,
-        method VARCHAR,
-        rule VARCHAR NOT NULL,
-        explanation VARCHAR,
-        fingerprint_id VARCHAR,
-        fingerprint_scope VARCHAR,
-        blocking VARCHAR,            -- 'false' | 'dns' | 'tcp_ip' | 'http-failure' | 'http-diff' | NULL
-        accessible BOOLEAN,
-        dns_consistency VARCHAR,
-        body_length_match BOOLEAN,
-        body_proportion DOUBLE,
-        status_code_match BOOLEAN,
-        headers_match BOOLEAN,
-        title_match BOOLEAN,
-        test_name VARCHAR NOT NULL,
-        probe_cc VARCHAR NOT NULL,
-        probe_asn VARCHAR NOT NULL,
-        input VARCHAR,
-        domain VARCHAR,
-        measurement_start_time TIMESTAMP NOT NULL,
-        details JSON
-    )
-    """,
+    # One flat row per network step (OONI pipeline style) and one row per verdict: derived from the
+    # row definitions in model/ (see table_ddl)
+    table_ddl("observations", OBSERVATION_ROW),
+    table_ddl("verdicts", VERDICT_ROW, primary_key="measurement_uid"),
 ]
 
 DETECTION = [
@@ -305,7 +286,24 @@ WEB = [
     """,
 ]
 
-ALL = CORE + DETECTION + WEB
+ARCHIVE = [
+    # Objects of a remote archive (OONI's S3 bucket) synced into this store: a row is written once
+    # every record of the object is committed, so an object listed with the same ETag is not fetched
+    # again. `measurements` counts the good records read (new or already stored), `bad` the others.
+    """
+    CREATE TABLE IF NOT EXISTS archive_objects (
+        url VARCHAR PRIMARY KEY,         -- s3://bucket/key
+        etag VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        measurements INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        first_error VARCHAR,
+        synced_at TIMESTAMP NOT NULL
+    )
+    """,
+]
+
+ALL = CORE + DETECTION + WEB + ARCHIVE
 
 #: statements that bring a store written by an earlier schema version up to this one (idempotent)
 MIGRATIONS = [
@@ -318,6 +316,8 @@ MIGRATIONS = [
       for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
     # version 4: names for people: the network name measurements give
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
+    # version 5: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
+    "ALTER TABLE verdicts ADD COLUMN IF NOT EXISTS fingerprints VARCHAR",
 ]
 #: fills target_inputs of a store written before it existed (run when that table is empty)
 BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements
