@@ -66,6 +66,11 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 #: the default of streaming writers (``ingest``, ``sync``): their queries are batch-sized, and what
 #: DuckDB caches beyond this (the uid columns each batch's anti-join scans) is read again from disk
 STREAMING_MEMORY_LIMIT = "256MB"
+#: WAL size at which a commit also checkpoints. Each checkpoint rewrites the primary-key indexes of
+#: the whole store, so its cost grows with the store: at DuckDB's 16 MB an ingest checkpointed every
+#: third batch of 2,000 measurements, 39 us per measurement for commits at 100k stored (22 us at
+#: 64 MB, for ~35 MB more peak memory: benchmarks/classify.py --stages, results/classify.md).
+CHECKPOINT_THRESHOLD = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +189,7 @@ class Store:
             self.con.close()
             raise
         if not read_only:
+            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
             self._init_schema()
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def arrow_schema(row: tuple[Column, ...]) -> pa.Schema:
 
 OBSERVATION_SCHEMA = arrow_schema(OBSERVATION_ROW)
 VERDICT_SCHEMA = arrow_schema(VERDICT_ROW)
+_OBSERVATION_STRUCT = pa.struct(list(OBSERVATION_SCHEMA))
 
 
 def _s(v: Any) -> str | None:
@@ -203,6 +204,12 @@ class RowBatch:
         return self._table(self.m, MEASUREMENT_SCHEMA)
 
     def observations_table(self) -> pa.Table:
+        # the rows as one struct array (Arrow reads the tuples in C); when a recorded value does not
+        # fit its column, column by column with that column coerced
+        try:
+            return pa.Table.from_struct_array(pa.array(self.obs_rows, _OBSERVATION_STRUCT))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
         columns = list(zip(*self.obs_rows, strict=True)) if self.obs_rows else [()] * len(OBSERVATION_SCHEMA)
         arrays = []
         for f, col in zip(OBSERVATION_SCHEMA, columns, strict=True):
