@@ -257,6 +257,12 @@ def probe_cmd(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
+    if db is not None:
+        from censorwatch.cli import service
+
+        info = service.service_of(db)
+        if info is not None:
+            raise service.refuse(info, f"send the measurements to its collector instead: --submit {info.collector}")
     if submit is not None and importlib.util.find_spec("censorwatch.probe.submit") is None:
         console.print("[red]error:[/] --submit needs the submission queue (censorwatch.probe.submit), "
                       "which this installation lacks", soft_wrap=True)

@@ -11,6 +11,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,21 @@ _V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def open_error(path: Path | str, exc: Exception) -> StoreError:
+    """One sentence for a failed open: who holds the file when another process does (DuckDB lets one
+    process write a database and no other process even read it meanwhile), else DuckDB's reason."""
+    m = _LOCK_HOLDER.search(str(exc))
+    if m is not None:
+        return StoreError(
+            f"{path} is held by another process (pid {m['pid']}, {Path(m['program']).name}): stop it first, or "
+            "let `censorwatch observatory` hold the store (it stores, analyses and serves at once, and the "
+            "commands go through it)")
+    return StoreError(f"{path}: cannot open database: {exc}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,7 +91,7 @@ class Store:
                 raise StoreError(f"{self.path}: no such database")
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+            raise open_error(self.path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
         self._zstd = zstandard.ZstdDecompressor()

@@ -119,7 +119,7 @@ def detect(
             1 - p.rho_outage
         )
         emis.append((norm, out))
-    path = _viterbi(emis, p.switch)
+    path = viterbi(emis, p.switch)
     events: list[Event] = []
     i = 0
     while i < nb:
@@ -169,7 +169,7 @@ def _time_of_day_q(bt: Sequence[int], i: int, per_day: int, days: int, day_q: fl
     return min(max(q, 0.05), 0.995)
 
 
-def _viterbi(emis: Sequence[tuple[float, float]], switch: float) -> list[int]:
+def viterbi(emis: Sequence[tuple[float, float]], switch: float) -> list[int]:
     lsw, lst = math.log(switch), math.log(1 - switch)
     s0, s1 = math.log(0.99) + emis[0][0], math.log(0.01) + emis[0][1]
     n = len(emis)
