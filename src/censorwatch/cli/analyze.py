@@ -51,7 +51,7 @@ def analyze_cmd(
     try:
         store = Store(db)
     except StoreError as exc:
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_STORE) from exc
     tasks: dict[str, TaskID] = {}
     progress = Progress(
@@ -71,7 +71,7 @@ def analyze_cmd(
             # (failed deliveries are retried by later runs, `alerts deliver` or `serve --deliver-every`)
             results["alerts"] = asdict(deliver_alerts(store))
     except SparkUnavailable as exc:  # no PySpark or no Java: said plainly, no traceback
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     _print_results(results, f"analyze {store.path}")
 

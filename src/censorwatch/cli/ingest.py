@@ -108,7 +108,7 @@ def ingest_cmd(
     try:
         store = Store(db)
     except StoreError as exc:
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_STORE) from exc
     with store, byte_progress(console, "ingest") as progress:
         task = progress.add_task("ingest", total=None, records=0)
