@@ -13,7 +13,7 @@ from censorwatch.store.paths import resolve_db_path as resolve_db
 @app.command()
 def report(
     incident_id: str = typer.Argument(..., help="incident id (as on /incident/{id})"),
-    fmt: str = typer.Option("html", "--format", "-f", help="html | pdf | md"),
+    fmt: str = typer.Option("html", "--format", "-f", help="html | pdf | md | json (with the log's inclusion proofs, for `censorwatch verify report`)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="output file (default incident-<id>.<format>)"),
     db: Path | None = typer.Option(None, "--db", help="DuckDB store (default $CENSORWATCH_DB)"),
 ) -> None:

@@ -16,6 +16,7 @@ from censorwatch.collector.verify import (
     check_inclusion,
     check_log,
     check_receipt,
+    check_report,
     load_key,
 )
 
@@ -92,3 +93,15 @@ def log(
     """Recompute the whole log from an export: every entry, every receipt, the root."""
     v = _key(key) if key is not None else None
     _run(lambda: check_log(export_dir, v, sth))
+
+
+@verify_app.command("report")
+def report_cmd(
+    report_file: Path = typer.Argument(..., help="An incident report in JSON (censorwatch report ID --format json)."),
+    key: Path = KEY,
+    measurements: Path | None = typer.Option(None, "--measurements",
+                                             help="Also check each proven leaf is one of these (JSON lines)."),
+) -> None:
+    """Are an incident report's evidence measurements in the log its signed tree head describes?"""
+    v = _key(key)
+    _run(lambda: check_report(report_file, v, measurements))

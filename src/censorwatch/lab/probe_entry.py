@@ -1,5 +1,6 @@
 """Runs inside an ISP namespace (through ``nsrun``): reads a JSON probe request on stdin, prints one
-measurement per line.
+measurement per line (and, when the request says where to submit, sends each to the collector:
+``lab/submission.py``; then a last ``{"submission": ...}`` line).
 
 Kept tiny so the probe's own code does the measuring (``censorwatch.probe.run``).
 """
@@ -24,8 +25,18 @@ def main() -> int:
         trust_system=False, lab=True, public_resolver=req.get("public_resolver"), doh_url=req.get("doh_url"),
         system_resolver=req.get("system_resolver"), probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
     )
-    for m in asyncio.run(run(config)):
-        print(json.dumps(m), flush=True)
+    from censorwatch.lab.submission import Submission
+
+    async def measure() -> Submission:
+        async with Submission(req) as sub:
+            config.on_measurement = sub.put_soon
+            for m in await run(config):
+                print(json.dumps(m), flush=True)
+        return sub
+
+    summary = asyncio.run(measure()).summary()
+    if summary is not None:
+        print(json.dumps(summary), flush=True)
     return 0
 
 
