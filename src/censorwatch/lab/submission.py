@@ -60,3 +60,11 @@ class Submission:
         s = self.queue.stats
         return {"submission": {"delivered": s.delivered, "duplicates": s.duplicates, "rejected": s.rejected,
                                "spooled": self.left}}
+
+
+async def drain(url: str, spool: Path, timeout: float) -> int:
+    """Send what ``spool`` still holds to ``url`` (from wherever this runs); how many are left."""
+    from censorwatch.probe.submit import SubmitQueue
+
+    async with SubmitQueue(url, spool, timeout=5.0, backoff_start=0.5, backoff_max=5.0) as q:
+        return int(await q.drain(timeout))

@@ -132,3 +132,58 @@ class Client:
 
 def _clean(d: dict[str, str | None]) -> dict[str, str]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+class Spawned:
+    """``censorwatch observatory`` started as a child process (the demo, the benchmarks): up and
+    answering when ``start`` returns; ``info`` says where."""
+
+    def __init__(self, db: Path, args: list[str], *, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> None:
+        self.db = db
+        self.args = args
+        self.env = env
+        self.log = log or db.with_name(db.name + ".observatory.log")
+        self.proc: Any = None
+        self.info: ServiceInfo | None = None
+
+    def start(self, timeout: float = 120.0) -> ServiceInfo:
+        import subprocess
+        import sys
+        import time
+
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "censorwatch", "observatory", "--db", str(self.db),
+                                          *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise ServiceError(f"the observatory exited with {self.proc.returncode}: {tail.strip()}")
+            info = read(self.db)
+            if info is not None and info.pid == self.proc.pid:
+                self.info = info
+                return info
+            time.sleep(0.2)
+        self.kill()
+        raise ServiceError(f"the observatory did not come up within {timeout:.0f} s (see {self.log})")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM and wait: it drains (everything acknowledged is stored) and exits."""
+        import subprocess
+
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return int(self.proc.returncode) if self.proc.returncode is not None else None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

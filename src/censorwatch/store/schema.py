@@ -290,4 +290,11 @@ MIGRATIONS = [
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_part INTEGER",
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_row INTEGER",
     "ALTER TABLE measurements ALTER COLUMN raw DROP NOT NULL",
+    # what an alerted incident was, so that one revised under another id (a live detector moved its
+    # start) is recognised, and one that disappeared is withdrawn (store/alerts.py)
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS kind VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS cc VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS target VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS start_time TIMESTAMP",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS end_time TIMESTAMP",
 ]

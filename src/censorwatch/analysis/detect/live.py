@@ -9,15 +9,17 @@ smallest bin width in ``BIN_SECONDS`` at which the network normally has measurem
 
 For each bin, as in the hourly detector: an empty bin is likely in an outage (``p_empty_outage``)
 and unlikely when normal (``1 - q``, ``q`` the network's own share of non-empty bins); a bin whose
-measurements mostly failed to reach anything is likely in an outage (reachable fraction ``rho`` of
+measurements mostly failed to reach anything (``reached``) is likely in an outage (reachable fraction ``rho`` of
 the network normally, ``rho_outage`` in an outage). A two-state HMM's Viterbi path gives the outage
 segments; a segment of ``min_bins`` bins or more with a log-likelihood ratio of ``min_llr`` or more
 becomes an event (``kind="outage"``, detector ``volume``, ``details.mode = "live"``).
 
 "Now" is the newest measurement of the whole store (``until``), never the wall clock: silence
 counts only while other networks keep reporting, so a store that stops receiving anything (the
-collector is down, an archive ends) shows no outage. The trailing ``grace`` is not judged yet:
-measurements started there may still be on their way (a probe submits when a measurement is done).
+collector is down, an archive ends) shows no outage. An empty bin in the trailing ``grace`` carries
+no evidence yet (measurements started there may still be on their way: a probe submits when a
+measurement is done, a probe cut off submits when it is back); measurements that did arrive count
+at once, so failed measurements delivered late from a spool show an outage as soon as they arrive.
 
 What such a series supports: minutes of silence or of failed measurements from one network is a
 *suspected* outage; ``likely`` needs the 3 hours the hourly detector asks for (or, at incident level,
@@ -45,7 +47,14 @@ LIKELY_AFTER = timedelta(hours=3)
 
 class Sample(NamedTuple):
     time: datetime  # aware UTC
-    reachable: bool  # the measurement's verdict is not ``failure``
+    reachable: bool  # ``reached(status, method)``
+
+
+def reached(status: str, method: str | None) -> bool:
+    """Did the measurement reach anything? Not when it failed (``failure``: in a shutdown the control
+    is cut off too), nor when its target's host could not be reached at all (method ``unreachable``,
+    e.g. a VPN handshake that never got an answer)."""
+    return status != "failure" and method != "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +67,7 @@ class LiveParams:
     max_trials: int = 5
     switch: float = 0.01
     min_llr: float = 10.0
-    min_bins: int = 3
+    min_bins: int = 2
     grace_bins: int = 2
     min_grace: timedelta = timedelta(seconds=30)
 
@@ -98,10 +107,11 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
         return []
     width = timedelta(seconds=b)
     t0 = times[0]
-    judged_until = until - max(width * p.grace_bins, p.min_grace)
-    nb = int((judged_until - t0) / width)  # complete bins only
+    grace_from = until - max(width * p.grace_bins, p.min_grace)
+    nb = int((until - t0) / width)  # complete bins only
     if nb < p.min_history_bins:
         return []
+    pending = max(0, math.ceil((grace_from - t0) / width))  # bins from here on may still fill
     tot = [0] * nb
     rch = [0] * nb
     for s in recent:
@@ -109,16 +119,16 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
         if i < nb:
             tot[i] += 1
             rch[i] += s.reachable
-    nonempty = sorted(1 if c else 0 for c in tot)[nb // 5 :]
+    nonempty = sorted(1 if c else 0 for c in tot[:pending])[pending // 5 :] or [1]
     if sum(1 for c in tot if c) < p.min_history_bins:
         return []
     q = min(max(sum(nonempty) / len(nonempty), 0.05), 0.995)
     fractions = [r / t for r, t in zip(rch, tot, strict=True) if t]
     rho = min(max(statistics.median(fractions), 0.3), 0.99)
     emis: list[tuple[float, float]] = []
-    for n, r in zip(tot, rch, strict=True):
+    for i, (n, r) in enumerate(zip(tot, rch, strict=True)):
         if n == 0:
-            emis.append((math.log(1 - q), math.log(p.p_empty_outage)))
+            emis.append((math.log(1 - q), math.log(p.p_empty_outage)) if i < pending else (0.0, 0.0))
             continue
         k = min(n, p.max_trials)
         kr = round(k * r / n)
@@ -142,12 +152,12 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
             seen = sum(tot[i : j + 1])
             events.append(Event(
                 kind="outage", detector=outage.DETECTOR, cc=cc, asn=asn, target=None, start=start, end=end,
-                method="outage", confidence="likely" if (end or judged_until) - start >= LIKELY_AFTER else "suspected",
+                method="outage", confidence="likely" if (end or until) - start >= LIKELY_AFTER else "suspected",
                 measurements=seen, asns=[asn],
                 details={
                     "detector_version": f"{outage.VERSION}-live{VERSION}", "mode": "live", "bin_seconds": b,
                     "llr": round(llr, 2), "bins": j - i + 1, "measurements_in_outage": seen,
-                    "reachable_in_outage": sum(rch[i : j + 1]), "judged_until": judged_until.isoformat(),
+                    "reachable_in_outage": sum(rch[i : j + 1]),
                 },
             ))
         i = j + 1

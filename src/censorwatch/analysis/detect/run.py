@@ -28,7 +28,7 @@ def detect_network(
     samples: list[live.Sample] = []
     for _target, group in groupby(rows, key=lambda r: r.target):
         series = list(group)
-        samples.extend(live.Sample(r.time, r.status != "failure") for r in series)
+        samples.extend(live.Sample(r.time, live.reached(r.status, r.method)) for r in series)
         ours.extend(bayes.detect(series))
         base.extend(cusum.detect(series))
     outs += live.without_overlap(live.detect(cc, asn, samples, until), outs)
