@@ -135,32 +135,21 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
         norm = math.log(q) + kr * math.log(rho) + (k - kr) * math.log(1 - rho)
         out = math.log(1 - p.p_empty_outage) + kr * math.log(p.rho_outage) + (k - kr) * math.log(1 - p.rho_outage)
         emis.append((norm, out))
-    path = outage.viterbi(emis, p.switch)
     events: list[Event] = []
-    i = 0
-    while i < nb:
-        if not path[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < nb and path[j + 1]:
-            j += 1
-        llr = sum(emis[k][1] - emis[k][0] for k in range(i, j + 1))
-        if j - i + 1 >= p.min_bins and llr >= p.min_llr:
-            start = t0 + width * i
-            end = t0 + width * (j + 1) if j + 1 < nb else None
-            seen = sum(tot[i : j + 1])
-            events.append(Event(
-                kind="outage", detector=outage.DETECTOR, cc=cc, asn=asn, target=None, start=start, end=end,
-                method="outage", confidence="likely" if (end or until) - start >= LIKELY_AFTER else "suspected",
-                measurements=seen, asns=[asn],
-                details={
-                    "detector_version": f"{outage.VERSION}-live{VERSION}", "mode": "live", "bin_seconds": b,
-                    "llr": round(llr, 2), "bins": j - i + 1, "measurements_in_outage": seen,
-                    "reachable_in_outage": sum(rch[i : j + 1]),
-                },
-            ))
-        i = j + 1
+    for i, j, llr in outage.segments(outage.viterbi(emis, p.switch), emis, p.min_bins, p.min_llr):
+        start = t0 + width * i
+        end = t0 + width * (j + 1) if j + 1 < nb else None
+        seen = sum(tot[i : j + 1])
+        events.append(Event(
+            kind="outage", detector=outage.DETECTOR, cc=cc, asn=asn, target=None, start=start, end=end,
+            method="outage", confidence="likely" if (end or until) - start >= LIKELY_AFTER else "suspected",
+            measurements=seen, asns=[asn],
+            details={
+                "detector_version": f"{outage.VERSION}-live{VERSION}", "mode": "live", "bin_seconds": b,
+                "llr": round(llr, 2), "bins": j - i + 1, "measurements_in_outage": seen,
+                "reachable_in_outage": sum(rch[i : j + 1]),
+            },
+        ))
     return events
 
 
