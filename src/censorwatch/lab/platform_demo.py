@@ -1,6 +1,6 @@
 """The platform area's part of ``censorwatch demo``: an X platform verdict and VPN checks per ISP.
 
-The demo (``lab/demo.py``) wires it in with three calls:
+The demo (``lab/demo.py``) wires it in twice:
 
 - its timeline adds ``VPN_THROTTLE`` to the censor rules of the ISPs that throttle VPNs (Pakistan's
   story: X blocked, VPNs slowed so people could not get around the block);
