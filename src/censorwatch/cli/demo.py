@@ -68,6 +68,7 @@ def demo(
     2 not root.
     """
     from censorwatch.lab.errors import LabError, NeedRoot, require_root
+    from censorwatch.observatory.client import ServiceError
 
     try:
         require_root()
@@ -83,7 +84,7 @@ def demo(
     run = LiveDemo(out_dir, minutes, rounds)
     try:
         ok = run.run(keep_serving)
-    except LabError as exc:
+    except (LabError, ServiceError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:

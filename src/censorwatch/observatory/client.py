@@ -76,8 +76,12 @@ class Client:
 
     # -- reads ---------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        r = self._http.get("/healthz", timeout=10.0)
-        body: dict[str, Any] = r.json()
+        """``/healthz``'s body (also when it answers 503: the body says what is down)."""
+        try:
+            body: dict[str, Any] = self._http.get("/healthz", timeout=10.0).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ServiceError(f"the observatory at {self.base_url} does not answer /healthz "
+                               f"({type(exc).__name__}): is it still running?") from None
         return body
 
     def events(self, **filters: str | None) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -116,15 +116,20 @@ def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return bool(old["start_time"] <= (new["end_time"] or far) and new["start_time"] <= (old["end_time"] or far))
 
 
-def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
+#: an alerted incident that disappeared is withdrawn only once it stayed gone this long (a live
+#: detector on the edge of its threshold may drop an incident for one pass and find it again)
+WITHDRAW_AFTER = timedelta(seconds=60)
+
+
+def diff_incidents(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> list[AlertEvent]:
     """Incidents that started, changed confidence, ended or were withdrawn since the last call;
     updates the state.
 
     Detection may revise an incident as data arrives (a live detector moves its start when a late
     measurement fills a gap), which gives it a new id: an alerted incident that disappeared while a
     new one of the same kind, country and target overlaps it is that one revised (no new
-    ``started``; ``replaces`` names the old id). One that disappeared with nothing in its place is
-    ``withdrawn``. False positives (admin-marked) produce no alerts.
+    ``started``; ``replaces`` names the old id). One that stayed gone ``WITHDRAW_AFTER`` with nothing
+    in its place is ``withdrawn``. False positives (admin-marked) produce no alerts.
     """
     rows = _rows(
         con.execute(
@@ -142,11 +147,13 @@ def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
         )
     )
     vanished = _rows(con.execute(
-        "SELECT s.incident_id AS id, s.kind, s.cc, s.target, s.start_time, s.end_time, s.confidence, s.ended "
-        "FROM alert_state s ANTI JOIN incidents i ON i.id = s.incident_id ORDER BY s.start_time"
+        "SELECT s.incident_id AS id, s.kind, s.cc, s.target, s.start_time, s.end_time, s.confidence, s.ended, "
+        "s.gone_since FROM alert_state s ANTI JOIN incidents i ON i.id = s.incident_id ORDER BY s.start_time"
     ))
     out: list[AlertEvent] = []
-    now = _now()
+    now = now or _now()
+    con.execute("UPDATE alert_state SET gone_since = NULL WHERE gone_since IS NOT NULL "
+                "AND incident_id IN (SELECT id FROM incidents)")
     for r in rows:
         ended = r["end_time"] is not None
         prev = r.pop("prev_confidence")
@@ -174,6 +181,11 @@ def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
             [r["id"], r["confidence"], ended, now, r["kind"], r["cc"], r["target"], r["start_time"], r["end_time"]],
         )
     for v in vanished:
+        if v["gone_since"] is None and v["kind"] is not None:
+            con.execute("UPDATE alert_state SET gone_since = ? WHERE incident_id = ?", [now, v["id"]])
+            continue
+        if v["gone_since"] is not None and now - v["gone_since"] < WITHDRAW_AFTER:
+            continue
         if v["kind"] is not None:  # (state rows from before it kept what the incident was: dropped quietly)
             inc = {k: v[k] for k in ("id", "kind", "cc", "target", "start_time", "end_time", "confidence")}
             out.append(AlertEvent(v["id"], "withdrawn", inc, v["confidence"]))
