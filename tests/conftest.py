@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CENSORWATCH_SHARED", REPO.parent / "shared"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fingerprint sets the user synced (``censorwatch fingerprints sync``) never reach the tests'
+    verdicts: every test process and its children read an empty synced-sets folder of their own."""
+    os.environ["CENSORWATCH_FINGERPRINTS_DATA"] = tempfile.mkdtemp(prefix="cw-fingerprints-")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from censorwatch.analysis import classify
 from censorwatch.analysis.experiments import CLASSIFIERS
 from censorwatch.analysis.fingerprints import builtin_fingerprints
 from censorwatch.model.measurement import Measurement
+from censorwatch.model.verdict import STATUSES
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.floats(allow_nan=False),
                     st.sampled_from(["", "1.2.3.4", "10.0.0.1", "::1", "[::1]:443", "1.2.3.4:80", "http://x.org/",
@@ -19,7 +20,9 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.floats(
 KEYS = ["queries", "tcp_connect", "tls_handshakes", "requests", "control", "dns", "addrs", "failure", "answers",
         "ipv4", "ip", "port", "status", "success", "response", "request", "url", "body", "code", "headers",
         "http_request", "status_code", "body_length", "title", "server_name", "address", "hostname", "targets",
-        "sent", "received", "lookups", "format", "data", "tcp_connect", "tls_handshake", "ip_info", "asn"]
+        "sent", "received", "lookups", "format", "data", "tcp_connect", "tls_handshake", "ip_info", "asn",
+        "pings", "summary", "simple", "target", "experiment", "iterative_trace", "connection", "error",
+        "openvpn_handshake", "supports_ddr", "delayed_response", "query", "quic_handshake"]
 json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=6)), max_leaves=30)
 TESTS = sorted({"web_connectivity", *CLASSIFIERS})
@@ -32,4 +35,4 @@ def test_random_test_keys_never_break_the_rules(test: str, tk: dict[str, Any]) -
            "probe_cc": "IT", "test_keys": tk}
     v = classify(Measurement.from_raw(raw, source="fuzz"), builtin_fingerprints())
     assert v.rule != "classify_error", v.explanation
-    assert v.status in ("ok", "anomaly", "confirmed", "down", "failure") and v.explanation
+    assert v.status in STATUSES and v.explanation

@@ -113,7 +113,8 @@ def build(path: Path) -> dict[str, Any]:
         cast = "CAST(date_trunc('day', measurement_start_time) AS DATE)" if trunc == "day" else "date_trunc('hour', measurement_start_time)"
         con.execute(f"""INSERT INTO {table} SELECT probe_cc, probe_asn, domain, {cast}, count(*),
             count(*) FILTER (status = 'ok'), count(*) FILTER (status = 'anomaly'), count(*) FILTER (status = 'confirmed'),
-            count(*) FILTER (status = 'down'), count(*) FILTER (status = 'failure'), NULL
+            count(*) FILTER (status = 'down'), count(*) FILTER (status = 'failure'),
+            count(*) FILTER (status = 'measured'), NULL
             FROM verdicts GROUP BY ALL""")
     con.execute("""INSERT INTO volume_hourly SELECT probe_cc, probe_asn, date_trunc('hour', measurement_start_time),
                    count(*), count(*) FILTER (status <> 'down') FROM verdicts GROUP BY ALL""")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from censorwatch.analysis.rules import RULES, RULES_VERSION
 from censorwatch.model.measurement import Measurement, format_time
 from censorwatch.model.verdict import Fingerprint, Status, Verdict
+
+if TYPE_CHECKING:
+    from censorwatch.analysis.registry import Family
 
 
 def make_verdict(
@@ -17,10 +20,15 @@ def make_verdict(
     *,
     method: str | None = None,
     fingerprint: Fingerprint | None = None,
+    family: Family | None = None,
     **ooni: Any,
 ) -> Verdict:
-    """``ooni`` holds the OONI-compatible keys (blocking, accessible, dns_consistency, *_match, details)."""
-    assert rule in RULES, f"undocumented rule id {rule!r}"
+    """``ooni`` holds the OONI-compatible keys (blocking, accessible, dns_consistency, *_match, details).
+
+    A verdict of a registry ``family`` carries that family's rule ids and version; one without carries
+    the common ``RULES`` and ``RULES_VERSION``."""
+    rules, version = (family.rules, family.version) if family is not None else (RULES, RULES_VERSION)
+    assert rule in rules, f"undocumented rule id {rule!r}"
     return Verdict(
         source=m.source,
         measurement_uid=m.measurement_uid,
@@ -34,7 +42,7 @@ def make_verdict(
         status=status,
         method=method,
         rule=rule,
-        rules_version=RULES_VERSION,
+        rules_version=version,
         explanation=explanation,
         fingerprint=fingerprint,
         **ooni,

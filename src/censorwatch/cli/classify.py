@@ -27,7 +27,8 @@ from censorwatch.store.uid import stable_uid
 
 EXIT_OK, EXIT_BAD_RECORDS = 0, 1
 
-STATUS_STYLE = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta"}
+STATUS_STYLE = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta",
+                "measured": "cyan"}
 
 
 class Format(StrEnum):

@@ -1,4 +1,5 @@
-"""``censorwatch fingerprints``: what the classifier's fingerprints are, and what a page matches."""
+"""``censorwatch fingerprints``: which sets are active, fetching OONI's and Censored Planet's on
+request, what the loaded fingerprints are, and what a page matches."""
 
 from __future__ import annotations
 
@@ -15,9 +16,80 @@ from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import FINGERPRINTS_HELP, load_fingerprints_or_exit
 from censorwatch.model.observations import HTTPResponse
 
-fingerprints_app = typer.Typer(help="Inspect blocking fingerprints (OONI, Censored Planet, censorwatch's own).",
-                               no_args_is_help=True)
+fingerprints_app = typer.Typer(help="Blocking fingerprints (censorwatch's own, OONI's, Censored Planet's): "
+                                    "status, sync, show, match.", no_args_is_help=True)
 app.add_typer(fingerprints_app, name="fingerprints")
+
+
+@fingerprints_app.command("status")
+def status(
+    fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
+    fmt: str = typer.Option("text", "--format", help="text or json"),
+) -> None:
+    """Which fingerprint sets classification uses now: name, source, revision, rules, path, licence."""
+    from censorwatch.analysis.fingerprints.sets import synced_root
+
+    if fmt not in ("text", "json"):
+        console.print("error: --format: text or json", markup=False)
+        raise typer.Exit(2)
+    fps = load_fingerprints_or_exit(console, fingerprints)
+    if fmt == "json":
+        doc = {"identity": fps.identity, "synced_root": str(synced_root()), "sets": [s.to_dict() for s in fps.sets],
+               "rules": len(fps), "skipped": len(fps.errors)}
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    t = Table(title=f"active fingerprints: {fps.identity}", header_style="bold")
+    for col in ("set", "source", "revision", "date", "rules", "path", "licence"):
+        t.add_column(col, justify="right" if col == "rules" else "left", overflow="fold")
+    for fs in fps.sets:
+        t.add_row(fs.name, fs.source_url or ("this package" if fs.name == "censorwatch" else "your folder"),
+                  fs.commit[:12] if fs.commit else fs.revision, (fs.date or "")[:10], f"{fs.rules:,}", fs.path,
+                  fs.licence or "-")
+    t.caption = (f"sync keeps OONI's and Censored Planet's sets in {synced_root()}; "
+                 "`censorwatch fingerprints sync` fetches them (never done implicitly)")
+    out.print(t)
+    for fs in fps.sets:
+        if fs.attribution:
+            out.print(f"{fs.name}: {fs.attribution}", markup=False, highlight=False)
+    if fps.errors:
+        console.print(f"{len(fps.errors)} rows or sets skipped (`fingerprints show --errors` lists them)",
+                      style="yellow")
+
+
+@fingerprints_app.command("sync")
+def sync(
+    source: str = typer.Option("all", "--source", help="ooni, censoredplanet or all"),
+    base_url: str | None = typer.Option(None, "--base-url", help="Where the repositories' raw files are served "
+                                        "({base}/{owner}/{repo}/{commit}/{path}); default GitHub's."),
+    api_url: str | None = typer.Option(None, "--api-url", help="The repository host's API, asked for the "
+                                       "current commit; default GitHub's."),
+) -> None:
+    """Download OONI's blocking-fingerprints and Censored Planet's signatures into the data directory.
+
+    Every file is checked (every row parses, every pattern compiles) before it replaces the previous
+    copy; a source that fails keeps its previous set. Exit code: 0 every source synced, 1 one failed.
+    """
+    from censorwatch.pipeline import fingerprint_sync as fsync
+
+    names = list(fsync.SOURCES) if source == "all" else [source]
+    if any(n not in fsync.SOURCES for n in names):
+        console.print(f"error: --source: one of {', '.join(fsync.SOURCES)} or all, got {source!r}", markup=False)
+        raise typer.Exit(2)
+    kw: dict[str, str] = {}
+    if base_url:
+        kw["raw_url"] = base_url
+    if api_url:
+        kw["api_url"] = api_url
+    with console.status("fetching fingerprints ..."):
+        results = fsync.sync(names, **kw)
+    for r in results:
+        style = "green" if r.ok else "red"
+        console.print(f"{r.source}: {r.message}", style=style, markup=False, highlight=False)
+        if not r.ok and r.kept is not None:
+            console.print(f"{r.source}: keeping {r.kept.label} ({r.kept.path})", markup=False, highlight=False)
+        if r.ok and r.fset is not None:
+            console.print(f"{r.source}: {r.fset.licence}; {r.fset.attribution}", markup=False, highlight=False)
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
 @fingerprints_app.command("show")
@@ -33,7 +105,7 @@ def show(
     counts = Counter((r.source, r.location, r.pattern_type, r.scope) for r in fps.rules)
     for (source, loc, ptype, scope), n in sorted(counts.items()):
         t.add_row(source, loc, ptype, scope, f"{n:,}")
-    t.caption = "read from: " + "; ".join(fps.sources)
+    t.caption = f"identity {fps.identity}; read from: " + "; ".join(fps.sources)
     out.print(t)
     if errors:
         for e in fps.errors:

@@ -100,7 +100,7 @@ def _summary(stats: RunStats, seconds: float) -> Table:
     t.add_column("verdict")
     t.add_column("blocking")
     t.add_column("measurements", justify="right")
-    styles = {"ok": "green", "anomaly": "yellow", "confirmed": "bold red", "down": "dim", "failure": "magenta"}
+    from censorwatch.cli.classify import STATUS_STYLE as styles
     for (status, blocking), n in sorted(stats.by_outcome.items(), key=lambda kv: -kv[1]):
         style = styles.get(status, "")
         t.add_row(f"[{style}]{status}[/]" if style else status,

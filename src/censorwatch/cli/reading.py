@@ -92,7 +92,7 @@ def print_error(console: Console, err: ReadError) -> None:
 
 
 def load_fingerprints_or_exit(console: Console, directory: Path | None) -> Any:
-    """The analysis fingerprints (``--fingerprints`` / ``$CENSORWATCH_FINGERPRINTS`` / built-in)."""
+    """The analysis fingerprints (``--fingerprints`` / ``$CENSORWATCH_FINGERPRINTS`` / synced / built-in)."""
     from censorwatch.analysis.fingerprints import load_fingerprints
 
     try:
@@ -110,6 +110,6 @@ def load_fingerprints_or_exit(console: Console, directory: Path | None) -> Any:
 
 FINGERPRINTS_HELP = (
     "Directory of OONI fingerprint CSVs and Censored Planet signature files "
-    "(default: $CENSORWATCH_FINGERPRINTS, else only censorwatch's own)."
+    "(default: $CENSORWATCH_FINGERPRINTS, else the sets `fingerprints sync` fetched; censorwatch's own always)."
 )
 DB_HELP = "DuckDB database file (default: $CENSORWATCH_DB, else <user data dir>/censorwatch/censorwatch.duckdb)."

@@ -76,6 +76,8 @@ LEGACY: Final[dict[str, str]] = {
     "task_timed_out": GENERIC_TIMEOUT,
     "generic_timeout": GENERIC_TIMEOUT,
     "ssl_error": SSL_FAILED_HANDSHAKE,
+    # ooniprobe-legacy's DNS tests: a reply without the asked-for records.
+    "no_answer": DNS_NO_ANSWER,
 }
 
 CONNECTION_FAILURES: Final[frozenset[str]] = frozenset(

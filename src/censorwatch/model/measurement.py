@@ -2,7 +2,8 @@
 
 ``Measurement`` keeps the original object untouched in ``raw`` (lossless: what is stored and
 re-served is always ``raw``) and lifts the envelope fields the rest of the system needs into typed
-attributes. ``test_keys`` stays a plain mapping; ``observations()`` parses it into typed rows.
+attributes. ``test_keys`` stays a plain mapping, in today's spelling (``model/legacy.py`` rewrites
+older probes' spellings, on a copy); ``observations()`` parses it into typed rows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from censorwatch.model import legacy
 from censorwatch.model.observations import Observations
 
 DATA_FORMAT_VERSION = "0.2.0"
@@ -26,7 +28,13 @@ class InvalidMeasurement(ValueError):
 
 
 def parse_time(v: Any) -> datetime | None:
-    """OONI times: ``YYYY-MM-DD hh:mm:ss`` (UTC), also ISO 8601 with ``T``/``Z``/fractions."""
+    """OONI times: ``YYYY-MM-DD hh:mm:ss`` (UTC), also ISO 8601 with ``T``/``Z``/fractions, and the
+    YAML era's seconds since the epoch (``start_time: 1441320103.0``)."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        try:
+            return datetime.fromtimestamp(v, UTC) if v > 0 else None
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(v, str) or len(v) < 19:
         return None
     s = v.strip().replace("T", " ")
@@ -161,15 +169,20 @@ class Measurement:
             raise InvalidMeasurement("missing or non-string 'test_name'")
         start = parse_time(obj.get("measurement_start_time"))
         if start is None:
-            start = parse_time(obj.get("test_start_time"))
+            start = parse_time(obj.get("test_start_time")) or parse_time(obj.get("start_time"))
         if start is None:
             raise InvalidMeasurement("missing or unparseable 'measurement_start_time'")
-        tk = obj.get("test_keys")
+        tk = legacy.entry_test_keys(obj)
         if tk is not None and not isinstance(tk, dict):
             raise InvalidMeasurement(f"'test_keys' must be an object or null, got {type(tk).__name__}")
         inp = input_text(obj.get("input"))
         uid = obj.get("measurement_uid")
         ann = obj.get("annotations")
+        engine = ann.get("engine_name") if isinstance(ann, dict) else None
+        if engine is None and obj.get("software_name") == "censorwatch":
+            engine = "censorwatch"
+        # older spellings rewritten once, for every reader of test_keys; ``raw`` keeps the original
+        tk = legacy.normalize_test_keys(test_name, tk, engine=engine)
         return cls(
             raw=obj,
             source=source,

@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
-Status = Literal["ok", "anomaly", "confirmed", "down", "failure"]
-STATUSES: Final[tuple[str, ...]] = ("ok", "anomaly", "confirmed", "down", "failure")
+Status = Literal["ok", "anomaly", "confirmed", "down", "failure", "measured"]
+#: ``measured``: a test that does not measure censorship (speed tests such as ndt and dash; network
+#: diagnostics such as portfiltering, ddr, tlsmiddlebox) ran; ``details`` carries its figures. It is
+#: never evidence of blocking or of reachability: detection ignores it.
+STATUSES: Final[tuple[str, ...]] = ("ok", "anomaly", "confirmed", "down", "failure", "measured")
+#: the statuses that say something about whether the target was reachable (detection's evidence)
+EVIDENCE_STATUSES: Final[frozenset[str]] = frozenset({"ok", "anomaly", "confirmed"})
 Blocking = Literal[False, "dns", "tcp_ip", "http-failure", "http-diff"] | None
 
 #: Dotted mechanisms a verdict's ``method`` may name.
@@ -20,6 +25,7 @@ METHODS: Final[frozenset[str]] = frozenset(
         "tcp.timeout", "tcp.refused", "tcp.reset", "tcp.failure",
         "tls.reset", "tls.timeout", "tls.eof", "tls.mitm", "tls.failure",
         "http.reset", "http.timeout", "http.eof", "http.blockpage", "http.diff", "http.failure",
+        "quic.timeout", "quic.failure",
         "throttle", "vpn.blocked", "unreachable", "outage",
     }
 )

@@ -1,8 +1,9 @@
 """The verdicts stage: classify every stored measurement whose verdict is missing or stale.
 
-A verdict is stale when its ``rules_version`` differs from ``analysis.RULES_VERSION``: changing the
-rules and running ``censorwatch analyze`` re-derives the verdicts of the whole history from the raw
-measurements kept in the store.
+A verdict is stale when its ``rules_version`` is none of the current ones
+(``analysis.current_versions()``: web_connectivity's ``RULES_VERSION`` and each family's version, every
+family's spelled with its name): changing a family's rules and running ``censorwatch analyze``
+re-derives that family's verdicts from the raw measurements kept in the store.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def run(
     store: Store,
     *,
     fingerprints: Any = None,
-    rules_version: str | None = None,
+    rules_version: str | frozenset[str] | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -40,11 +41,11 @@ def run(
     stale (the next run tries again); it never stops the stage.
     """
     with no_cyclic_gc():
-        return _run(store, fingerprints, rules_version or analysis.RULES_VERSION, batch_size, on_progress)
+        return _run(store, fingerprints, rules_version or analysis.current_versions(), batch_size, on_progress)
 
 
 def _run(
-    store: Store, fingerprints: Any, version: str, batch_size: int, on_progress: Progress | None
+    store: Store, fingerprints: Any, version: str | frozenset[str], batch_size: int, on_progress: Progress | None
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     stale = store.count_stale(version)

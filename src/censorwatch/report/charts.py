@@ -18,21 +18,26 @@ COLORS = {
     "anomaly": "#f0a500",
     "confirmed": "#c62828",
     "down": "#5f6368",
+    "measured": "#4a7fb5",
     "nodata": "#e6e6e6",
     "outage": "#1f1f1f",
 }
-STATUS_ORDER = ("ok", "anomaly", "confirmed", "down")
+STATUS_ORDER = ("ok", "anomaly", "confirmed", "down", "measured")
 
 #: Rule ``web.cell_status`` v1: how a bucket of verdict counts is summarised as one colour.
 CELL_RULE = "web.cell_status/1"
 
 
-def cell_status(total: int, ok: int, anomaly: int, confirmed: int, down: int) -> str:
-    """``nodata`` without measurements; ``confirmed`` if any confirmed (a fingerprinted blockpage is
-    proof on its own); ``down`` if at least half failed for the target being down everywhere;
-    ``anomaly`` if at least 20 % anomalous (a lone anomaly is noise); else ``ok``."""
+def cell_status(total: int, ok: int, anomaly: int, confirmed: int, down: int, measured: int = 0) -> str:
+    """``nodata`` without measurements; ``measured`` when every one is a speed test or diagnostic
+    (no censorship verdict: they never count in the shares below); ``confirmed`` if any confirmed (a
+    fingerprinted blockpage is proof on its own); ``down`` if at least half failed for the target
+    being down everywhere; ``anomaly`` if at least 20 % anomalous (a lone anomaly is noise); else ``ok``."""
     if total <= 0:
         return "nodata"
+    total -= measured
+    if total <= 0:
+        return "measured"
     if confirmed > 0:
         return "confirmed"
     if down * 2 >= total:
@@ -104,7 +109,7 @@ def stacked_bars(
     bw = max(pw * step.total_seconds() / span - 1, 1)
     for r in series:
         x, y = xof(r["t"]), float(top + ph)
-        for st in ("ok", "anomaly", "confirmed", "down"):
+        for st in STATUS_ORDER:
             n = int(r.get(st) or 0)
             if n <= 0:
                 continue
@@ -157,9 +162,10 @@ def heatmap(
             if c is None:
                 st, tip = "nodata", f"{row} {_fmt(t, hourly)}: no data"
             else:
-                st = cell_status(c["total"], c["ok"], c["anomaly"], c["confirmed"], c["down"])
+                st = cell_status(c["total"], c["ok"], c["anomaly"], c["confirmed"], c["down"], c.get("measured") or 0)
                 tip = (f"{row} {_fmt(t, hourly)}: {st} ({c['ok']} ok, {c['anomaly']} anomaly, "
-                       f"{c['confirmed']} confirmed, {c['down']} down of {c['total']})")
+                       f"{c['confirmed']} confirmed, {c['down']} down, {c.get('measured') or 0} measured "
+                       f"of {c['total']})")
                 chart.points += 1
             chart.rects.append(Rect(round(left + ti * cw, 1), y, round(max(cw - 1, 1), 1), rh - 2, COLORS[st], tip))
         for o_row, o_start, o_end in outages:

@@ -12,7 +12,7 @@ DuckDB allows one read-write process per file; ``read_only=True`` opens a shared
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,10 @@ _M_COLS = ", ".join(MEASUREMENT_SCHEMA.names)
 _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
+
+
+def _versions(v: str | Collection[str]) -> list[str]:
+    return [v] if isinstance(v, str) else sorted(v)
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
@@ -217,8 +221,9 @@ class Store:
         ).fetchall()
         return self._raw_of(*rows[0]) if rows else None
 
-    def iter_stale(self, rules_version: str, *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
-        """Every measurement whose verdict is missing or was made by another rules version, in chunks.
+    def iter_stale(self, rules_version: str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or was made by a rules version not in
+        ``rules_version`` (one version, or the set of every current one), in chunks.
 
         The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
         can be written on this store's connection while iterating, and memory stays bounded.
@@ -228,9 +233,9 @@ class Store:
             cur.execute(
                 "SELECT m.measurement_uid, m.source, m.raw, m.raw_part, m.raw_row FROM measurements m "
                 "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-                "WHERE v.rules_version IS NULL OR v.rules_version <> ? "
+                "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version) "
                 "ORDER BY m.raw_part, m.raw_row",  # each raw row group is then decoded once
-                [rules_version],
+                [_versions(rules_version)],
             )
             while rows := cur.fetchmany(chunk):
                 yield [StoredMeasurement(uid, src, self._raw_of(blob, part, row))
@@ -238,11 +243,11 @@ class Store:
         finally:
             cur.close()
 
-    def count_stale(self, rules_version: str) -> int:
+    def count_stale(self, rules_version: str | Collection[str]) -> int:
         return _count(self.con.execute(
             "SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) "
-            "WHERE v.rules_version IS NULL OR v.rules_version <> ?",
-            [rules_version],
+            "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version)",
+            [_versions(rules_version)],
         ))
 
     def counts(self) -> dict[str, int]:

@@ -18,10 +18,10 @@ import orjson
 import pyarrow as pa
 
 from censorwatch.model.events import Event, Incident
+from censorwatch.model.verdict import STATUSES
 from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 
 TARGET = "coalesce(domain, input, test_name)"
-STATUSES = ("ok", "anomaly", "confirmed", "down", "failure")
 
 _CUR = f"""
 CREATE OR REPLACE TEMP TABLE _cur AS
@@ -60,6 +60,11 @@ _AGGS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 )
 
 
+def _agg_columns(keys: Sequence[str], time_name: str) -> str:
+    """An aggregate table's columns by name (stores upgraded from an older schema hold them in another order)."""
+    return ", ".join((*keys, time_name, "total", *STATUSES, "methods"))
+
+
 def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Recompute the aggregates of the hours touched since the last call; queue touched series."""
     con.execute("BEGIN TRANSACTION")
@@ -77,7 +82,8 @@ def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             )
             on = " AND ".join(f"a.{c} = d.{c}" for c in (*keys, time_name))
             con.execute(f"DELETE FROM {table} a USING {dirty} d WHERE {on}")
-            con.execute(f"INSERT INTO {table} " + _counts_sql(keys, time_expr, time_name, dirty))
+            con.execute(f"INSERT INTO {table} ({_agg_columns(keys, time_name)}) "
+                        + _counts_sql(keys, time_expr, time_name, dirty))
             out[table] = _one(con, f"SELECT count(*) FROM {dirty}")
             con.execute(f"DROP TABLE {dirty}")
         con.execute(
@@ -134,8 +140,8 @@ def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[s
             counts_cols = ", ".join(STATUSES)
             con.execute(f"DELETE FROM {table}")
             con.execute(
-                f"INSERT INTO {table} SELECT {k}, {tname}, total, {counts_cols}, methods::JSON "
-                f"FROM {src(table)}"
+                f"INSERT INTO {table} ({_agg_columns(keys, tname)}) SELECT {k}, {tname}, total, {counts_cols}, "
+                f"methods::JSON FROM {src(table)}"
             )
             counts[table] = _one(con, f"SELECT count(*) FROM {table}")
         con.execute("DELETE FROM volume_hourly")

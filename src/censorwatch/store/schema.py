@@ -6,7 +6,7 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CORE = [
     """
@@ -106,6 +106,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, hour)
     )
@@ -122,6 +123,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, probe_asn, domain, day)
     )
@@ -187,6 +189,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, hour)
     )
@@ -202,6 +205,7 @@ DETECTION = [
         confirmed INTEGER NOT NULL,
         down INTEGER NOT NULL,
         failure INTEGER NOT NULL,
+        measured INTEGER NOT NULL DEFAULT 0,
         methods JSON,
         PRIMARY KEY (probe_cc, domain, day)
     )
@@ -290,6 +294,9 @@ MIGRATIONS = [
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_part INTEGER",
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS raw_row INTEGER",
     "ALTER TABLE measurements ALTER COLUMN raw DROP NOT NULL",
+    # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
+    *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
+      for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
     # what an alerted incident was, so that one revised under another id (a live detector moved its
     # start) is recognised, and one that disappeared is withdrawn (store/alerts.py)
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS kind VARCHAR",

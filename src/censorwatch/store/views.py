@@ -24,7 +24,8 @@ from censorwatch.store.rawstore import connection_raw_store, stored_bytes
 from censorwatch.store.sqlwhere import where_equal
 
 MAX_LIMIT = 500
-_COUNTS = "sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, sum(down) AS down"
+_COUNTS = ("sum(total) AS total, sum(ok) AS ok, sum(anomaly) AS anomaly, sum(confirmed) AS confirmed, "
+           "sum(down) AS down, sum(measured) AS measured")
 _EVIDENCE_CAP = 20_000
 
 
@@ -319,7 +320,7 @@ def incident_series(con: duckdb.DuckDBPyConnection, inc: dict[str, Any]) -> list
     if inc["kind"] == "outage" or inc["target"] is None:
         t = "hour" if hourly else "date_trunc('day', hour)"
         sql = f"""SELECT {t} AS t, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
-                         0 AS confirmed, sum(total) - sum(reachable) AS down
+                         0 AS confirmed, sum(total) - sum(reachable) AS down, 0 AS measured
                   FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour < ?{asn_sql}
                   GROUP BY 1 ORDER BY 1"""
         return _rows(con.execute(sql, [inc["cc"], lo, hi, *asn_params]))
@@ -343,7 +344,8 @@ def incident_networks(con: duckdb.DuckDBPyConnection, inc: dict[str, Any]) -> li
         return _rows(
             con.execute(
                 f"""SELECT probe_asn, sum(total) AS total, sum(reachable) AS ok, 0 AS anomaly,
-                           0 AS confirmed, sum(total) - sum(reachable) AS down, min(hour) AS first, max(hour) AS last
+                           0 AS confirmed, sum(total) - sum(reachable) AS down, 0 AS measured,
+                           min(hour) AS first, max(hour) AS last
                     FROM volume_hourly WHERE probe_cc = ? AND hour >= ? AND hour <= ?{asn_sql}
                     GROUP BY probe_asn ORDER BY probe_asn""",
                 [inc["cc"], inc["start_time"], end, *asn_params],

@@ -50,7 +50,7 @@ def countries(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) ->
         entry = by_cc.setdefault(
             a["cc"],
             {"cc": a["cc"], "networks": 0, "targets": 0, "total": 0, "ok": 0, "anomaly": 0,
-             "confirmed": 0, "down": 0, "last_day": None, "active": {}},
+             "confirmed": 0, "down": 0, "measured": 0, "last_day": None, "active": {}},
         )
         k = "outage" if a["kind"] == "outage" else a["confidence"]
         entry["active"][k] = entry["active"].get(k, 0) + a["n"]
@@ -214,7 +214,7 @@ def aggregates(
     items = _rows(
         con.execute(
             f"""SELECT CAST({col} AS TIMESTAMP) AS t, probe_cc, probe_asn, domain, total, ok, anomaly,
-                       confirmed, down, failure, methods
+                       confirmed, down, failure, measured, methods
                 FROM {table} WHERE {" AND ".join(where)}
                 ORDER BY {col} DESC, probe_cc DESC, probe_asn DESC, domain DESC LIMIT {limit + 1}""",
             params,
@@ -251,7 +251,7 @@ def export(
     if what == "aggregates":
         table, col, where, params = _agg_query(granularity, cc, asn, target, since, until)
         sql = f"""SELECT CAST({col} AS TIMESTAMP) AS t, probe_cc, probe_asn, domain, total, ok, anomaly,
-                         confirmed, down, failure, CAST(methods AS VARCHAR) AS methods
+                         confirmed, down, failure, measured, CAST(methods AS VARCHAR) AS methods
                   FROM {table} WHERE {" AND ".join(where)} ORDER BY {col}, probe_cc, probe_asn, domain"""
     elif what == "verdicts":
         where, params = ["true"], []

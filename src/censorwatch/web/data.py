@@ -75,7 +75,7 @@ def home(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def _cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for c in rows:
-        c["status"] = cell_status(c["total"], c["ok"], c["anomaly"], c["confirmed"], c["down"])
+        c["status"] = cell_status(c["total"], c["ok"], c["anomaly"], c["confirmed"], c["down"], c.get("measured") or 0)
     return rows
 
 

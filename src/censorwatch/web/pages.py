@@ -9,6 +9,7 @@ import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from censorwatch.model.verdict import STATUSES
 from censorwatch.report import charts
 from censorwatch.report import incident as report
 from censorwatch.store import views
@@ -145,7 +146,7 @@ def search(
                             status=f["status"], since=f["since"], until=f["until"], limit=50, cursor=cursor)
     query = {k: v for k, v in {"cc": cc, "asn": asn, "target": target, "method": method, "status": status,
                                "since": since, "until": until}.items() if v}
-    return render(request, "search.html", f=f, query=query,
+    return render(request, "search.html", f=f, query=query, statuses=STATUSES,
                   incidents=[data.incident_out(i) for i in incs.items], inext=incs.next,
                   measurements=ms.items, mnext=ms.next)
 

@@ -68,6 +68,7 @@ class SeriesPoint(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class NetworkRow(BaseModel):
@@ -77,6 +78,7 @@ class NetworkRow(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
     first: datetime | None
     last: datetime | None
 
@@ -162,6 +164,8 @@ class AggregateRow(BaseModel):
     confirmed: int
     down: int
     failure: int
+    #: verdicts of tests that measure no censorship (speed tests, diagnostics)
+    measured: int = 0
     methods: dict[str, Any] | None
 
 
@@ -175,6 +179,7 @@ class CountryRow(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
     last_day: date | None
     active: dict[str, int]
 
@@ -202,6 +207,7 @@ class HeatCell(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class TargetSummary(BaseModel):
@@ -211,6 +217,7 @@ class TargetSummary(BaseModel):
     anomaly: int
     confirmed: int
     down: int
+    measured: int = 0
 
 
 class Outage(BaseModel):

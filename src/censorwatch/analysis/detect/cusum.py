@@ -1,7 +1,7 @@
 """OONI's event detector as the baseline (reference section 6), with OONI's parameters.
 
 Hourly, per (cc, asn, target): the median of the blocking scores of that hour's measurements (1 for
-``anomaly``/``confirmed``, 0 for ``ok``; ``down``/``failure`` have no score and hours without scores
+``anomaly``/``confirmed``, 0 for ``ok``; ``down``/``failure``/``measured`` have no score and hours without scores
 are gaps) feeds a two-sided CUSUM: ``s_up = max(0, s_up + x - mu0 - drift)`` and
 ``s_down = max(0, s_down + mu1 - x - drift)`` with mu0 = 0, mu1 = 0.7, drift = 0.35/h, threshold
 h = 3.5. State is ok / blocked / unknown: ``s_up > h`` moves to blocked (an event starts at that

@@ -2,8 +2,8 @@
 
 A row is one classified measurement reduced to what detection needs. ``signal`` maps a verdict status
 to evidence: ``anomaly``/``confirmed`` are the blocked signal, ``ok`` the open signal, and ``down``
-(the control failed too: the site is down) and ``failure`` (the measurement itself failed) carry no
-evidence about censorship at all.
+(the control failed too: the site is down), ``failure`` (the measurement itself failed) and
+``measured`` (a speed test or diagnostic) carry no evidence about censorship at all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class VerdictRow(NamedTuple):
     cc: str
     asn: str
     target: str  # domain, or the test name for tests without a domain
-    status: str  # ok | anomaly | confirmed | down | failure
+    status: str  # ok | anomaly | confirmed | down | failure | measured
     method: str | None
     uid: str
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from censorwatch.analysis.fingerprints.patterns import PatternSet
 from censorwatch.analysis.fingerprints.rule import FingerprintRule
+from censorwatch.analysis.fingerprints.sets import FingerprintSet, identity
 from censorwatch.analysis.netaddr import LAB_NET, parse_ip
 from censorwatch.model.observations import HTTPResponse
 
@@ -34,6 +35,8 @@ class Fingerprints:
     rules: list[FingerprintRule] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    #: the sets the rules came from, in load order (``identity`` names them with their revisions)
+    sets: list[FingerprintSet] = field(default_factory=list)
     _dns: PatternSet = field(default_factory=PatternSet)
     #: body rules and whole-response rules share one automaton: a body is scanned once for both
     _content: PatternSet = field(default_factory=PatternSet)
@@ -41,9 +44,9 @@ class Fingerprints:
 
     @classmethod
     def from_rules(cls, rules: Iterable[FingerprintRule], *, errors: Iterable[str] = (),
-                   sources: Iterable[str] = ()) -> Fingerprints:
+                   sources: Iterable[str] = (), sets: Iterable[FingerprintSet] = ()) -> Fingerprints:
         rules = list(rules)
-        fps = cls(rules=rules, errors=list(errors), sources=list(sources))
+        fps = cls(rules=rules, errors=list(errors), sources=list(sources), sets=list(sets))
         by_header: dict[str, list[FingerprintRule]] = {}
         for r in rules:
             if r.location.startswith("header:"):
@@ -57,6 +60,12 @@ class Fingerprints:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @property
+    def identity(self) -> str:
+        """``censorwatch@<hash>+ooni@<commit>+...``: which sets, at which revision (``ad-hoc`` when
+        the rules were given directly)."""
+        return identity(self.sets) if self.sets else "ad-hoc"
 
     def match_dns(self, address: str, *, lab: bool = False) -> list[FingerprintRule]:
         """DNS fingerprints matching one answer. Lab-range addresses match only in lab measurements."""

@@ -23,9 +23,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from censorwatch.model.verdict import STATUSES
 from censorwatch.store.rows import VERDICT_SCHEMA
 
-STATUSES = ("ok", "anomaly", "confirmed", "down", "failure")
 _TYPES = {"string": T.StringType(), "bool": T.BooleanType(), "double": T.DoubleType()}
 
 
