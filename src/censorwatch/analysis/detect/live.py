@@ -8,7 +8,8 @@ smallest bin width in ``BIN_SECONDS`` at which the network normally has measurem
 (the same rule as the hourly detector, on measurement times instead of hours).
 
 For each bin, as in the hourly detector: an empty bin is likely in an outage (``p_empty_outage``)
-and unlikely when normal (``1 - q``, ``q`` the network's own share of non-empty bins); a bin whose
+and unlikely when normal (``1 - q``, ``q`` the network's own share of non-empty bins up to its last
+measurement, so that a silence going on does not lower the baseline it is judged against); a bin whose
 measurements mostly failed to reach anything (``reached``) is likely in an outage (reachable fraction ``rho`` of
 the network normally, ``rho_outage`` in an outage). A two-state HMM's Viterbi path gives the outage
 segments; a segment of ``min_bins`` bins or more with a log-likelihood ratio of ``min_llr`` or more
@@ -119,7 +120,11 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
         if i < nb:
             tot[i] += 1
             rch[i] += s.reachable
-    nonempty = sorted(1 if c else 0 for c in tot[:pending])[pending // 5 :] or [1]
+    # the network's usual share of non-empty bins, up to its last measurement (a silence going on now
+    # must not lower the baseline it is judged against), robust to earlier gaps (the upper 80 %)
+    seen = [i for i in range(min(pending, nb)) if tot[i]]
+    base = [1 if c else 0 for c in tot[: seen[-1] + 1]] if seen else [1]
+    nonempty = sorted(base)[len(base) // 5 :] or [1]
     if sum(1 for c in tot if c) < p.min_history_bins:
         return []
     q = min(max(sum(nonempty) / len(nonempty), 0.05), 0.995)
