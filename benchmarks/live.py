@@ -156,7 +156,12 @@ def spread(xs: list[float]) -> str:
     return f"{min(xs):.0f} / {statistics.median(xs):.0f} / {max(xs):.0f}"
 
 
+RUNS = ROOT / "benchmarks" / "results" / "live-alert-runs.json"
+
+
 def alert_section(a: argparse.Namespace) -> list[str]:
+    """Run a batch, add its runs to ``RUNS`` (unless ``--fresh``), and summarise every batch recorded
+    at this cadence (``--every``)."""
     from censorwatch.lab.errors import require_root
 
     require_root()
@@ -168,26 +173,36 @@ def alert_section(a: argparse.Namespace) -> list[str]:
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(len(plan)) as ex:
         runs = list(ex.map(lambda p: alert_run(p[0], p[1], a.every, a.warmup, a.after, work / p[0]), plan))
-    load1 = os.getloadavg()
-    (work / "runs.json").write_text(json.dumps(runs, indent=2, default=str))
+    batch = {"at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", "every": a.every, "warmup": a.warmup,
+             "after": a.after, "parallel": len(plan), "seconds": round(time.time() - t0),
+             "load": [round(load0[0], 1), round(os.getloadavg()[0], 1)]}
+    for r in runs:
+        r["batch"] = batch["at"]
+        r.pop("alerts_raw", None)
+    old = [] if a.fresh or not RUNS.exists() else json.loads(RUNS.read_text())
+    batches = [*old, {**batch, "runs": runs}]
+    RUNS.write_text(json.dumps(batches, indent=1, default=str) + "\n")
+    mine = [b for b in batches if b["every"] == a.every]
+    every_run = [r for b in mine for r in b["runs"]]
     lines = [
         "## Time to alert",
         "",
         f"Command: `sudo PYTHONPATH=src python benchmarks/live.py --alert --every {a.every:g} --warmup {a.warmup:g} "
-        f"--after {a.after:g} --runs {a.runs} --one-network-runs {a.one_network_runs} --quiet-runs {a.quiet_runs}` "
-        f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {len(plan)} runs in parallel, {time.time() - t0:.0f} s; "
-        f"load average {load0[0]:.1f} before, {load1[0]:.1f} after). Each run: its own observatory with the default "
-        f"settings (analysis every 60 s, sooner after new measurements), a lab world of 3 ISPs whose probes measure "
-        f"https://x.com/ once every {a.every:g} s each and submit it over the lab network; {a.warmup:g} s of "
+        f"--after {a.after:g} --runs N --one-network-runs N --quiet-runs N`. Each run: its own observatory with the "
+        f"default settings (analysis every 60 s, sooner after new measurements), a lab world of 3 ISPs whose probes "
+        f"measure https://x.com/ once every {a.every:g} s each and submit it over the lab network; {a.warmup:g} s of "
         f"history, then at T a TLS SNI reset of x.com; polled every second for {a.after:g} s. Times are seconds "
-        "after T (min / median / max over the runs).",
+        "after T (min / median / max over the runs). Batches (all runs of a batch in parallel):",
+        "",
+        *[f"- {b['at']}: {b['parallel']} runs, {b['seconds']} s, load average {b['load'][0]} before, "
+          f"{b['load'][1]} after" for b in mine],
         "",
         "| block | runs | T -> blocked measurement stored | T -> incident on the dashboard | T -> webhook received "
         "| confidence when it first fired | false alerts |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, prefix in (("all 3 networks", "all-"), ("1 network", "one-")):
-        rs = [r for r in runs if r["name"].startswith(prefix)]
+        rs = [r for r in every_run if r["name"].startswith(prefix)]
         if not rs:
             continue
         conf = sorted({f"{r.get('incident_confidence')} ({r.get('incident_rule')})" for r in rs if "incident" in r})
@@ -197,21 +212,23 @@ def alert_section(a: argparse.Namespace) -> list[str]:
             f"{spread([r['incident'] for r in rs if 'incident' in r])} | "
             f"{spread([r['webhook'] for r in rs if 'webhook' in r])}{f' ({missed} runs: none)' if missed else ''} | "
             f"{', '.join(conf) or '-'} | {sum(len(r['false_alerts']) for r in rs)} |")
-    quiet = [r for r in runs if r["name"].startswith("quiet-")]
+    quiet = [r for r in every_run if r["name"].startswith("quiet-")]
     if quiet:
-        lines.append(f"| none | {len(quiet)} | - | - | - | - | {sum(len(r['false_alerts']) for r in quiet)} "
-                     f"(of {sum(len(r['alerts']) for r in quiet)} alerts) |")
-    lines += ["", "Per run:", "", "| run | blocked | measurements | stored s | incident s | webhook s | "
-              "confidence (webhook) | alerts | errors |", "|---|---|---|---|---|---|---|---|---|"]
+        minutes = sum(b["warmup"] + b["after"] for b in mine for r in b["runs"] if r["name"].startswith("quiet-")) / 60
+        lines.append(f"| none ({minutes:.0f} network-minutes x 3) | {len(quiet)} | - | - | - | - | "
+                     f"{sum(len(r['false_alerts']) for r in quiet)} (of {sum(len(r['alerts']) for r in quiet)} alerts) |")
+
     def f(r: dict[str, Any], k: str) -> str:
         return f"{r[k]:.0f}" if k in r else "-"
 
-    for r in runs:
-        lines.append(f"| {r['name']} | {', '.join(r['blocked']) or '-'} | {r.get('measurements', 0)} | "
+    lines += ["", "Per run:", "", "| batch | run | blocked | measurements | stored s | incident s | webhook s | "
+              "confidence (webhook) | alerts | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in every_run:
+        lines.append(f"| {r['batch']} | {r['name']} | {', '.join(r['blocked']) or '-'} | {r.get('measurements', 0)} | "
                      f"{f(r, 'stored')} | {f(r, 'incident')} | {f(r, 'webhook')} | {r.get('webhook_confidence', '-')} | "
                      f"{', '.join(a['event'] + ' ' + str(a['target']) for a in r['alerts']) or '-'} | "
                      f"{len(r.get('errors', []))} |")
-    lines += ["", f"Raw results: {work / 'runs.json'}.", ""]
+    lines += ["", f"Every run's record: `{RUNS.relative_to(ROOT)}`.", ""]
     return lines
 
 
@@ -371,6 +388,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs with x.com blocked on all three networks")
     ap.add_argument("--one-network-runs", type=int, default=3, help="runs with x.com blocked on one network")
     ap.add_argument("--quiet-runs", type=int, default=2, help="runs without a block (false alerts)")
+    ap.add_argument("--fresh", action="store_true", help="forget the batches recorded before")
     ap.add_argument("--days", type=float, default=14)
     ap.add_argument("--scale", type=float, default=8)
     ap.add_argument("--rate", type=float, default=20)
