@@ -215,7 +215,7 @@ def alert_section(a: argparse.Namespace) -> list[str]:
     quiet = [r for r in every_run if r["name"].startswith("quiet-")]
     if quiet:
         minutes = sum(b["warmup"] + b["after"] for b in mine for r in b["runs"] if r["name"].startswith("quiet-")) / 60
-        lines.append(f"| none ({minutes:.0f} network-minutes x 3) | {len(quiet)} | - | - | - | - | "
+        lines.append(f"| none ({minutes:.0f} min in all, 3 networks each) | {len(quiet)} | - | - | - | - | "
                      f"{sum(len(r['false_alerts']) for r in quiet)} (of {sum(len(r['alerts']) for r in quiet)} alerts) |")
 
     def f(r: dict[str, Any], k: str) -> str:
