@@ -21,7 +21,6 @@ import argparse
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -95,18 +94,10 @@ def random_scenario(seed: int, days: int, scale: float = 1.0) -> dict[str, Any]:
 
 def _cli(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """Run ``censorwatch ARGS``; (seconds, peak RSS of it and its children in MiB, stdout)."""
-    code = ("import resource, runpy, sys; sys.argv = ['censorwatch'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('censorwatch', run_name='__main__')\n"
-            "finally:\n    r = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "    sys.stderr.write(f'\\nPEAK_RSS_KB={r}\\n')\n")
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
-    dt = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
-        raise SystemExit(f"censorwatch {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    rss = next((int(line.split("=")[1]) for line in p.stderr.splitlines() if line.startswith("PEAK_RSS_KB=")), 0)
-    return dt, rss // 1024, p.stdout
+    from harness import run_cli
+
+    r = run_cli(args, env)
+    return r["s"], r["rss_mib"], r["stdout"]
 
 
 def quality(tmp: Path, env: dict[str, str], seed: int, days: int) -> dict[str, Any]:
@@ -129,11 +120,9 @@ def quality(tmp: Path, env: dict[str, str], seed: int, days: int) -> dict[str, A
 
 
 def throughput(tmp: Path, env: dict[str, str], count: int, spark: bool) -> list[dict[str, Any]]:
-    # size a scenario to about `count` measurements: 16 networks x 12 targets x 24 h x rate x days
-    days = 28
-    base = random_scenario(99, days)
-    per_rate = sum(n["rate"] for c in base["countries"] for n in c["networks"]) * len(TARGETS) * 24 * days
-    sc = random_scenario(99, days, scale=count / per_rate)
+    from harness import sized_scenario
+
+    sc = sized_scenario(count)
     corpus = tmp / "t.jsonl.gz"
     t0 = time.perf_counter()
     stats = write(parse(sc), corpus, tmp / "t.truth.json")

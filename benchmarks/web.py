@@ -52,7 +52,7 @@ def build(path: Path, rows: int) -> None:
         INSERT INTO measurements
         SELECT printf('%s.%06d_%s_webconnectivity_%016x', strftime(t, '%Y%m%d%H%M%S'), i % 1000000, chr(65 + c // 26) || chr(65 + c % 26), i),
                NULL, 'web_connectivity', 'https://site' || d || '.example/', 'site' || d || '.example',
-               chr(65 + c // 26) || chr(65 + c % 26), 'AS' || (64500 + c * 4 + a), t, 'bench', '0', false, 'bench', t, 100, ?, NULL, NULL
+               chr(65 + c // 26) || chr(65 + c % 26), 'AS' || (64500 + c * 4 + a), t, 'bench', '0', false, 'bench', t, 100, ?, NULL, NULL, NULL
         FROM (SELECT i, TIMESTAMP '{START}' + to_microseconds(CAST(i * (60 * 86400e6 / {rows}) AS BIGINT)) AS t,
                      CAST((i * 7919) % 30 AS INTEGER) AS c, CAST((i * 104729) % 4 AS INTEGER) AS a,
                      CAST((i * 31 + i // 977) % 100 AS INTEGER) AS d
@@ -73,10 +73,12 @@ def build(path: Path, rows: int) -> None:
         INSERT INTO agg_hourly SELECT probe_cc, probe_asn, domain, date_trunc('hour', measurement_start_time),
             count(*), count(*) FILTER (status = 'ok'), count(*) FILTER (status = 'anomaly'),
             count(*) FILTER (status = 'confirmed'), count(*) FILTER (status = 'down'),
-            count(*) FILTER (status = 'failure'), NULL FROM verdicts GROUP BY ALL ORDER BY 4"""),
+            count(*) FILTER (status = 'failure'), count(*) FILTER (status = 'measured'), NULL
+            FROM verdicts GROUP BY ALL ORDER BY 4"""),
         ("agg_daily", """
         INSERT INTO agg_daily SELECT probe_cc, probe_asn, domain, CAST(hour AS DATE), sum(total), sum(ok),
-            sum(anomaly), sum(confirmed), sum(down), sum(failure), NULL FROM agg_hourly GROUP BY ALL ORDER BY 4"""),
+            sum(anomaly), sum(confirmed), sum(down), sum(failure), sum(measured), NULL FROM agg_hourly
+            GROUP BY ALL ORDER BY 4"""),
         ("volume_hourly", """
         INSERT INTO volume_hourly SELECT probe_cc, probe_asn, hour, sum(total), sum(total) - sum(down)
         FROM agg_hourly GROUP BY ALL ORDER BY 3"""),

@@ -27,3 +27,14 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def samples(shared: Path) -> Path:
     return shared / "data" / "ooni-samples"
+
+
+# Hypothesis: the "ci" profile (the default) keeps the fuzz suite under 3 minutes in CI; "long"
+# (`pytest tests/fuzz tests/model --hypothesis-profile=long`) runs 20 times more examples.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          print_blob=True)
+settings.register_profile("long", max_examples=1200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile("ci")

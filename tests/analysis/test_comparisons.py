@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from censorwatch.analysis import http_compare as hc
-from censorwatch.analysis.netaddr import canonical_ip, is_bogon, split_endpoint
+from censorwatch.analysis.netaddr import canonical_ip, split_endpoint
+from censorwatch.model.addresses import is_bogon
 
 
 def test_body_proportion() -> None:

@@ -213,14 +213,15 @@ def test_tls_validation_needs_a_verified_certificate_for_the_right_name(handshak
     assert (r.dns_consistency, r.blocking) == ("inconsistent", "dns")
 
 
-def test_an_address_the_control_validated_is_consistent() -> None:
-    """ip_info flag 8 (valid for the domain) or the TH's own TLS handshake on the probe's address."""
+def test_an_address_the_control_validated_keeps_oonis_consistency_and_the_page_decides() -> None:
+    """ip_info flag 8 (valid for the domain) or the TH's own TLS handshake on the probe's address does not
+    change ``dns_consistency`` (OONI's meaning: address or ASN overlap); the matching page makes it ok."""
     cdn = "198.51.200.1"
     for ctrl in (control(tcp_ok={f"{cdn}:80": True}, ip_info={IP: {"asn": 1, "flags": 2}, cdn: {"asn": 2, "flags": 9}}),
                  control(tcp_ok={f"{cdn}:80": True},
                          tls={f"{cdn}:443": {"server_name": "example.org", "status": True, "failure": None}})):
         r = v(wc(queries=[query("example.org", cdn, asn=2)], tcp_connect=[tcp(cdn, 80)], ctrl=ctrl))
-        assert (r.dns_consistency, r.details["dns"], r.status) == ("consistent", "tls_validated", "ok")
+        assert (r.dns_consistency, r.details["dns"], r.status) == ("inconsistent", "no_overlap", "ok")
 
 
 # --- control failures -----------------------------------------------------------------------------

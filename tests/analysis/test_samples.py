@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from censorwatch.analysis import RULES_VERSION, classify
-from censorwatch.analysis.experiments import FAMILY_OF_TEST
+from censorwatch.analysis import classify
 from censorwatch.analysis.fingerprints import Fingerprints, load_fingerprints
+from censorwatch.analysis.registry import family_of
 from censorwatch.model.measurement import Measurement
 from censorwatch.store.reader import ReadError, read_paths
 
@@ -106,7 +106,7 @@ EXPECTED: dict[str, tuple[str, str | None, str, object]] = {
     # efindlove.com (CN): the control says NXDOMAIN (dns_name_error) and its fetch failed; the probe's ISP
     # resolver invented an address (NXDOMAIN hijacking) that answered a 302. The site does not exist:
     # down, not DNS blocking (the probe said "dns").
-    "fastpath/web_connectivity_odd_hdr.json": ("down", None, "wc.http.down", False),
+    "fastpath/web_connectivity_odd_hdr.json": ("down", None, "wc.dns.nxdomain_rewrite", False),
     # whatsapp (IE): every endpoint connected, registration and web app answered over HTTPS.
     "fastpath/whatsapp.json": ("ok", None, "whatsapp.ok", None),
     # http_requests 2016: direct and Tor responses both 302 with equal bodies.
@@ -160,8 +160,7 @@ def test_sample_verdict(rel: str, measurements: dict[str, Measurement], fps: Fin
     m = measurements[rel]
     v = classify(m, fps)
     assert (v.status, v.method, v.rule, v.blocking) == EXPECTED[rel], v.explanation
-    family = FAMILY_OF_TEST.get(m.test_name)
-    assert v.rules_version == (family.version if family is not None else RULES_VERSION)
+    assert v.rules_version == family_of(m).stamp
     assert v.explanation and v.explanation.endswith(".")
     assert v.test_name == measurements[rel].test_name
     assert v.measurement_start_time and v.measurement_start_time.endswith("Z")

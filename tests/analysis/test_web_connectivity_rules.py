@@ -125,7 +125,7 @@ def test_rule6_with_inconsistent_dns_is_dns() -> None:
 
 def test_rule6_redirect_to_nxdomain_is_dns() -> None:
     r = v(wc(requests=[request("http://other.example/", failure="dns_nxdomain_error")]))
-    assert (r.rule, r.blocking, r.method) == ("wc.http.redirect_nxdomain", "dns", "dns.nxdomain")
+    assert (r.rule, r.blocking, r.method) == ("wc.redirect.dns", "dns", "dns.nxdomain")
 
 
 def test_rule7_different_page_is_http_diff() -> None:
@@ -172,15 +172,23 @@ def test_cloudflare_challenge_with_inconsistent_dns_stays_anomalous() -> None:
     assert v(m).status == "anomaly"
 
 
-def test_cdn_answer_validated_by_tls_is_consistent() -> None:
+def test_a_failure_inside_a_tls_session_the_probe_validated_is_not_blamed_on_dns() -> None:
+    """A CDN answer sharing no address or ASN with the control's is inconsistent (OONI's meaning of the
+    key), but the probe's own handshake on it validated a certificate for the host: the address is the
+    site's, so the reset of the request inside that session is interference on the path, not DNS."""
     m = wc("https://example.org/", queries=[query("example.org", "198.51.200.1", asn=999)],
            tcp_connect=[tcp("198.51.200.1", 443)],
            tls_handshakes=[{"address": "198.51.200.1:443", "server_name": "example.org", "failure": None}],
            requests=[request("https://example.org/", failure="connection_reset")],
            ctrl=control(tcp_ok={"198.51.200.1:443": True}, ip_info={IP: {"asn": 15133, "flags": 2}}))
     r = v(m)
-    assert r.dns_consistency == "consistent" and r.details["dns"] == "tls_validated"
-    assert r.blocking == "http-failure"
+    assert (r.dns_consistency, r.details["dns"], r.details["tls_validated"]) == (
+        "inconsistent", "no_overlap", ["198.51.200.1"])
+    assert (r.rule, r.blocking, r.method) == ("wc.http.failure", "http-failure", "http.reset")
+    # without the probe's own validated session the same failure is OONI's "dns"
+    m.test_keys["tls_handshakes"] = []  # type: ignore[index]
+    m._obs_cache = None
+    assert (v(m).rule, v(m).blocking) == ("wc.http.dns", "dns")
 
 
 def test_probe_failure_keys_are_not_read() -> None:
@@ -236,7 +244,7 @@ def test_redirect_then_refused_on_https_is_http_failure_not_tcp() -> None:
                      request("http://example.org/", code=302, body="", headers={"Location": "https://www.example.org/"})],
            ctrl=control(tcp_ok={f"{IP}:80": True, f"{IP}:443": True}))
     r = v(m)
-    assert (r.rule, r.blocking, r.method) == ("wc.http.failure", "http-failure", "tcp.refused")
+    assert (r.rule, r.blocking, r.method) == ("wc.redirect.failure", "http-failure", "tcp.refused")
 
 
 def test_newer_probe_port80_blocked_while_443_works() -> None:

@@ -158,3 +158,28 @@ def lean_server(config: Any, **options: Any) -> Iterator[str]:
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(30)
+
+
+def resign_export(export: Path, alter: Any = None) -> None:
+    """Rewrite an export as a forger would: ``alter(leaf lines) -> leaf lines`` (optional), then every
+    receipt and the tree head re-signed with a new key of the forger's, whose key.json replaces the log's."""
+    import orjson
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from censorwatch.collector.canonical import canonical_bytes, decode
+    from censorwatch.collector.keys import LogSigner, public_key_document
+    from censorwatch.collector.merkle import MerkleTree, leaf_hash
+
+    signer = LogSigner(Ed25519PrivateKey.generate())
+    leaves = (export / "leaves.jsonl").read_bytes().splitlines()
+    if alter is not None:
+        leaves = alter(leaves)
+    tree, receipts = MerkleTree(), []
+    for i, line in enumerate(leaves):
+        h = leaf_hash(canonical_bytes(decode(line)))
+        tree.append(h)
+        receipts.append(orjson.dumps(signer.receipt(i, h, decode(line)["report_id"], 1)))
+    (export / "leaves.jsonl").write_bytes(b"\n".join(leaves) + b"\n")
+    (export / "receipts.jsonl").write_bytes(b"\n".join(receipts) + b"\n")
+    (export / "sth.json").write_bytes(orjson.dumps(signer.sth(tree.size, tree.root(), 1)))
+    (export / "key.json").write_bytes(orjson.dumps(public_key_document(signer.public)))

@@ -20,7 +20,7 @@ from censorwatch.collector.verify import (
     check_receipt,
     load_key,
 )
-from collector.helpers import CollectorProcess, cli, make_measurement
+from collector.helpers import CollectorProcess, cli, make_measurement, resign_export
 
 POST = "/api/v1/measurements"
 
@@ -238,3 +238,32 @@ def test_unreadable_input_is_a_clear_error(log: dict[str, Any], tmp_path: Path) 
     assert code == 2 and "not valid JSON" in text
     code, text = run("receipt", str(log["dir"] / "m3.json"), str(tmp_path / "missing.json"), "--key", str(log["dir"] / "key.json"))
     assert code == 2 and "cannot read the receipt" in text
+
+
+def _resigned_forgery(log: dict[str, Any], tmp_path: Path) -> Path:
+    """The whole export rewritten: one measurement altered, every receipt and the tree head re-signed."""
+    out = tmp_path / "forged"
+    shutil.copytree(log["dir"] / "export", out)
+
+    def alter(leaves: list[bytes]) -> list[bytes]:
+        leaves[3] = leaves[3].replace(b'"AS64500"', b'"AS64501"')
+        return leaves
+
+    resign_export(out, alter)
+    return out
+
+
+def test_a_re_signed_forgery_is_never_called_verified(log: dict[str, Any], tmp_path: Path) -> None:
+    forged = _resigned_forgery(log, tmp_path)
+    alone = cli("verify", "log", str(forged))
+    assert alone.returncode == 3, alone.stdout + alone.stderr
+    assert "authenticity could not be established" in alone.stdout and "verified" not in alone.stdout
+    assert "NOT a key you trust" in alone.stdout  # says what was checked against what
+    accepted = cli("verify", "log", str(forged), "--accept-export-key")
+    assert accepted.returncode == 0 and "NOT authenticated" in accepted.stdout
+    pinned = cli("verify", "log", str(forged), "--key", str(log["dir"] / "key.json"))
+    assert pinned.returncode == 1 and "FAILED" in pinned.stdout and "is not this key's log" in pinned.stdout
+    assert "another key than the one you gave" in pinned.stdout
+    genuine = cli("verify", "log", str(log["dir"] / "export"), "--key", str(log["dir"] / "key.json"))
+    assert genuine.returncode == 0 and "signed by the key you trust" in genuine.stdout
+    assert f"against the tree head {log['dir'] / 'export' / 'sth.json'}" in genuine.stdout

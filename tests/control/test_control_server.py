@@ -16,8 +16,8 @@ from probenet import BLOCKPAGE_SITE, HTTP_SITE, HTTPS_EXPIRED, HTTPS_VALID, PAGE
 
 from censorwatch.control.asnmap import ASNMap
 from censorwatch.control.protocol import RESPONSE_SCHEMA, BadRequest, parse_request
+from censorwatch.model.addresses import AddressPolicy, why_not_public
 from censorwatch.probe import control_client, http, tls
-from censorwatch.probe.netpolicy import AddressPolicy, why_not_public
 from censorwatch.probe.timeouts import Timeouts
 
 ERROR_SCHEMA = {
@@ -116,7 +116,7 @@ async def test_ssrf_refused_outside_lab_mode(net: Net) -> None:
     ("10.1.2.3", "private"), ("192.168.1.1", "private"), ("172.16.0.1", "private"),
     ("127.0.0.1", "loopback"), ("::1", "loopback"), ("169.254.169.254", "link-local"),
     ("fe80::1", "link-local"), ("224.0.0.1", "multicast"), ("0.0.0.0", "unspecified"),
-    ("100.64.0.1", "shared address space"), ("240.0.0.1", "reserved"), ("198.18.0.1", "private"),
+    ("100.64.0.1", "shared address space"), ("240.0.0.1", "reserved"), ("198.18.0.1", "benchmarking"),
     ("::ffff:10.0.0.1", "private"), ("fc00::1", "private"), ("8.8.8.8", None), ("2001:4860::1", None),
 ])
 def test_address_policy_table(ip: str, why: str | None) -> None:
@@ -126,7 +126,7 @@ def test_address_policy_table(ip: str, why: str | None) -> None:
 
 def test_lab_mode_makes_the_lab_net_public_only_there() -> None:
     assert why_not_public("198.18.5.5", lab=True) is None and why_not_public("198.19.255.1", lab=True) is None
-    assert why_not_public("198.18.5.5") == "private" and why_not_public("198.20.0.1", lab=True) is None
+    assert why_not_public("198.18.5.5") == "benchmarking" and why_not_public("198.20.0.1", lab=True) is None
     lab = AddressPolicy(lab=True, allow_loopback=True, allow_private=True)
     assert lab.refusal("169.254.169.254") == "link-local" and lab.refusal("10.0.0.1") is None
 

@@ -128,6 +128,9 @@ def test_reanalysing_changes_nothing(analysed: tuple[Path, dict[str, Any]]) -> N
 def test_bad_options_and_scenarios_fail_clearly(tmp_path: Path) -> None:
     p = cw("events", "--db", str(tmp_path / "none.duckdb"), "--since", "yesterday", check=False)
     assert p.returncode == 2 and "--since" in p.stderr
+    for cmd in ("events", "incidents"):  # in range as written, out of range once in UTC: no traceback
+        p = cw(cmd, "--db", str(tmp_path / "none.duckdb"), "--since", "0001-01-01T00:00:00+01:00", check=False)
+        assert p.returncode == 2 and "--since" in p.stderr and "1-9999" in p.stderr and "Traceback" not in p.stderr
     p = cw("events", "--db", str(tmp_path / "none.duckdb"), "--format", "json", check=False)
     assert p.returncode == 3 and "none.duckdb" in p.stderr
     bad = dict(SCENARIO, blocks=[dict(SCENARIO["blocks"][0], asns=["AS1"])])

@@ -91,3 +91,54 @@ def test_spark_engine_equals_local_engine(spark: Any, corpus: Path, tmp_path: Pa
     statuses = {r[2] for r in expected["verdicts"]}
     assert {"ok", "anomaly", "confirmed", "down"} <= statuses
     assert any(r[1] == "blocking" for r in expected["events"])
+
+
+def test_spark_job_over_the_archive_layout_equals_local_engine(spark: Any, corpus: Path, tmp_path: Path) -> None:
+    """The job reads OONI's raw/ layout (a local folder, as s3a:// would be), selected like `sync`;
+    its outputs, loaded into an empty store, give the local engine's verdicts, aggregates and events."""
+    import gzip
+    from datetime import datetime
+
+    from censorwatch.pipeline.archive.layout import Selection
+    from censorwatch.pipeline.archive.local import write_archive
+    from censorwatch.pipeline.spark import job
+
+    root = tmp_path / "archive"
+    with gzip.open(corpus, "rb") as fh:
+        objects, n = write_archive(fh, root)
+    decoy = tmp_path / "decoy"  # outside the selection: another day, and a country not asked for
+    write_archive([_moved(corpus, "2024-03-05"), _moved(corpus, "2024-03-01", cc="DE")], decoy)
+    for f in decoy.rglob("*.jsonl.gz"):
+        (root / f.relative_to(decoy)).parent.mkdir(parents=True, exist_ok=True)
+        f.rename(root / f.relative_to(decoy))
+    bad = root / "raw/20240301/10/PK/webconnectivity/2024030110_PK_webconnectivity.n9.0.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"test_name": "web_connectivity", "probe_cc": \n\n'))  # counted, not a verdict
+    sel = Selection.of(datetime(2024, 3, 1), datetime(2024, 3, 3), ["PK", "IT"], ["web_connectivity"])
+    files = job.archive_files(spark, str(root), sel)
+    assert len(files) == objects + 1 > 48
+    out = tmp_path / "out"
+    counts = job.run(spark, str(out), archive=files)
+    assert counts == {"verdicts": n, "errors": 1}
+
+    with _store(tmp_path / "local.duckdb", corpus) as local:
+        run_analysis(local, "local")
+        expected = {t: _rows(local, q) for t, q in TABLES.items()}
+    with Store(tmp_path / "loaded.duckdb") as loaded:
+        res = run_analysis(loaded, "spark", spark_output=out)
+        got = {t: _rows(loaded, q) for t, q in TABLES.items()}
+    assert res["verdicts"]["loaded"] == n
+    for t in TABLES:
+        assert got[t] == expected[t], t
+
+
+def _moved(corpus: Path, day: str, cc: str | None = None) -> bytes:
+    """The corpus's first measurement on another day (or in another country), with its own uid."""
+    import gzip
+
+    with gzip.open(corpus, "rb") as fh:
+        obj = orjson.loads(fh.readline())
+    obj["measurement_start_time"] = day + obj["measurement_start_time"][10:]
+    obj["measurement_uid"] = f"{obj['measurement_uid']}-moved-{day}-{cc}"
+    if cc:
+        obj["probe_cc"] = cc
+    return orjson.dumps(obj)

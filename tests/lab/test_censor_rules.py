@@ -62,13 +62,15 @@ def test_compiled_iptables() -> None:
     c = censor.compile_rules(sc.networks[0].censor, DEFAULT_WORLD, 3, "cwabcdei3b")
     text = c.iptables
     wire = "|01 78 03 63 6f 6d 00|"  # x.com in DNS wire format, anchored right after the DNS header
-    assert f"--from 40 --to 47 --hex-string \"{wire}\"" in text
-    assert "-j DNAT --to-destination 198.19.3.1:5353" in text
+    assert f"--from 40 --to 47 --hex-string \"{wire}\" -j NFQUEUE --queue-num 0\n" in text  # judged, no NAT
+    assert "DNAT" not in text and "--queue-bypass" not in text  # per packet, and fail closed
     assert "|00 00 05 78 2e 63 6f 6d|" in text and "-j REJECT --reject-with tcp-reset" in text
     assert "--ctorigdst 198.18.1.1 --ctorigdstport 443 --syn -j REJECT" in text
     assert f"-j REDIRECT --to-ports {censor.PROXY_PORT}" in text
     assert text.index("--syn -j REJECT") < text.index("-A CW -j DROP")
-    assert c.spoof == {"x.com": ["198.18.66.66"]}
+    dns_rule = c.proxy_rules[0]  # what the packet judge answers with
+    assert (dns_rule["matcher"], dns_rule["names"], dns_rule["addrs"]) == ("dns", ["x.com"], ["198.18.66.66"])
+    assert c.queues
 
 
 def test_scenarios_are_checked_against_the_world() -> None:

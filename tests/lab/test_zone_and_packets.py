@@ -60,8 +60,24 @@ def test_netlink_packets_are_parsed() -> None:
     pkt = _udp("198.18.5.1", 51820, b"\x01\x00\x00\x00" + bytes(144))
     data = _nfq_packet(41, pkt) + _nfq_packet(42, b"\x45")
     assert nfqueue.parse_packets(data) == [(41, pkt), (42, b"\x45")]
-    assert nfqueue.udp_of(pkt) == ("198.18.5.1", 51820, b"\x01\x00\x00\x00" + bytes(144))
+    assert nfqueue.udp_of(pkt) == ("198.19.0.2", 40000, "198.18.5.1", 51820, b"\x01\x00\x00\x00" + bytes(144), pkt)
     assert nfqueue.udp_of(b"\x45") is None
+
+
+def _judge(rules: list[dict]) -> nfqueue.Judge:
+    def fake_matches(name: str, payload: bytes, transport: str) -> bool:
+        return name == "wireguard" and payload[:1] == b"\x01" and transport == "udp"
+
+    def forge(query: bytes, addrs: list[str]) -> bytes:
+        return dnszone.spoof(dns.message.from_wire(query), addrs).to_wire()
+
+    return nfqueue.udp_judge(lambda: rules, random.Random(0), fake_matches, forge)
+
+
+def _decide(judge: nfqueue.Judge, dst: str, dport: int, data: bytes) -> nfqueue.Decision:
+    d = nfqueue.udp_of(_udp(dst, dport, data))
+    assert d is not None
+    return judge(d)
 
 
 def test_udp_judge_first_match() -> None:
@@ -69,13 +85,32 @@ def test_udp_judge_first_match() -> None:
              {"matcher": "protocol", "target": "wireguard", "port": None, "action": "throttle", "delay_ms": 250,
               "loss": 0.0},
              {"matcher": "shutdown"}]
-
-    def fake_matches(name: str, payload: bytes, transport: str) -> bool:
-        return name == "wireguard" and payload[:1] == b"\x01" and transport == "udp"
-
-    judge = nfqueue.udp_judge(lambda: rules, random.Random(0), fake_matches)
-    assert judge(_udp("198.18.0.53", 53, b"q")) == (nfqueue.NF_DROP, 0.0)
-    assert judge(_udp("198.18.5.1", 51820, b"\x01abc")) == (nfqueue.NF_ACCEPT, 0.25)
-    assert judge(_udp("198.18.1.1", 9, b"\x02abc")) == (nfqueue.NF_DROP, 0.0)  # reaches shutdown
+    judge = _judge(rules)
+    assert _decide(judge, "198.18.0.53", 53, b"q") == nfqueue.DROP
+    assert _decide(judge, "198.18.5.1", 51820, b"\x01abc") == (nfqueue.NF_ACCEPT, 0.25, None)
+    assert _decide(judge, "198.18.1.1", 9, b"\x02abc") == nfqueue.DROP  # reaches shutdown
     rules.pop()
-    assert judge(_udp("198.18.1.1", 9, b"\x02abc")) == (nfqueue.NF_ACCEPT, 0.0)
+    assert _decide(judge, "198.18.1.1", 9, b"\x02abc") == nfqueue.PASS
+
+
+def test_udp_judge_forges_dns_answers_after_a_protocol_rule() -> None:
+    """A queued packet's verdict ends its way through the iptables chain, so the judge must apply the
+    dns rules listed after a protocol rule itself: the forged answer goes back from the resolver."""
+    rules = [{"matcher": "protocol", "target": "wireguard", "port": None, "action": "drop"},
+             {"matcher": "dns", "names": ["x.com"], "addrs": [A.BLOCKPAGE], "action": None},
+             {"matcher": "dns", "names": ["t.co"], "action": "drop"},
+             {"matcher": "endpoint", "proto": "udp", "addrs": ["198.18.1.1"], "port": 9, "action": "refuse"}]
+    judge = _judge(rules)
+    query = dns.message.make_query("X.com", "A")
+    verdict, delay, answer = _decide(judge, "198.18.0.53", 53, query.to_wire())
+    assert (verdict, delay) == (nfqueue.NF_DROP, 0.0) and answer is not None
+    reply = nfqueue.udp_of(answer)  # from the resolver's address and port, to the asking client
+    assert reply is not None and (reply.src, reply.sport, reply.dst, reply.dport) == ("198.18.0.53", 53, "198.19.0.2", 40000)
+    pseudo = socket.inet_aton(reply.src) + socket.inet_aton(reply.dst) + struct.pack("!BBH", 0, 17, len(answer) - 20)
+    assert nfqueue._checksum(pseudo + answer[20:]) == 0  # a valid UDP checksum
+    forged = dns.message.from_wire(reply.payload)
+    assert forged.id == query.id and [r.address for rr in forged.answer for r in rr] == [A.BLOCKPAGE]
+    assert _decide(judge, "198.18.0.53", 53, dns.message.make_query("t.co", "A").to_wire()) == nfqueue.DROP
+    assert _decide(judge, "198.18.0.53", 53, dns.message.make_query("x.org", "A").to_wire()) == nfqueue.PASS
+    verdict, _, icmp = _decide(judge, "198.18.1.1", 9, b"hello")
+    assert verdict == nfqueue.NF_DROP and icmp is not None and icmp[9] == 1 and icmp[20:22] == b"\x03\x03"

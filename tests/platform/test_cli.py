@@ -95,3 +95,36 @@ def test_platform_command_with_a_catalogue_of_its_own(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "censorwatch", "platform", "mine", "--catalogue", str(bad),
                         "--accept-risk"], capture_output=True, env=_env(tmp_path), timeout=60)
     assert r.returncode == 2 and b"platforms.mine.endpoints[0].part" in r.stderr
+
+
+def test_probe_platform_submits_and_repeats(tmp_path: Path) -> None:
+    """``probe --platform`` honours --submit (to a real collector) and --every/--repeat."""
+    import re
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from collector.helpers import CollectorProcess
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    cat = tmp_path / "cat.yaml"
+    cat.write_text("platforms:\n  mine:\n    endpoints:\n"
+                   f"      - {{part: app, tcp: \"127.0.0.1:{listener.getsockname()[1]}\"}}\n")
+    collector = CollectorProcess(tmp_path / "c.duckdb", None, "--client-rate", "0", "--workers", "1").start()
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "censorwatch", "probe", "--platform", "mine", "--catalogue", str(cat),
+             "--submit", collector.url, "--every", "1s", "--repeat", "2", "--out", "-", "--accept-risk",
+             "--allow-loopback", "--system-resolver", "127.0.0.1:9", "--db", str(tmp_path / "store.duckdb")],
+            capture_output=True, env={**_env(tmp_path), "CENSORWATCH_SPOOL": str(tmp_path / "spool")}, timeout=120)
+        metrics = __import__("httpx").get(collector.url + "/metrics", timeout=10).text
+    finally:
+        listener.close()
+        collector.stop()
+    assert r.returncode == 0, r.stderr.decode()
+    ms = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [m["input"] for m in ms] == ["mine", "mine"]  # two runs
+    assert b"next run in 1 s" in r.stderr
+    assert re.search(r"censorwatch_collector_accepted_total 2\b", metrics), metrics[:500]
+    assert len(list((tmp_path / "spool" / "receipts").glob("*.json"))) == 2
+    assert b"stored 1 new measurements" in r.stderr

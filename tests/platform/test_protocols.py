@@ -67,3 +67,20 @@ def test_junk_never_crashes(junk: bytes) -> None:
 def test_unknown_transport_is_an_error() -> None:
     with pytest.raises(ValueError, match="udp or tcp"):
         protocols.classify(b"x", "sctp")
+
+
+def test_dns_queries_are_dns_whatever_their_id() -> None:
+    """A query's first byte is its random id: loose checks took one query in ten for OpenVPN (whose
+    opcode sits in the first byte), so a ``protocol: dns`` rule let it pass and a ``protocol: openvpn``
+    rule dropped it. Every first byte of the id, with and without EDNS; OpenVPN's packets stay OpenVPN."""
+    import dns.message
+
+    for edns in (False, True):
+        q = dns.message.make_query("www.example.com", "A", use_edns=edns)
+        for qid in (hi << 8 | lo for hi in range(256) for lo in (0, 0x5A, 0xFF)):
+            q.id = qid
+            assert protocols.classify(q.to_wire(), "udp") == "dns", qid
+    for _ in range(2000):
+        assert protocols.classify(openvpn.client_hard_reset(openvpn.new_session_id()), "udp") == "openvpn"
+    assert not protocols.is_dns(bytes.fromhex("abcd01000001000000000000") + b"\x07example\x03com\x00\x00\x01")
+    assert not protocols.is_dns(bytes.fromhex("abcd01000001000000000000") + b"\x07example\x03com\x00\x00\x01\x00\x01!")

@@ -12,10 +12,10 @@ import pytest
 
 from censorwatch.analysis.vpn import classify_vpn
 from censorwatch.lab import vpn_servers as vs
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.model.measurement import Measurement
 from censorwatch.probe import vpn
 from censorwatch.probe.circumvention import endpoints, wireguard
-from censorwatch.probe.netpolicy import AddressPolicy
 
 POLICY = AddressPolicy(allow_loopback=True)
 

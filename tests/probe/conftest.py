@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from probenet import Net, start_net
 
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import http, tls
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.tcp import HostLimiter
 from censorwatch.probe.timeouts import Timeouts
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import dns.message
 import dns.rcode
@@ -247,6 +248,8 @@ async def site_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             writer.write(doh_answer(body))
         elif path == "/public-ip":
             writer.write(response(200, f"<html><title>Your address</title>you are {PUBLIC_IP}</html>".encode()))
+        elif path.startswith("/to/"):  # a redirect to wherever the rest of the path says
+            writer.write(response(302, b"", [("Location", unquote(path[4:]))], "Found"))
         elif path == "/offsite":
             writer.write(response(302, b"", [("Location", "http://127.0.0.1:1/")], "Found"))
         elif page is BLOCKPAGE:  # what a middlebox injects: its own headers, no length, then close

@@ -18,8 +18,8 @@ from probenet import (
     Net,
 )
 
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import http, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.trace import Trace
 
 

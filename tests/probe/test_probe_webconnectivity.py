@@ -216,7 +216,10 @@ async def test_every_misbehaviour_has_its_exact_failure(net: Net) -> None:
     assert wrong["peer_certificates"] and wrong["validation"]["failure"] == "ssl_invalid_hostname"
 
 
-async def test_comparison_resolvers_are_recorded_apart(net: Net) -> None:
+async def test_each_resolver_is_recorded_under_its_engine_and_only_the_system_one_is_the_users(net: Net) -> None:
+    """OONI's shape: every resolver in ``queries`` (``system``, ``udp``, ``doh``), tagged ``depth=0``; the
+    addresses only the comparison resolvers gave get a connectivity check (``tcptls_experiment``,
+    ``fetch_body=false``), which proves the site is up but not that the user can reach it."""
     from probenet import BLOCKPAGE_SITE, HTTPS_VALID
 
     doh = f"https://{HTTPS_VALID}:{net.https_port}/dns-query"
@@ -224,9 +227,15 @@ async def test_comparison_resolvers_are_recorded_apart(net: Net) -> None:
         m = (await run(probe_config(net, ctl.url, [net.url("censored-dns.test")],
                                     public_resolver=net.th_dns_addr, doh_url=doh)))[0]
     tk = m["test_keys"]
-    assert [(q["engine"], q["answers"][0]["ipv4"]) for q in tk["queries"] if q["answers"]] == [("system", BLOCKPAGE_SITE)]
-    cmp_ = {(q["engine"], q["query_type"]): q for q in tk["x_comparison_queries"]}
-    assert set(cmp_) == {("udp", "A"), ("udp", "AAAA"), ("doh", "A"), ("doh", "AAAA")}
-    assert cmp_[("udp", "A")]["answers"][0]["ipv4"] == HTTP_SITE and cmp_[("doh", "A")]["answers"][0]["ipv4"] == HTTP_SITE
-    assert cmp_[("udp", "A")]["resolver_address"] == net.th_dns_addr and cmp_[("doh", "A")]["resolver_address"] == doh
-    assert tk["blocking"] == "dns"  # the verdict still reads the system resolver only
+    by_engine = {(q["engine"], q["query_type"]): q for q in tk["queries"]}
+    assert set(by_engine) == {(e, t) for e in ("system", "udp", "doh") for t in ("A", "AAAA")}
+    assert all("depth=0" in q["tags"] for q in tk["queries"])
+    assert by_engine[("system", "A")]["answers"][0]["ipv4"] == BLOCKPAGE_SITE
+    assert by_engine[("udp", "A")]["answers"][0]["ipv4"] == HTTP_SITE == by_engine[("doh", "A")]["answers"][0]["ipv4"]
+    assert by_engine[("udp", "A")]["resolver_address"] == net.th_dns_addr
+    assert by_engine[("doh", "A")]["resolver_address"] == doh
+    checks = [t for t in tk["tcp_connect"] if "tcptls_experiment" in t["tags"] and "classic" not in t["tags"]]
+    assert [(t["ip"], t["status"]["success"], "fetch_body=false" in t["tags"]) for t in checks] == [(HTTP_SITE, True, True)]
+    assert all(r["tags"][0] == "classic" for r in tk["requests"])
+    assert tk["blocking"] == "dns"  # the verdict reads the system resolver only
+    assert m["test_keys"]["x_rule"] != "wc.https_ok"

@@ -37,5 +37,6 @@ def test_scenario_verdict(results: dict[str, dict[str, Any]], name: str) -> None
     m, v = r["measurement"], r["verdict"]
     assert m["annotations"]["censorwatch_lab"] is True
     assert m["test_name"] == "web_connectivity"
+    assert m["probe_network_name"] == r["network"]  # the lab's name for the network, for the dashboard
     for key, want in EXPECTED[name].items():
         assert v[key] == want, f"{name}: {key} is {v[key]!r}, expected {want!r} ({v['rule']}: {v['explanation']})"

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-import uvicorn
 import web_fixture_db as fixture_db
+from live_server import CHROMIUM, CHROMIUM_ARGS, serve
 
 from censorwatch.web.app import create_app
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture()
 def server(store: tuple[Path, duckdb.DuckDBPyConnection]) -> Iterator[str]:
     path, con = store
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(con, db_path=path), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(timeout=10)
+    with serve(create_app(con, db_path=path)) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -44,7 +28,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -138,31 +122,21 @@ def test_ingested_hostile_blockpage_never_executes(samples: Path, browser: Any, 
         assert r.returncode == 0, r.stderr[-2000:]
     con = open_db(db)
     uid = con.execute("SELECT measurement_uid FROM measurements").fetchone()[0]  # type: ignore[index]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(con, db_path=db), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
     try:
-        while not srv.started:
-            time.sleep(0.05)
-        ctx = browser.new_context()
-        ctx.add_init_script(HOOK)
-        page = ctx.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        base = f"http://127.0.0.1:{port}"
-        for u in (f"/measurement/{uid}", "/search?cc=PK", "/", f"/api/v1/measurements/{uid}"):
-            page.goto(base + u)
-            page.wait_for_timeout(150)
-            assert page.evaluate("() => [window.__xss === undefined, window.__dialogs || 0]") == [True, 0], u
-            for a in page.locator("a[href]").all():
-                assert not (a.get_attribute("href") or "").strip().lower().startswith("javascript:"), u
-        page.goto(base + f"/measurement/{uid}")
-        assert "<script>window.__xss = 1" in page.locator("pre.body").first.inner_text()
-        assert page.locator("script").count() == 0 and dialogs == []
+        with serve(create_app(con, db_path=db)) as base:
+            ctx = browser.new_context()
+            ctx.add_init_script(HOOK)
+            page = ctx.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            for u in (f"/measurement/{uid}", "/search?cc=PK", "/", f"/api/v1/measurements/{uid}"):
+                page.goto(base + u)
+                page.wait_for_timeout(150)
+                assert page.evaluate("() => [window.__xss === undefined, window.__dialogs || 0]") == [True, 0], u
+                for a in page.locator("a[href]").all():
+                    assert not (a.get_attribute("href") or "").strip().lower().startswith("javascript:"), u
+            page.goto(base + f"/measurement/{uid}")
+            assert "<script>window.__xss = 1" in page.locator("pre.body").first.inner_text()
+            assert page.locator("script").count() == 0 and dialogs == []
     finally:
-        srv.should_exit = True
-        t.join(timeout=10)
         con.close()

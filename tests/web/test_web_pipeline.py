@@ -61,32 +61,17 @@ def pipeline_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.browser
 def test_pipeline_incident_in_the_browser(pipeline_db: Path, tmp_path: Path) -> None:
-    import socket
-    import threading
-    import time
-
-    import uvicorn
+    from live_server import CHROMIUM, CHROMIUM_ARGS, serve
     from playwright.sync_api import sync_playwright
 
     con = open_db(pipeline_db)
     incidents = con.execute("SELECT id FROM incidents WHERE cc = 'PK' AND target = 'x.com'").fetchall()
     assert incidents, "the pipeline detected no incident for the simulated block"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(con, db_path=pipeline_db), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
     try:
-        while not srv.started:
-            time.sleep(0.05)
-        with sync_playwright() as p:
-            b: Any = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
+        with serve(create_app(con, db_path=pipeline_db)) as base, sync_playwright() as p:
+            b: Any = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = b.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(base + "/")
             link = page.locator("a.incident-link", has_text="x.com").first
             link.click()
             page.wait_for_url("**/incident/**")
@@ -100,8 +85,6 @@ def test_pipeline_incident_in_the_browser(pipeline_db: Path, tmp_path: Path) -> 
             assert page.locator("#steps table").count() >= 1
             b.close()
     finally:
-        srv.should_exit = True
-        th.join(timeout=10)
         con.close()
 
 

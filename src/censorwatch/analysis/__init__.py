@@ -1,9 +1,10 @@
 """Layer 2: pure analysis: per-measurement classification, fingerprints, detection.
 
-``classify(m, fingerprints=None) -> Verdict`` judges one measurement from its raw observations,
-dispatching on ``m.test_name``; it never raises: unusable data gives ``status="failure"`` with an
-explanation. Every verdict stores the version of the rules that made it: ``RULES_VERSION`` for the
-common and Web Connectivity rules, each test family's own otherwise (``current_versions()``).
+``classify(m, fingerprints=None) -> Verdict`` judges one measurement from its raw observations with
+the rules of its test's family (``analysis/registry.py``); it never raises: unusable data gives
+``status="failure"`` with an explanation. Every verdict stores its family's version
+(``rules_version``); ``current_versions()`` are the versions a fresh verdict can carry, and
+``RULES_VERSION`` changes whenever any of them does.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from censorwatch.analysis.rules import RULES, RULES_VERSION
 
 
 def current_versions() -> frozenset[str]:
-    """Every rules version a fresh verdict can carry: ``RULES_VERSION`` (common and web_connectivity),
-    each test family's version and the platform area's (a stored verdict with any other is stale)."""
-    from censorwatch.analysis import platform, throttle, vpn
-    from censorwatch.analysis.experiments import FAMILIES
+    """Every version a fresh verdict can carry (a stored verdict with another one is stale)."""
+    from censorwatch.analysis.registry import registry
 
-    return frozenset({RULES_VERSION, vpn.RULES_VERSION, throttle.RULES_VERSION, platform.RULES_VERSION,
-                      *(f.version for f in FAMILIES)})
+    return frozenset(registry().stamps)
 
 
 __all__ = ["RULES", "RULES_VERSION", "classify", "current_versions"]

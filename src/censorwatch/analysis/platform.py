@@ -3,7 +3,8 @@
 Each endpoint of a platform measurement is judged on its own:
 
 - URL endpoints carry a full web_connectivity ``test_keys``; they are judged by the web_connectivity
-  rules (``analysis.classify``), fingerprints and control included: one implementation of the rules.
+  rules (``analysis.web.judge_test_keys``), fingerprints and control included: one implementation of
+  the rules.
 - TCP endpoints (``platform.tcp.*`` rules), with the control's DNS answer and connects (OONI's
   test-helper protocol) when a control was reachable: ``platform.tcp.ok`` any connection worked;
   ``platform.tcp.dns_down`` the name resolves for nobody (the control's DNS failed too) -> ``down``;
@@ -24,13 +25,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
-from censorwatch.analysis.classify import classify
-from censorwatch.analysis.fingerprints import Fingerprints
+from censorwatch.analysis.fingerprints import Fingerprints, default_fingerprints
+from censorwatch.analysis.verdicts import make_verdict
+from censorwatch.analysis.web import judge_test_keys
 from censorwatch.model import failures as F
-from censorwatch.model.measurement import Measurement, format_time
+from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
 
-RULES_VERSION: Final = "platform-1"
 PART_ORDER: Final = ("web", "api", "media", "app")
 BLOCKED: Final = frozenset({"anomaly", "confirmed"})
 _TCP_METHOD: Final = {F.GENERIC_TIMEOUT: "tcp.timeout", F.CONNECTION_RESET: "tcp.reset",
@@ -84,6 +85,7 @@ def endpoint_verdicts(m: Measurement, fps: Fingerprints | None = None) -> list[d
     """One row per endpoint: ``id``, ``part``, ``status``, ``method``, ``rule``, ``confirmed``."""
     tk = m.test_keys or {}
     out: list[dict[str, Any]] = []
+    prints = fps if fps is not None else default_fingerprints()
     for row in tk.get("endpoints") or []:
         if not isinstance(row, dict):
             continue
@@ -93,11 +95,11 @@ def endpoint_verdicts(m: Measurement, fps: Fingerprints | None = None) -> list[d
             out.append({**base, "status": "failure", "method": None, "rule": "platform.endpoint.no_data"})
             continue
         if row.get("kind") == "url":
-            raw = dict(m.raw)
-            raw.update(test_name="web_connectivity", input=row.get("target"), test_keys=etk, measurement_uid=None)
-            v = classify(Measurement.from_raw(raw, m.source), fps)
-            out.append({**base, "status": v.status, "method": v.method, "rule": v.rule,
-                        "fingerprint": v.fingerprint.id if v.fingerprint else None})
+            target = row.get("target")
+            j = judge_test_keys(etk, target if isinstance(target, str) else None, cc=m.probe_cc, fps=prints,
+                                lab=m.is_lab)
+            out.append({**base, "status": j.status, "method": j.method, "rule": j.rule,
+                        "fingerprint": j.fingerprint.id if j.fingerprint else None})
         else:
             status, method, rule = _tcp_endpoint(etk)
             out.append({**base, "status": status, "method": method, "rule": rule})
@@ -168,12 +170,8 @@ def classify_platform(m: Measurement, fps: Fingerprints | None = None) -> Verdic
             methods.update(p["methods"])
     method = methods.most_common(1)[0][0] if methods else None
     why = f"{name}: " + "; ".join(_phrase(k, v) for k, v in parts.items()) if parts else f"{name}: no endpoints"
-    return Verdict(
-        source=m.source, measurement_uid=m.measurement_uid, report_id=m.report_id, test_name=m.test_name,
-        probe_cc=m.probe_cc, probe_asn=m.probe_asn, input=m.input, domain=m.domain,
-        measurement_start_time=format_time(m.measurement_start_time),
-        status=status,  # type: ignore[arg-type]
-        method=method, rule=rule, rules_version=RULES_VERSION, explanation=why,
+    return make_verdict(
+        m, status, rule, why, method=method,  # type: ignore[arg-type]
         blocking=None, accessible=None if status == "failure" else status in ("ok", "down"),
         details={"platform": name, "parts": {k: v["status"] for k, v in parts.items()}, "part_details": parts,
                  "endpoints": rows},

@@ -1,8 +1,8 @@
-"""The classifiers of the platform area, for ``analysis.experiments.CLASSIFIERS``.
+"""The families of the platform area: ``vpn``, ``throughput`` and ``platform``.
 
 ``wireguard`` and ``throughput`` are ours alone. ``openvpn`` and ``tor`` are also OONI tests with other
-``test_keys``: a measurement carrying censorwatch's ``handshake`` record goes to ``classify_vpn``,
-anything else to OONI's rules. ``platform`` (X, TikTok, YouTube, Instagram) and the platform
+``test_keys``: the ``vpn`` family judges a measurement carrying censorwatch's ``handshake`` record (its
+``shape``), OONI's family anything else. ``platform`` (X, TikTok, YouTube, Instagram) and the platform
 measurements carrying OONI names (whatsapp, telegram, signal, facebook_messenger) are recognised by
 their ``endpoints`` rows; OONI's own measurements of those keep OONI's rules.
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from censorwatch.analysis.fingerprints import Fingerprints
 from censorwatch.analysis.platform import classify_platform
+from censorwatch.analysis.registry import Family
 from censorwatch.analysis.throttle import classify_throughput
 from censorwatch.analysis.vpn import classify_vpn
 from censorwatch.model.measurement import Measurement
@@ -21,8 +22,6 @@ from censorwatch.model.verdict import Verdict
 Classifier = Callable[[Measurement, Fingerprints], Verdict]
 
 #: Every rule id this area's verdicts carry, with what it decides (docs/platforms.md explains each).
-#: Versions: ``vpn.*`` vpn-2, ``throttle.*`` throttle-1, ``platform.*`` platform-1 (``RULES_VERSION`` of
-#: each module, stored in the verdict's ``rules_version``).
 PLATFORM_RULES: dict[str, str] = {
     "vpn.ok": "the protocol's handshake completed",
     "vpn.throttled": "the handshake completed but took >= 5x its round trips at the host's TCP RTT and >= 500 ms",
@@ -61,6 +60,31 @@ def is_ours_platform(m: Measurement) -> bool:
     return isinstance(tk, dict) and isinstance(tk.get("endpoints"), list) and "platform" in tk
 
 
+def _vpn(m: Measurement, fps: Fingerprints) -> Verdict:
+    return classify_vpn(m)
+
+
+def _throughput(m: Measurement, fps: Fingerprints) -> Verdict:
+    return classify_throughput(m)
+
+
+def _rules(prefix: str) -> dict[str, str]:
+    return {k: v for k, v in PLATFORM_RULES.items() if k.startswith(prefix)}
+
+
+FAMILIES: list[Family] = [
+    Family("vpn", ("wireguard", "openvpn", "tor"), "vpn-3", _rules("vpn."), _vpn, shape=is_ours_vpn,
+           summary="Circumvention reachability (WireGuard, OpenVPN, Tor) against endpoints the user gives: "
+                   "handshake completed, unreachable, or protocol blocked."),
+    Family("throughput", ("throughput",), "throughput-2", _rules("throttle."), _throughput,
+           summary="Throttling: a target's sustained rate against a same-network reference."),
+    Family("platform", ("platform", "whatsapp", "telegram", "signal", "facebook_messenger"), "platform-2",
+           _rules("platform."), classify_platform, uses_fingerprints=True, shape=is_ours_platform,
+           summary="Platforms (X, TikTok, YouTube, WhatsApp, ...) endpoint by endpoint: which parts are blocked "
+                   "and how."),
+]
+
+
 def _either(ours: Callable[[Measurement], bool], mine: Classifier, ooni: Classifier | None) -> Classifier:
     def fn(m: Measurement, fps: Fingerprints) -> Verdict:
         if ooni is None or ours(m):
@@ -71,16 +95,11 @@ def _either(ours: Callable[[Measurement], bool], mine: Classifier, ooni: Classif
 
 
 def classifiers(ooni: Mapping[str, Classifier]) -> dict[str, Classifier]:
-    """Entries to merge into the dispatch table (wrapping OONI's classifier where names are shared)."""
-    def vpn(m: Measurement, fps: Fingerprints) -> Verdict:
-        return classify_vpn(m)
-
-    def thr(m: Measurement, fps: Fingerprints) -> Verdict:
-        return classify_throughput(m)
-
-    out: dict[str, Classifier] = {"wireguard": vpn, "throughput": thr, "platform": classify_platform}
+    """Entries to merge into a name -> classifier table (``analysis.experiments.CLASSIFIERS``), wrapping
+    OONI's classifier where names are shared. The registry does not use it: it dispatches by family."""
+    out: dict[str, Classifier] = {"wireguard": _vpn, "throughput": _throughput, "platform": classify_platform}
     for name in ("openvpn", "tor"):
-        out[name] = _either(is_ours_vpn, vpn, ooni.get(name))
+        out[name] = _either(is_ours_vpn, _vpn, ooni.get(name))
     for name in ("whatsapp", "telegram", "signal", "facebook_messenger"):
         out[name] = _either(is_ours_platform, classify_platform, ooni.get(name))
     return out

@@ -31,11 +31,11 @@ import math
 from statistics import median
 from typing import Any, Final
 
+from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.model import failures as F
-from censorwatch.model.measurement import Measurement, format_time
+from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
 
-RULES_VERSION: Final = "throttle-1"
 WINDOWS: Final = 10
 KS_ALPHA: Final = 0.05
 AREA_THRESHOLD: Final = 0.1
@@ -208,12 +208,8 @@ def classify_throughput(m: Measurement) -> Verdict:
     else:
         status, method = "failure", None
         why = "not enough successful transfers to compare"
-    return Verdict(
-        source=m.source, measurement_uid=m.measurement_uid, report_id=m.report_id, test_name=m.test_name,
-        probe_cc=m.probe_cc, probe_asn=m.probe_asn, input=m.input, domain=m.domain,
-        measurement_start_time=format_time(m.measurement_start_time),
-        status=status,  # type: ignore[arg-type]
-        method=method, rule=rule, rules_version=RULES_VERSION, explanation=why,
+    return make_verdict(
+        m, status, rule, why, method=method,  # type: ignore[arg-type]
         blocking=None, accessible=None if status == "failure" else rule != "throttle.target_failed",
         details=res,
     )

@@ -1,15 +1,12 @@
-"""Build a ``Verdict`` with the identity fields of the measurement it judges."""
+"""The one constructor of ``Verdict``: identity fields from the measurement, the family's stamp."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from censorwatch.analysis.rules import RULES, RULES_VERSION
+from censorwatch.analysis.registry import COMMON_RULES, Family, current, family_of
 from censorwatch.model.measurement import Measurement, format_time
 from censorwatch.model.verdict import Fingerprint, Status, Verdict
-
-if TYPE_CHECKING:
-    from censorwatch.analysis.registry import Family
 
 
 def make_verdict(
@@ -23,12 +20,11 @@ def make_verdict(
     family: Family | None = None,
     **ooni: Any,
 ) -> Verdict:
-    """``ooni`` holds the OONI-compatible keys (blocking, accessible, dns_consistency, *_match, details).
-
-    A verdict of a registry ``family`` carries that family's rule ids and version; one without carries
-    the common ``RULES`` and ``RULES_VERSION``."""
-    rules, version = (family.rules, family.version) if family is not None else (RULES, RULES_VERSION)
-    assert rule in rules, f"undocumented rule id {rule!r}"
+    """A verdict on ``m`` by ``family`` (by default the family that judges ``m``), which must declare
+    ``rule``; ``ooni`` holds the OONI-compatible keys (blocking, accessible, dns_consistency, *_match)
+    and ``details``. ``rules_version`` is the family's stamp."""
+    fam = current(family) if family is not None else family_of(m)
+    assert rule in fam.rules or rule in COMMON_RULES, f"rule {rule!r} is not declared by family {fam.name!r}"
     return Verdict(
         source=m.source,
         measurement_uid=m.measurement_uid,
@@ -42,7 +38,7 @@ def make_verdict(
         status=status,
         method=method,
         rule=rule,
-        rules_version=version,
+        rules_version=fam.stamp,
         explanation=explanation,
         fingerprint=fingerprint,
         **ooni,

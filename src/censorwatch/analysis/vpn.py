@@ -1,6 +1,7 @@
 """Verdicts for circumvention measurements (``wireguard``, ``openvpn``, ``tor``): pure rules.
 
-Rules (id, in order; ``RULES_VERSION`` below is stored with every verdict):
+Rules (id, in order; the ``vpn`` family's version, ``analysis/platform_dispatch.py``, is stored with
+every verdict):
 
 - ``vpn.ok``: the protocol's handshake completed (a verified WireGuard response, OpenVPN's server
   hard reset, a Tor VERSIONS cell) -> ``ok``.
@@ -27,11 +28,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.model import failures as F
-from censorwatch.model.measurement import Measurement, format_time
+from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
 
-RULES_VERSION: Final = "vpn-2"
 #: ``vpn.throttled``: a completed handshake slower than SLOW_FACTOR x its round trips at the TCP RTT to the
 #: same host, and slower than SLOW_MIN_SECONDS in absolute terms (a censor delaying or dropping the
 #: protocol's packets; ordinary server work adds milliseconds, not hundreds of them).
@@ -95,12 +96,8 @@ def classify_vpn(m: Measurement) -> Verdict:
     transport = tk.get("transport")
 
     def v(status: str, method: str | None, rule: str, why: str, **details: Any) -> Verdict:
-        return Verdict(
-            source=m.source, measurement_uid=m.measurement_uid, report_id=m.report_id, test_name=m.test_name,
-            probe_cc=m.probe_cc, probe_asn=m.probe_asn, input=m.input, domain=m.domain,
-            measurement_start_time=format_time(m.measurement_start_time),
-            status=status,  # type: ignore[arg-type]
-            method=method, rule=rule, rules_version=RULES_VERSION, explanation=why,
+        return make_verdict(
+            m, status, rule, why, method=method,  # type: ignore[arg-type]
             blocking=False if status in ("ok", "down") else None,
             accessible=status == "ok" if status != "failure" else None,
             details={"protocol": proto, "endpoint": endpoint, "transport": transport, **details},

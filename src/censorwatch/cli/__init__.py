@@ -15,6 +15,7 @@ _COMMAND_MODULES = [
     "censorwatch.cli.report",
     "censorwatch.cli.alerts",
     "censorwatch.cli.ingest",
+    "censorwatch.cli.sync",
     "censorwatch.cli.analyze",
     "censorwatch.cli.classify",
     "censorwatch.cli.fingerprints",

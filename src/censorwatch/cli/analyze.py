@@ -12,12 +12,12 @@ from rich.table import Table
 
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit
+from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
 from censorwatch.pipeline import ENGINES, run_analysis
 from censorwatch.pipeline.alerts import deliver_alerts
 from censorwatch.pipeline.spark.engine import SparkUnavailable
-from censorwatch.store.db import Store, StoreError
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 @app.command("analyze")
@@ -25,10 +25,18 @@ def analyze_cmd(
     db: Path | None = typer.Option(None, "--db", help=DB_HELP),
     engine: str = typer.Option("local", "--engine", help=f"Aggregation engine: {' | '.join(ENGINES)}."),
     fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
+    spark_output: Path | None = typer.Option(
+        None, "--spark-output", help="Load a Spark job's output directory (job.py --out) instead of running "
+        "Spark here; implies --engine spark."),
+    memory_limit: str | None = memory_option(),
+    threads: int | None = threads_option(),
+    temp_dir: Path | None = temp_option(),
 ) -> None:
     """Bring stored verdicts up to the current rules, then run the later analysis stages.
 
     Re-classifies only measurements whose verdict is missing or was made by another rules version.
+    With --spark-output, the verdicts and aggregates of a Spark job run elsewhere (a cluster over
+    OONI's archive) are loaded instead, then events and incidents run here.
     Exit code: 0 done, 1 some measurements could not be classified, 2 usage error, 3 the database
     cannot be opened.
     """
@@ -48,11 +56,7 @@ def analyze_cmd(
         _print_results(results, f"analyze {info.dashboard}")
         return
     fps = load_fingerprints_or_exit(console, fingerprints)
-    try:
-        store = Store(db)
-    except StoreError as exc:
-        console.print(f"error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_STORE) from exc
+    store = open_store(console, db, memory_limit, threads, temp_dir)
     tasks: dict[str, TaskID] = {}
     progress = Progress(
         TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -66,11 +70,12 @@ def analyze_cmd(
 
     try:
         with store, progress:
-            results = run_analysis(store, engine, fingerprints=fps, on_progress=on_progress)
+            results = run_analysis(store, "spark" if spark_output else engine, fingerprints=fps,
+                                   on_progress=on_progress, spark_output=spark_output)
             # incidents that started, changed confidence or ended go to the webhooks now
             # (failed deliveries are retried by later runs, `alerts deliver` or `serve --deliver-every`)
             results["alerts"] = asdict(deliver_alerts(store))
-    except SparkUnavailable as exc:  # no PySpark or no Java: said plainly, no traceback
+    except (SparkUnavailable, FileNotFoundError) as exc:  # no PySpark or Java, no output: said plainly
         console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     _print_results(results, f"analyze {store.path}")

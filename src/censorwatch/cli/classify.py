@@ -23,7 +23,7 @@ from censorwatch.cli.reading import (
 )
 from censorwatch.model.verdict import Verdict
 from censorwatch.store.reader import ReadError
-from censorwatch.store.uid import stable_uid
+from censorwatch.store.uid import NoUid, stable_uid
 
 EXIT_OK, EXIT_BAD_RECORDS = 0, 1
 
@@ -87,16 +87,22 @@ def classify_cmd(
                 bad += 1
                 print_error(progress.console, item)
                 continue
-            try:
+            try:  # whatever one record raises (a rule bug, its uid) is reported against it, never a crash
+                uid = stable_uid(item)
                 v = classify(item, fps)
-            except Exception as exc:  # a rule bug is reported against its record, never a crash
+                if v.measurement_uid is None:
+                    v.measurement_uid = uid
+                line = orjson.dumps(v.to_dict(), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
+            except NoUid as exc:
+                bad += 1
+                print_error(progress.console, ReadError(item.source or "-", f"no uid for this record: {exc}"))
+                continue
+            except Exception as exc:
                 bad += 1
                 print_error(progress.console, ReadError(item.source or "-", f"classification failed: {exc!r}"))
                 continue
-            if v.measurement_uid is None:
-                v.measurement_uid = stable_uid(item)
             if fmt is Format.json:
-                write(orjson.dumps(v.to_dict(), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n")
+                write(line)
             else:
                 collected.append(v)
     sys.stdout.flush()

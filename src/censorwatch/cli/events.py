@@ -16,6 +16,8 @@ from censorwatch.cli.app import app, console, out
 from censorwatch.model.events import iso
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store, StoreError
+from censorwatch.store.views import BadQuery
+from censorwatch.web import params
 
 EXIT_USAGE, EXIT_STORE = 2, 3
 DB_OPTION_HELP = "Database file (default: $CENSORWATCH_DB, else the user data directory)."
@@ -25,15 +27,13 @@ _CC = re.compile(r"^[A-Za-z]{2}$")
 
 
 def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+    """``--since``, read as the dashboard reads ``since=`` (ISO 8601, naive = UTC, years 1990-2200)."""
     try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        console.print(f"error: --since {value!r}: expected a date (YYYY-MM-DD) or an ISO 8601 time",
-                      markup=False, soft_wrap=True)
+        dt = params.when(value, "--since")
+    except BadQuery as exc:
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return None if dt is None else dt.replace(tzinfo=UTC)
 
 
 def _check(cc: str | None, fmt: str) -> str | None:

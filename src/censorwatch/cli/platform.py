@@ -1,13 +1,15 @@
 """``censorwatch platform | vpn | throughput``: platform tests, circumvention reachability, throttling.
 
-``run_platforms(names, config, ...)`` is also what ``censorwatch probe --platform NAME`` calls.
+The runs are the pipeline's (``pipeline/measure.py``); here: options, consent, output, the tables.
+``summary`` and ``step_bar`` also serve ``censorwatch probe --platform``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,13 @@ from rich.table import Table
 
 from censorwatch.analysis import classify
 from censorwatch.cli.app import app, console
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.model.measurement import Measurement
-from censorwatch.probe import ProbeConfig, build_context, consent, throughput, vpn
+from censorwatch.pipeline import measure
+from censorwatch.pipeline.measure import Step
+from censorwatch.probe import ProbeConfig, build_context, consent, throughput
 from censorwatch.probe import platforms as catalogue
 from censorwatch.probe.circumvention import endpoints as vpn_endpoints
-from censorwatch.probe.netpolicy import AddressPolicy
-from censorwatch.probe.platforms import experiment
 
 
 def _fail(msg: str) -> typer.Exit:
@@ -58,7 +61,7 @@ def _writer(out: Path | None) -> Callable[[dict[str, Any]], None]:
     return write
 
 
-def _summary(rows: list[tuple[str, Any]]) -> None:
+def summary(rows: list[tuple[str, Any]]) -> None:
     t = Table(title="results")
     for col in ("target", "status", "method", "explanation"):
         t.add_column(col, overflow="fold")
@@ -67,39 +70,27 @@ def _summary(rows: list[tuple[str, Any]]) -> None:
     console.print(t)
 
 
+def verdicts(results: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results]
+
+
 def _config(control: str | None, ca_file: list[Path], lab: bool, resolver: str | None, cc: str | None,
             asn: str | None) -> ProbeConfig:
     return ProbeConfig(control_url=control, ca_files=list(ca_file), lab=lab, system_resolver=resolver,
                        probe_cc=cc, probe_asn=asn)
 
 
-async def run_platforms(
-    names: list[str],
-    config: ProbeConfig,
-    *,
-    catalogue_path: Path | None = None,
-    address_map: dict[str, str] | None = None,
-    on_measurement: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Measure each named platform (``all`` = every one); raises ValueError on unknown names."""
-    cat = catalogue.load(catalogue_path)
-    chosen = list(cat) if "all" in names else names
-    unknown = [n for n in chosen if n not in cat]
-    if unknown:
-        raise ValueError(f"unknown platform(s) {', '.join(unknown)}; known: {', '.join(cat)}, all")
-    ctx = build_context(config)
-    results = []
+@contextmanager
+def step_bar(what: str) -> Iterator[Step]:
+    """A transient progress bar driven by the pipeline's ``step(description, done, total)``."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
-        task = bar.add_task("platforms", total=len(chosen))
-        for name in chosen:
-            bar.update(task, description=f"platform {name}")
-            m = await experiment.run(cat[name], ctx, address_map=address_map)
-            results.append(m)
-            if on_measurement is not None:
-                on_measurement(m)
-            bar.advance(task)
-    return results
+        task = bar.add_task(what, total=None)
+
+        def step(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        yield step
 
 
 @app.command("platform")
@@ -123,10 +114,12 @@ def platform_cmd(
     config = _config(control, ca_file, lab, resolver, cc, asn)
     config.allow_loopback = allow_loopback
     try:
-        results = asyncio.run(run_platforms(names, config, catalogue_path=catalogue_path, on_measurement=write))
+        with step_bar("platforms") as step:
+            results = asyncio.run(measure.run_platforms(names, config, catalogue_path=catalogue_path,
+                                                        deliver=write, step=step))
     except (ValueError, catalogue.CatalogueError) as e:
         raise _fail(str(e)) from None
-    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+    summary(verdicts(results))
 
 
 @app.command("vpn")
@@ -155,23 +148,10 @@ def vpn_cmd(
         if why is not None:
             raise _fail(f"{ep.public_uri}: refusing to probe a {why} address")
     _require_consent(accept_risk)
-    write = _writer(out)
-
-    async def go() -> list[dict[str, Any]]:
-        res = []
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task("endpoints", total=len(eps))
-            for ep in eps:
-                m = await vpn.run(ep, timeout=timeout, policy=policy,
-                                  annotations={"censorwatch_lab": True} if lab else None)
-                write(m)
-                res.append(m)
-                bar.advance(task)
-        return res
-
-    results = asyncio.run(go())
-    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
+    with step_bar("endpoints") as step:
+        results = asyncio.run(measure.run_endpoints(eps, timeout=timeout, policy=policy, lab=lab,
+                                                    deliver=_writer(out), step=step))
+    summary(verdicts(results))
 
 
 @app.command("throughput")
@@ -205,25 +185,4 @@ def throughput_cmd(
     except ValueError as e:
         raise _fail(str(e)) from None
     _writer(out)(m)
-    _summary([(target, classify(Measurement.from_raw(m, "probe")))])
-
-
-def probe_platform_option(
-    names: list[str],
-    config: ProbeConfig,
-    *,
-    out: str | None,
-    db: Path | None,
-    write_db: Callable[[Path, list[dict[str, Any]]], int] | None = None,
-) -> int:
-    """``censorwatch probe --platform NAME...``: measure, write JSONL/db, print the part verdicts; exit code."""
-    write = _writer(None if out in (None, "-") else Path(str(out))) if out is not None else None
-    try:
-        results = asyncio.run(run_platforms(names, config, on_measurement=write))
-    except (ValueError, catalogue.CatalogueError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
-    if db is not None and write_db is not None:
-        console.print(f"stored {write_db(db, results)} new measurements in {db}")
-    _summary([(m["input"], classify(Measurement.from_raw(m, "probe"))) for m in results])
-    return 0
+    summary(verdicts([m]))

@@ -1,13 +1,14 @@
-"""``censorwatch probe``: run Web Connectivity over URLs and test lists."""
+"""``censorwatch probe``: run Web Connectivity over URLs and test lists (or, with ``--platform``, the
+platform tests), once or on a schedule; the runs are the pipeline's (``pipeline/measure.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import sys
 import time
+from collections.abc import Awaitable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +29,11 @@ from rich.table import Table
 from rich.text import Text
 
 from censorwatch.cli.app import app, console
+from censorwatch.cli.platform import step_bar, summary, verdicts
+from censorwatch.pipeline import measure
+from censorwatch.pipeline.measure import Deliver
 from censorwatch.probe import ProbeConfig, RunStats, Timeouts, consent, lists, run
+from censorwatch.probe import platforms as catalogue
 from censorwatch.probe.config import DEFAULT_DOH_URL, DEFAULT_PUBLIC_RESOLVER
 from censorwatch.probe.runner import build_context
 from censorwatch.probe.webconnectivity import check_url
@@ -84,17 +89,6 @@ def _targets(urls: list[str], input_files: list[Path], list_names: list[str]) ->
     return [t.url for t in lists.dedupe(found)]
 
 
-def _write_db(db: Path, measurements: list[dict[str, Any]]) -> int:
-    """Store measurements with their verdicts (store contract: Store + pipeline.ingest)."""
-    from censorwatch.model.measurement import Measurement
-    from censorwatch.pipeline.ingest import ingest
-    from censorwatch.store.db import Store
-
-    with Store(db) as store:
-        stats = ingest(store, (Measurement.from_raw(m, source="probe") for m in measurements))
-    return int(stats.new)
-
-
 def _summary(stats: RunStats, seconds: float) -> Table:
     t = Table(title="censorwatch probe: summary", show_lines=False)
     t.add_column("verdict")
@@ -114,55 +108,43 @@ def _summary(stats: RunStats, seconds: float) -> Table:
     return t
 
 
-async def _one_run(config: ProbeConfig, stats: RunStats, out: IO[bytes] | None, queue: Any,
-                   progress: Progress | None) -> list[dict[str, Any]]:
-    task = progress.add_task("measuring", total=len(config.urls), blocked=0) if progress else None
-    pending: list[asyncio.Task[Any]] = []
+async def _urls_once(config: ProbeConfig, deliver: Deliver, *, db: Path | None, show_progress: bool) -> int:
+    """One run over the URLs with a live progress display, then the store and the summary."""
+    stats = RunStats()
+    started = time.monotonic()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[blocked]} blocked"), _RateColumn(), TimeRemainingColumn()]
+    progress = Progress(*columns, console=console, transient=False, disable=not show_progress)
+    task = progress.add_task("measuring", total=len(config.urls), blocked=0)
 
     def on_measurement(m: dict[str, Any]) -> None:
-        if out is not None:
-            out.write(orjson.dumps(m) + b"\n")
-            out.flush()
-        if queue is not None:
-            pending.append(asyncio.get_running_loop().create_task(queue.put(m)))
-        if progress is not None and task is not None:
-            progress.update(task, completed=stats.done, blocked=stats.blocked)
+        deliver(m)
+        progress.update(task, completed=stats.done, blocked=stats.blocked)
 
     config.on_measurement = on_measurement
+    done: list[dict[str, Any]] = []
     try:
-        return await run(config, stats)
+        with progress:
+            done = await run(config, stats)
     finally:
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if db is not None and (done or stats.done):
+            console.print(f"stored {measure.store(db, done)} new measurements in {db}")
+        console.print(_summary(stats, time.monotonic() - started))
+        for err in stats.errors[:10]:
+            console.print(f"[red]error:[/] {err}")
+    return 1 if stats.failed else 0
 
 
-async def _main(config: ProbeConfig, *, out: IO[bytes] | None, db: Path | None, submit: str | None,
-                every: float | None, repeat: int | None, show_progress: bool) -> int:
-    async with _submit_queue(submit) as queue:
-        runs = 0
-        while True:
-            runs += 1
-            stats = RunStats()
-            started = time.monotonic()
-            done: list[dict[str, Any]] = []
-            columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[blocked]} blocked"),
-                       _RateColumn(), TimeRemainingColumn()]
-            progress = Progress(*columns, console=console, transient=False, disable=not show_progress)
-            try:
-                with progress:
-                    done = await _one_run(config, stats, out, queue, progress)
-            finally:
-                if db is not None and (done or stats.done):
-                    n = _write_db(db, done)
-                    console.print(f"stored {n} new measurements in {db}")
-                console.print(_summary(stats, time.monotonic() - started))
-                for err in stats.errors[:10]:
-                    console.print(f"[red]error:[/] {err}")
-            if every is None or (repeat is not None and runs >= repeat):
-                return 1 if stats.failed else 0
-            console.print(f"next run in {every:.0f} s (Ctrl-C to stop)")
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+async def _platforms_once(names: list[str], config: ProbeConfig, deliver: Deliver, *, db: Path | None,
+                          catalogue_path: Path | None) -> int:
+    """One run over the platforms, then the store and the part verdicts."""
+    with step_bar("platforms") as step:
+        results = await measure.run_platforms(names, config, catalogue_path=catalogue_path, deliver=deliver,
+                                              step=step)
+    if db is not None:
+        console.print(f"stored {measure.store(db, results)} new measurements in {db}")
+    summary(verdicts(results))
+    return 0
 
 
 class _RateColumn(ProgressColumn):
@@ -173,29 +155,9 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed * 60:6.0f} URLs/min" if speed else "     - URLs/min")
 
 
-class _submit_queue:
-    """``--submit``: the collector area's durable queue (probe/submit.py); nothing measured is lost."""
-
-    def __init__(self, url: str | None) -> None:
-        self.url = url
-        self.q: Any = None
-
-    async def __aenter__(self) -> Any:
-        if self.url is None:
-            return None
-        from censorwatch.probe.submit import SubmitQueue
-
-        spool = Path(os.environ.get("CENSORWATCH_SPOOL") or
-                     Path(platformdirs.user_data_dir("censorwatch")) / "spool")
-        self.q = SubmitQueue(self.url, spool)
-        return await self.q.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.q is not None:
-            left = await self.q.drain(timeout=10.0)
-            await self.q.__aexit__(*exc)
-            if left:
-                console.print(f"{left} measurements not delivered yet: kept in the spool for the next run")
+def _spool() -> Path:
+    """The probe's durable submission queue for ``--submit`` (probe/submit.py)."""
+    return Path(os.environ.get("CENSORWATCH_SPOOL") or Path(platformdirs.user_data_dir("censorwatch")) / "spool")
 
 
 @app.command("probe")
@@ -235,6 +197,8 @@ def probe_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the live progress display."),
     platform: list[str] = typer.Option([], "--platform", help="Platform tests instead of URLs: x, tiktok, youtube, "
                                        "facebook, instagram, whatsapp, telegram, signal, all (docs/platforms.md)."),
+    catalogue_path: Path | None = typer.Option(None, "--catalogue",
+                                               help="With --platform: a catalogue YAML instead of the shipped one."),
 ) -> None:
     """Measure websites with OONI's Web Connectivity method, fast and without hammering any host."""
     _require_consent(accept_risk)
@@ -263,14 +227,18 @@ def probe_cmd(
         info = service.service_of(db)
         if info is not None:
             raise service.refuse(info, f"send the measurements to its collector instead: --submit {info.collector}")
-    if submit is not None and importlib.util.find_spec("censorwatch.probe.submit") is None:
-        console.print("[red]error:[/] --submit needs the submission queue (censorwatch.probe.submit), "
-                      "which this installation lacks", soft_wrap=True)
-        raise typer.Exit(2)
-    if platform:  # the platform area's tests (cli/platform.py)
-        from censorwatch.cli.platform import probe_platform_option
-
-        raise typer.Exit(probe_platform_option(platform, config, out=out, db=db, write_db=_write_db))
+    if platform:
+        try:
+            measure.platform_names(platform, catalogue_path)
+        except (ValueError, catalogue.CatalogueError) as exc:
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from None
+    else:
+        try:
+            build_context(config)  # validate resolvers, CA files, cc/asn before measuring
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from None
     interval = parse_every(every) if every else None
     with ExitStack() as stack:
         sink: IO[bytes] | None = None
@@ -278,14 +246,23 @@ def probe_cmd(
             sink = sys.stdout.buffer
         elif out is not None:
             sink = stack.enter_context(open(out, "ab"))
+
+        def deliver(m: dict[str, Any]) -> None:
+            if sink is not None:
+                sink.write(orjson.dumps(m) + b"\n")
+                sink.flush()
+
+        def once(each: Deliver) -> Awaitable[int]:
+            if platform:
+                return _platforms_once(platform, config, each, db=db, catalogue_path=catalogue_path)
+            return _urls_once(config, each, db=db, show_progress=progress)
+
         try:
-            build_context(config)  # validate resolvers, CA files, cc/asn before measuring
-        except ValueError as exc:
-            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(2) from None
-        try:
-            code = asyncio.run(_main(config, out=sink, db=db, submit=submit, every=interval, repeat=repeat,
-                                     show_progress=progress))
+            code = asyncio.run(measure.repeatedly(
+                once, every=interval, repeat=repeat, submit=submit, spool=_spool() if submit else None,
+                deliver=deliver, on_wait=lambda s: console.print(f"next run in {s:.0f} s (Ctrl-C to stop)"),
+                on_undelivered=lambda n: console.print(
+                    f"{n} measurements not delivered yet: kept in the spool for the next run")))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] finished measurements were written")
             raise typer.Exit(130) from None

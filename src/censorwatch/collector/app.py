@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -37,13 +38,17 @@ from censorwatch.collector.intake import (
     Intake,
     Reply,
     error_reply,
+    internal_error,
     method_not_allowed,
     not_found,
+    one_line,
 )
 from censorwatch.collector.keys import LogSigner, load_or_create_key, public_key_document
 from censorwatch.collector.validate import Accepted, Rejection
 from censorwatch.collector.writer import LogWriter
 from censorwatch.store.evidence import EvidenceStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["INLINE_CHECK_BYTES", "JSON", "METRICS_TYPE", "SUBMIT_PATH", "AsgiApp", "Collector", "CollectorConfig",
            "Headers", "Reply", "create_app", "error_reply", "method_not_allowed", "not_found"]
@@ -166,7 +171,11 @@ class AsgiApp:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            reply = await self._http(scope, receive)
+            try:
+                reply = await self._http(scope, receive)
+            except Exception as exc:  # a bug: one log line and a 500, never a dropped request
+                log.error("request failed: %s", one_line(exc))
+                reply = internal_error()
             if reply is None:
                 return
             status, ctype, body, extra = reply

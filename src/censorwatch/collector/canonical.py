@@ -43,7 +43,14 @@ def decode(body: bytes) -> Any:
     if _LONG_RUN in body.translate(_DIGITS):
         import json
 
-        json.loads(body, parse_int=_exact_int)
+        try:
+            json.loads(body, parse_int=_exact_int)
+        except RecursionError:  # orjson read it (at most 1,024 levels); the pure-Python parser cannot
+            raise NotCanonicalisable(f"nesting deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:  # e.g. an integer of more digits than int() converts
+            if isinstance(exc, NotCanonicalisable):
+                raise
+            raise NotCanonicalisable(f"a number cannot be read exactly: {str(exc)[:80]}") from None
     return value
 
 

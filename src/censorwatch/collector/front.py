@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from censorwatch.collector import frames
-from censorwatch.collector.http import run_loop, serve_http, stop_on_signals, tune_gc
+from censorwatch.collector.http import run_loop, serve_http, stop_on_signals, tune_gc, tune_memory
 from censorwatch.collector.intake import (
     JSON,
     NO_HEADERS,
@@ -186,4 +186,5 @@ def main(argv: list[str] | None = None) -> None:
     _die_with_parent(parent)
     logging.basicConfig(level=logging.WARNING, format="collector front %(process)d: %(levelname)s %(message)s")
     tune_gc()
+    tune_memory()
     run_loop(serve_front(fd))

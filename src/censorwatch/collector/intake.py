@@ -10,8 +10,10 @@ over a Unix socket (``--workers N``, see collector/procs.py). Both answer the sa
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,6 +27,8 @@ from censorwatch.collector.ratelimit import RateLimiter
 from censorwatch.collector.validate import Accepted, Rejection, check
 from censorwatch.collector.writer import Outcome
 from censorwatch.store.evidence import EvidenceStore
+
+log = logging.getLogger(__name__)
 
 JSON = b"application/json"
 METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -73,6 +77,13 @@ class WriterGone(Exception):
 
 class StorageFailed(OSError):
     """The writer process could not commit (its disk error's name is the message)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one log line: its type, message and where it was raised (no traceback)."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {str(exc)[:200]}{where}"
 
 
 def error_reply(status: int, code: str, reason: str, location: str = "$", headers: Headers | None = None) -> Reply:
@@ -163,10 +174,17 @@ class Intake:
 
     # the same in steps, for a transport that drives them with callbacks (collector/http.py)
     def prepare(self, body: bytes) -> Accepted | Reply:
+        """The body's check: an ``Accepted``, or the 4xx reply. Whatever else the check raises on a
+        body is that body's fault as far as the client can tell: 422 ``unprocessable`` with the
+        exception's name, one log line (no traceback), counted in /metrics like every rejection."""
         try:
             return check(body)
         except Rejection as rej:
             return self._reject(rej)
+        except Exception as exc:
+            log.warning("submission refused as unprocessable (%d bytes): %s", len(body), one_line(exc))
+            return self._reject(Rejection(422, "unprocessable",
+                                          f"the measurement could not be checked ({type(exc).__name__})"))
 
     def enqueue(self, acc: Accepted) -> CommitFuture | Reply:
         """Hand to the writer: a future of (outcome, receipt), or a ``Reply`` (429) at once."""

@@ -90,7 +90,7 @@ class Metrics:
                [f"{p}_accepted_total {self.accepted}"])
         metric(f"{p}_duplicates_total", "counter", "Submissions of an already stored measurement (200).",
                [f"{p}_duplicates_total {self.duplicates}"])
-        metric(f"{p}_rejected_total", "counter", "Submissions refused, by reason.",
+        metric(f"{p}_rejected_total", "counter", "Submissions and requests refused, by reason (the error code).",
                [f'{p}_rejected_total{{reason="{r}"}} {n}' for r, n in sorted(self.rejected.items())])
         metric(f"{p}_batches_total", "counter", "Write batches committed.", [f"{p}_batches_total {self.batches}"])
         by = self.requests_by_process or {"collector": self.requests}

@@ -35,8 +35,15 @@ import censorwatch
 from censorwatch.collector import frames
 from censorwatch.collector.app import Collector
 from censorwatch.collector.front import listening_socket
-from censorwatch.collector.http import run_loop, stop_on_signals
-from censorwatch.collector.intake import METRICS_TYPE, NO_HEADERS, CollectorConfig, Reply, internal_error
+from censorwatch.collector.http import run_loop, stop_on_signals, tune_memory
+from censorwatch.collector.intake import (
+    METRICS_TYPE,
+    NO_HEADERS,
+    CollectorConfig,
+    Reply,
+    internal_error,
+    one_line,
+)
 from censorwatch.collector.metrics import Metrics
 from censorwatch.collector.validate import Accepted
 from censorwatch.collector.writer import Outcome
@@ -74,8 +81,8 @@ class WriterLink(frames.FrameLink):
                 return
             try:
                 reply = self.server.collector.get(path, query)
-            except Exception:
-                log.exception("GET %s failed", path[:200])
+            except Exception as exc:
+                log.error("GET %s failed: %s", path[:200], one_line(exc))
                 reply = internal_error()
             self.send(frames.REPLY, frames.reply_frame(rid, reply))
         elif kind == frames.STATS:
@@ -98,7 +105,7 @@ class WriterLink(frames.FrameLink):
         elif isinstance(exc, OSError | sqlite3.Error):  # the disk: nothing of that batch was stored
             self.send(frames.RESULT, frames.result_frame(rid, frames.STORAGE_ERROR, type(exc).__name__.encode()))
         else:
-            log.error("submission failed in the writer", exc_info=exc)
+            log.error("submission failed in the writer: %s", one_line(exc))
             self.send(frames.RESULT, frames.result_frame(rid, frames.FAILED, type(exc).__name__.encode()))
 
     async def snapshot(self, rid: int) -> Any:
@@ -240,4 +247,5 @@ async def serve_writer(config: CollectorConfig, host: str, port: int, workers: i
 
 
 def run(config: CollectorConfig, host: str, port: int, workers: int) -> None:
+    tune_memory()
     run_loop(serve_writer(config, host, port, workers))

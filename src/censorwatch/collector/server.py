@@ -45,6 +45,9 @@ def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8470, *,
         return
     import uvicorn
 
+    from censorwatch.collector.http import tune_memory
+
+    tune_memory()
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
     uvicorn.run(

@@ -20,8 +20,8 @@ from typing import Any
 from censorwatch.control.asnmap import ASNMap
 from censorwatch.control.protocol import THRequest
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import AddressPolicy, is_bogon
 from censorwatch.probe import dns, http, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy, is_bogon
 from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
 

@@ -3,40 +3,49 @@ proxy (close, blockpage, throttle, protocol). First match wins in both, in the s
 
 Kernel side: chain CW (jumped to from FORWARD and INPUT for packets from the ISP) holds one entry per
 rule: ``reset`` -> REJECT tcp-reset on the matching data packet, ``drop`` -> DROP, ``refuse`` -> REJECT
-tcp-reset on the SYN, DNS spoofing -> DNAT to the censor's spoofer; rules the proxy implements ACCEPT
-their packets (stopping the chain) and the nat table REDIRECTs their candidate connections to the proxy.
+tcp-reset on the SYN; UDP that user space decides (forged DNS answers, ``protocol:`` rules) goes to
+NFQUEUE, judged per packet (``nfqueue.py``); TCP rules the proxy implements ACCEPT their packets
+(stopping the chain) and the nat table REDIRECTs their candidate connections to the proxy.
+
+Everything but the proxy's REDIRECT is decided per packet, so a rule change holds from the next packet
+of every flow; REDIRECT (NAT) is decided when a connection opens, so proxy rules hold from the next
+connection, and connections the proxy already carries keep going through it.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from censorwatch.lab import addresses as A
+from censorwatch.lab import protocols
 from censorwatch.lab.errors import ScenarioError
 from censorwatch.lab.scenario import Rule
 from censorwatch.lab.world import CONTROL_NAMES, World, lookup
 
 PROXY_PORT = 15001
-SPOOF_PORT = 5353
 PROXY_ACTIONS = ("close", "blockpage", "throttle")
+#: no --queue-bypass: a packet no judge is bound to decide is dropped (fail closed)
+QUEUE = "NFQUEUE --queue-num 0"
+#: Rules without a target whose conntrack match keeps connection tracking on in the censor namespace
+#: from its first rule set. The kernel tracks flows only while some rule needs it; a flow opened
+#: untracked would be picked up mid-stream by the first rule set that needs tracking, as a new
+#: connection, and the proxy's REDIRECT would send its next segment to a socket that never saw it
+#: (a reset of a flow no rule matches).
+TRACK = ("-A INPUT -m conntrack --ctstate NEW", "-A FORWARD -m conntrack --ctstate NEW")
 
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    iptables: str
-    proxy_rules: list[dict[str, Any]]  # every rule, resolved, for the proxy's own first-match
-    spoof: dict[str, list[str]]  # qname -> forged addresses ([] = NXDOMAIN)
+    iptables: str  # the namespace's whole ruleset (iptables-restore), installed when the world is built
+    chains: str  # only chains CW and CWNAT (iptables-restore --noflush), installed on every change
+    #: every rule, resolved, for the proxy's and the packet judge's own first match
+    proxy_rules: list[dict[str, Any]]
 
-
-def known_protocols() -> frozenset[str] | None:
-    """Protocol names ``censorwatch.lab.protocols`` recognises; None when that module is absent."""
-    if importlib.util.find_spec("censorwatch.lab.protocols") is None:
-        return None
-    mod = importlib.import_module("censorwatch.lab.protocols")
-    return frozenset(getattr(mod, "PROTOCOLS", ()))
+    @property
+    def queues(self) -> bool:
+        """Whether these rules send packets to the NFQUEUE judge."""
+        return "-j NFQUEUE" in self.iptables
 
 
 def names_of(target: str) -> list[str]:
@@ -106,25 +115,17 @@ def compile_rules(rules: tuple[Rule, ...], world: World, network: int, isp_if: s
     filt: list[str] = []
     nat: list[str] = [f"-A CWNAT -d 198.19.{network}.0/24 -j RETURN"]
     proxy: list[dict[str, Any]] = []
-    spoof: dict[str, list[str]] = {}
     for i, r in enumerate(rules):
         where = f"censor[{i}]"
         d = r.to_dict()
         if r.matcher == "shutdown":
             filt.append("-A CW -j DROP")
         elif r.matcher == "dns":
-            for m in _string_matches(r):
-                base = f"-p udp -m conntrack --ctorigdstport 53 {m}"
-                if r.action == "drop":
-                    filt.append(f"-A CW {base} -j DROP")
-                else:
-                    filt.append(f"-A CW {base} -j ACCEPT")
-                    nat.append(f"-A CWNAT -p udp --dport 53 {m} -j DNAT "
-                               f"--to-destination {A.isp_gateway(network)}:{SPOOF_PORT}")
+            d["names"] = names_of(r.target)
             if r.action != "drop":
-                addrs = answer_addrs(r.answer or (), world, network, f"{where}.answer")
-                for name in names_of(r.target):
-                    spoof.setdefault(name, addrs)
+                d["addrs"] = answer_addrs(r.answer or (), world, network, f"{where}.answer")
+            for m in _string_matches(r):  # queries: the judge drops them and forges the answer
+                filt.append(f"-A CW -p udp --dport 53 {m} -j " + ("DROP" if r.action == "drop" else QUEUE))
         elif r.matcher == "endpoint":
             addrs, port, proto = endpoint_addrs(r.target, world, network, f"{where}.endpoint")
             d["addrs"], d["port"], d["proto"] = addrs, port, proto
@@ -132,7 +133,7 @@ def compile_rules(rules: tuple[Rule, ...], world: World, network: int, isp_if: s
                 sel = f"-p {proto} -m conntrack --ctorigdst {a} --ctorigdstport {port}"
                 filt.append(_endpoint_action(sel, proto, r.action or ""))
                 if r.action in PROXY_ACTIONS:
-                    nat.append(f"-A CWNAT -p tcp -d {a} --dport {port} -j REDIRECT --to-ports {PROXY_PORT}")
+                    nat.append(f"-A CWNAT -p tcp -d {a} --dport {port} --syn -j REDIRECT --to-ports {PROXY_PORT}")
         elif r.matcher in ("sni", "host"):
             sel = "-p tcp" + (f" -m conntrack --ctorigdstport {r.port}" if r.port else "")
             d["names"] = names_of(r.target)
@@ -140,28 +141,25 @@ def compile_rules(rules: tuple[Rule, ...], world: World, network: int, isp_if: s
                 filt.append(f"-A CW {sel} {m} " + _payload_action(r.action or ""))
             if r.action in PROXY_ACTIONS:
                 nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
-                           + f" -j REDIRECT --to-ports {PROXY_PORT}")
+                           + f" --syn -j REDIRECT --to-ports {PROXY_PORT}")
         elif r.matcher == "protocol":
-            known = known_protocols()
-            if known is None:
-                raise ScenarioError(f"{where}.protocol", "protocol matching is not available in this build "
-                                    "(censorwatch.lab.protocols, written for issue 8, is not installed yet)")
-            if r.target not in known:
+            if r.target not in protocols.PROTOCOLS:
                 raise ScenarioError(f"{where}.protocol", f"unknown protocol {r.target!r} "
-                                    f"(known: {', '.join(sorted(known))})")
+                                    f"(known: {', '.join(sorted(protocols.PROTOCOLS))})")
             nat.append("-A CWNAT -p tcp" + (f" --dport {r.port}" if r.port else "")
-                       + f" -j REDIRECT --to-ports {PROXY_PORT}")
+                       + f" --syn -j REDIRECT --to-ports {PROXY_PORT}")
             sel = " -m conntrack --ctorigdstport " + str(r.port) if r.port else ""
             filt.append(f"-A CW -p tcp{sel} -j ACCEPT")  # TCP: the proxy decides
-            filt.append(f"-A CW -p udp{sel} -j NFQUEUE --queue-num 0 --queue-bypass")  # UDP: the packet judge
+            filt.append(f"-A CW -p udp{sel} -j {QUEUE}")  # UDP: the packet judge
         proxy.append(d)
+    chains = "\n".join(["*nat", ":CWNAT - [0:0]", *nat, "COMMIT", "*filter", ":CW - [0:0]", *filt, "COMMIT", ""])
     text = "\n".join([
         "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
         ":POSTROUTING ACCEPT [0:0]", ":CWNAT - [0:0]", f"-A PREROUTING -i {isp_if} -j CWNAT", *nat, "COMMIT",
         "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":CW - [0:0]",
-        f"-A INPUT -i {isp_if} -j CW", f"-A FORWARD -i {isp_if} -j CW", *filt, "COMMIT", "",
+        *TRACK, f"-A INPUT -i {isp_if} -j CW", f"-A FORWARD -i {isp_if} -j CW", *filt, "COMMIT", "",
     ])
-    return Compiled(text, proxy, spoof)
+    return Compiled(text, chains, proxy)
 
 
 def _payload_action(action: str) -> str:
@@ -241,14 +239,7 @@ def match(rules: list[dict[str, Any]], dst: str, port: int, first: bytes) -> dic
 
 def _protocol_matches(name: str, payload: bytes) -> bool:
     try:
-        mod = importlib.import_module("censorwatch.lab.protocols")
-    except ImportError:
-        return False
-    fn = getattr(mod, "matches", None)
-    if fn is None:
-        return False
-    try:
-        return bool(fn(name, payload, "tcp"))
+        return protocols.matches(name, payload, "tcp")
     except (ValueError, IndexError):
         return False
 

@@ -25,9 +25,10 @@ import dns.message
 
 from censorwatch.lab import addresses as A
 from censorwatch.lab import dnszone, netns
-from censorwatch.lab.censor import PROXY_PORT, SPOOF_PORT
+from censorwatch.lab.censor import PROXY_PORT
 from censorwatch.lab.certs import CertStore
 from censorwatch.lab.nfqueue import Queue, udp_judge
+from censorwatch.lab.protocols import matches
 from censorwatch.lab.proxy import CensorProxy, IspProxy
 from censorwatch.lab.scenario import ZoneChanges
 from censorwatch.lab.sites import SiteServer, banner
@@ -76,7 +77,6 @@ class Daemon:
         self.world = world
         self.config: dict[str, Any] = {}
         self.zones: dict[str, dnszone.Zone] = {}  # resolver address -> zone
-        self.spoof: dict[int, dict[str, list[str]]] = {}
         self.proxies: dict[int, CensorProxy] = {}
         self.servers: list[asyncio.AbstractServer] = []
         self.transports: list[asyncio.BaseTransport] = []
@@ -91,7 +91,6 @@ class Daemon:
             n = net["index"]
             zones[A.isp_resolver(n)] = dnszone.effective_zone(self.world, everywhere,
                                                               zone_changes(net.get("resolver")), n)
-            self.spoof[n] = net.get("spoof", {})
             if n in self.proxies:
                 self.proxies[n].rules = net.get("proxy_rules", [])
         self.zones = zones
@@ -103,15 +102,13 @@ class Daemon:
             return dnszone.answer(self.zones[addr], q).to_wire()
         return answer
 
-    def spoofer(self, n: int) -> Any:
-        def answer(wire: bytes) -> bytes | None:
-            q = dns.message.from_wire(wire)
-            if not q.question:
-                return None
-            name = q.question[0].name.to_text(omit_final_dot=True).lower()
-            forged = self.spoof.get(n, {}).get(name)
-            return dnszone.spoof(q, forged if forged is not None else []).to_wire()
-        return answer
+    @staticmethod
+    def forge(wire: bytes, addresses: list[str]) -> bytes | None:
+        """The censor's forged answer to the query ``wire`` (None when it does not parse)."""
+        try:
+            return dnszone.spoof(dns.message.from_wire(wire), addresses).to_wire()
+        except (dns.exception.DNSException, ValueError):
+            return None
 
     async def _tcp_dns(self, answer: Any, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
@@ -167,34 +164,21 @@ class Daemon:
             proxy = CensorProxy(ns, net.get("proxy_rules", []), seed=n)
             self.proxies[n] = proxy
             await self._serve(ns, "0.0.0.0", PROXY_PORT, proxy.handle)
-            await self._udp(ns, A.isp_gateway(n), SPOOF_PORT, self.spoofer(n))
-            self._queue(ns, proxy, n)
-            public = self.zones[A.PUBLIC_RESOLVERS[0]]
-            isp = IspProxy(ns, functools.partial(lookup, public))
+            judge = udp_judge(proxy.current_rules, random.Random(n), matches, self.forge)
+            Queue(ns, judge).start(loop)  # an OSError here ends the daemon: rules must not go unjudged
+            isp = IspProxy(ns, lambda name: lookup(self.zones[A.PUBLIC_RESOLVERS[0]], name))
             for port in (80, 443):
                 await self._serve(ns, A.isp_proxy(n), port, isp.handle)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
 
-    def _queue(self, ns: str, proxy: CensorProxy, n: int) -> None:
-        """The packet judge for UDP ``protocol:`` rules (NFQUEUE 0 of the censor namespace)."""
-        try:
-            from censorwatch.lab.protocols import matches
-        except ImportError:
-            return  # protocol rules are refused when the world is built
-        judge = udp_judge(lambda: proxy.rules, random.Random(n), matches)
-        try:
-            q = Queue(ns, judge)
-        except OSError as exc:
-            print(f"nfqueue unavailable in {ns}: {exc}", file=sys.stderr, flush=True)
-            return
-        q.start(asyncio.get_running_loop())
-
     def _reload(self) -> None:
+        """Re-read the configuration; the parent waits for ``reloaded N`` (or ``failed: ...``)."""
         try:
             self.load()
         except (OSError, ValueError, KeyError) as exc:
-            print(f"reload failed: {exc}", file=sys.stderr, flush=True)
-        print(f"reloaded {self.config.get('generation', 0)}", flush=True)  # the parent waits for this
+            print(f"failed: reload: {exc}", flush=True)
+            return
+        print(f"reloaded {self.config.get('generation', 0)}", flush=True)
 
     async def _serve(self, ns: str | None, addr: str, port: int, handler: Any) -> None:
         sock = _listen(ns, addr, port)
@@ -210,7 +194,11 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        try:
+            await self.start()
+        except OSError as exc:  # a listener or the packet queue: the censor would not be in force
+            print(f"failed: {exc}", flush=True)
+            raise
         print("ready", flush=True)
         await stop.wait()
         for s in self.servers:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.util
 import json
 import os
 import select
@@ -29,11 +28,14 @@ from censorwatch.lab.censor import compile_rules
 from censorwatch.lab.certs import CertStore
 from censorwatch.lab.errors import LabError, require_root
 from censorwatch.lab.pool import POOL
-from censorwatch.lab.scenario import Rule, Scenario, ZoneChanges
+from censorwatch.lab.scenario import Rule, Scenario, TimelineEntry, ZoneChanges
 from censorwatch.lab.topology import Topology, new_run_id
 from censorwatch.lab.world import CONTROL_NAMES, DEFAULT_WORLD, World
 
-READY_TIMEOUT = 15.0
+#: how long a server may take to say it is ready. A server that dies is noticed at once; a slow one
+#: is waited for, because on a loaded machine start-up is slow, not broken.
+READY_TIMEOUT = 120.0
+RELOAD_TIMEOUT = 60.0
 #: what each server imports before it is needed (see pool.py)
 CONTROL_PRELOAD = "censorwatch.cli.control,censorwatch.control.serve"  # only the control command
 DAEMON_PRELOAD = "censorwatch.lab.daemon"
@@ -93,6 +95,9 @@ class LabInstance:
         self.compiled: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.generation = 0  # of config.json; the daemon acknowledges each reload with it
+        self._lines: dict[int, _Lines] = {}  # stdout of the servers, by pid
+        self._installed: dict[int, str] = {}  # the censor chains in force, by network index
+        self._apply_lock = threading.Lock()  # one rule change at a time: each waits for its own reload
         self._up = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -116,12 +121,11 @@ class LabInstance:
             starts: list[tuple[subprocess.Popen[str], list[str], str]] = []
             self.daemon = POOL.take(DAEMON_PRELOAD)
             starts.append((self.daemon, ["censorwatch.lab.daemon", str(self.topo.state_dir)], "daemon"))
-            if self.want_control and importlib.util.find_spec("censorwatch.control") is not None:
+            if self.want_control:
                 self.control = POOL.take(CONTROL_PRELOAD)
                 starts.append((self.control, self._control_argv(), "control"))
-            if importlib.util.find_spec("censorwatch.lab.vpn_servers") is not None:
-                self.vpn = POOL.take(VPN_PRELOAD)
-                starts.append((self.vpn, ["censorwatch.lab.vpn_servers", "--lab-defaults"], "vpn"))
+            self.vpn = POOL.take(VPN_PRELOAD)
+            starts.append((self.vpn, ["censorwatch.lab.vpn_servers", "--lab-defaults"], "vpn"))
             self.certs.ensure()
             self.topo.build(self.world)
             self._compile_all()
@@ -179,21 +183,15 @@ class LabInstance:
     # -- processes ----------------------------------------------------------------------------------------
     def _wait_ready(self, p: subprocess.Popen[str], what: str, log_name: str = "daemon",
                     expect: str = "ready", timeout: float = READY_TIMEOUT) -> None:
-        assert p.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([p.stdout], [], [], 0.1)
-            if r:
-                line = p.stdout.readline()
-                if line.strip() == expect:
-                    return
-                if not line:
-                    break
-            elif p.poll() is not None:
-                break
+        """Wait for the line ``expect`` on ``p``'s stdout; a line ``failed: REASON`` is an error."""
+        lines = self._lines.setdefault(p.pid, _Lines(p))
+        line = lines.wait_for(expect, timeout)
+        if line == expect:
+            return
         log = self.topo.state_dir / f"{log_name}.log"
         tail = log.read_text()[-2000:] if log.exists() else ""
-        raise LabError(f"{what}: no {expect!r} within {timeout:.0f}s (exit {p.poll()}): {tail}")
+        said = f"{line}; " if line else f"no {expect!r} within {timeout:.0f}s (exit {p.poll()}): "
+        raise LabError(f"{what}: {said}{tail}")
 
     def _control_argv(self) -> list[str]:
         self.certs.ensure()
@@ -228,9 +226,17 @@ class LabInstance:
 
     # -- rules --------------------------------------------------------------------------------------------
     def _compile_all(self) -> None:
+        """Compile every network's rules and install those that changed. The first time the whole
+        ruleset; after that only the censor's own chains (CW, CWNAT): replacing whole tables would
+        take their base chains' hooks away for a moment, and the kernel drops every packet waiting
+        in NFQUEUE when its hook goes (an unrelated datagram lost on a rule change)."""
         for n, name in enumerate(self.topo.networks):
             c = compile_rules(self.censor[name], self.world, n, self.topo.isp_if(n)[1])
-            netns.iptables_restore(self.topo.censor(n), c.iptables)
+            if n not in self._installed:
+                netns.iptables_restore(self.topo.censor(n), c.iptables)
+            elif self._installed[n] != c.chains:
+                netns.iptables_restore(self.topo.censor(n), c.chains, noflush=True)
+            self._installed[n] = c.chains
             self.compiled[name] = c
 
     def _write_config(self) -> None:
@@ -242,7 +248,7 @@ class LabInstance:
             "everywhere": _zc(self.everywhere),
             "networks": [
                 {"index": n, "name": name, "censor_ns": self.topo.censor(n), "resolver": _zc(self.resolver[name]),
-                 "proxy_rules": self.compiled[name].proxy_rules, "spoof": self.compiled[name].spoof}
+                 "proxy_rules": self.compiled[name].proxy_rules}
                 for n, name in enumerate(self.topo.networks)
             ],
         }
@@ -253,23 +259,32 @@ class LabInstance:
     def apply(self, network: str | None, censor: tuple[Rule, ...] | None = None,
               resolver: ZoneChanges | None = None) -> None:
         """Change the rules of one network (None: every network) while the world runs."""
-        targets = self.topo.networks if network is None else [network]
-        for name in targets:
-            if censor is not None:
-                self.censor[name] = censor
-            if resolver is not None:
-                self.resolver[name] = resolver
-        self._compile_all()
-        self._write_config()
-        if self.daemon is not None and self.daemon.poll() is None:
+        self.apply_step([TimelineEntry(0.0, network, censor, resolver)])
+
+    def apply_step(self, entries: list[TimelineEntry]) -> None:
+        """Apply several changes (in order; a later one wins) as one step. When it returns the step is
+        in force: the kernel's rules are installed and the daemon has acknowledged the new
+        configuration (its proxy, packet judge and resolvers use it from their next decision)."""
+        with self._apply_lock:
+            if self.daemon is None or self.daemon.poll() is not None:
+                raise LabError("the world daemon is not running: rules cannot change")
+            for e in entries:
+                for name in self.topo.networks if e.network is None else [e.network]:
+                    if e.censor is not None:
+                        self.censor[name] = e.censor
+                    if e.resolver is not None:
+                        self.resolver[name] = e.resolver
+            self._compile_all()
+            self._write_config()
             os.killpg(self.daemon.pid, signal.SIGHUP)
-            self._wait_ready(self.daemon, "world daemon reload", expect=f"reloaded {self.generation}", timeout=10)
+            self._wait_ready(self.daemon, "world daemon reload", expect=f"reloaded {self.generation}",
+                             timeout=RELOAD_TIMEOUT)
 
     def apply_timeline(self, until: float) -> None:
-        """Apply every timeline entry with ``at <= until`` (virtual time: no waiting)."""
-        for e in self.scenario.timeline:
-            if e.at <= until:
-                self.apply(e.network, e.censor, e.resolver)
+        """Apply every timeline entry with ``at <= until`` as one step (virtual time: no waiting)."""
+        due = [e for e in self.scenario.timeline if e.at <= until]
+        if due:
+            self.apply_step(due)
 
     # -- using it -----------------------------------------------------------------------------------------
     def ns_of(self, network: str) -> str:
@@ -301,3 +316,34 @@ LAB_RESOLVER_ASN = 64553
 
 def _zc(z: ZoneChanges) -> dict[str, Any]:
     return {"remove": list(z.remove), "add": {k: list(v) for k, v in z.add.items()}}
+
+
+class _Lines:
+    """The lines a server writes to stdout, read from the pipe's descriptor (not through a buffered
+    file object, whose buffer ``select`` cannot see: two lines arriving together would leave the
+    second unseen until the timeout)."""
+
+    def __init__(self, p: subprocess.Popen[str]) -> None:
+        assert p.stdout is not None
+        self.p, self.fd, self.buf = p, p.stdout.fileno(), b""
+
+    def wait_for(self, expect: str, timeout: float) -> str | None:
+        """Lines up to ``expect`` or one starting with ``failed``; that line, or None on EOF/timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self.buf:
+                raw, self.buf = self.buf.split(b"\n", 1)
+                line = raw.decode(errors="replace").strip()
+                if line == expect or line.startswith("failed"):
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.fd], [], [], min(left, 0.5))
+            if r:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    return None
+                self.buf += chunk
+            elif self.p.poll() is not None:
+                return None

@@ -97,7 +97,8 @@ def write_sysctl(ns: str, key: str, value: str) -> None:
         f.write(value)
 
 
-def iptables_restore(ns: str, rules: str) -> None:
-    """Replace the iptables rules of ``ns`` atomically (the children of a setns'd thread inherit it)."""
+def iptables_restore(ns: str, rules: str, *, noflush: bool = False) -> None:
+    """Replace the iptables rules of ``ns`` atomically (the children of a setns'd thread inherit it).
+    ``noflush``: replace only the chains ``rules`` names (the base chains keep their hooks)."""
     with netns(ns):
-        run(["iptables-restore", "-w", "5"], input=rules)
+        run(["iptables-restore", "-w", "5", *(["--noflush"] if noflush else [])], input=rules)

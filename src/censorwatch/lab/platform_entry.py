@@ -19,22 +19,23 @@ Reads one JSON request on stdin, prints one measurement per line (or ``{"error":
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from censorwatch.lab import vpn_servers
+from censorwatch.lab import vpn_servers, world
+from censorwatch.lab.entries import PLATFORM_TESTS
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import ProbeConfig, build_context, dns, throughput, vpn
 from censorwatch.probe import platforms as catalogue
 from censorwatch.probe.circumvention import endpoints
-from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.platforms import experiment
 from censorwatch.probe.trace import Trace
 
-TESTS = ("platform", "wireguard", "openvpn", "tor", "throughput")
+TESTS = PLATFORM_TESTS
 #: Telegram's data centres as the catalogue lists them (OONI ts-020), in the lab's TELEGRAM_DCS order.
 TELEGRAM_REAL = ("149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.167.91", "149.154.171.5",
                  "95.161.76.100")
@@ -72,8 +73,7 @@ async def measure(req: dict[str, Any]) -> list[dict[str, Any]]:
     unknown = [n for n in names if n not in cat]
     if unknown:
         raise ValueError(f"probe.input: unknown platform {unknown[0]!r} (known: {', '.join(cat)}, all)")
-    # the lab world (lab area) serves Telegram's data centres at its own addresses, in the same order
-    world = importlib.import_module("censorwatch.lab.world")
+    # the lab world serves Telegram's data centres at its own addresses, in the same order
     amap = dict(zip(TELEGRAM_REAL, world.TELEGRAM_DCS, strict=True))
     deadline = float(req.get("url_deadline", 60.0))  # per endpoint, as for web_connectivity's URLs
     return [await experiment.run(cat[n], ctx, endpoint_deadline=deadline, address_map=amap) for n in names]

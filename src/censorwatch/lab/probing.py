@@ -4,24 +4,22 @@ resolv.conf, routes and censor) and classifying what it measured."""
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import json
 import os
 import signal
 import subprocess
 from typing import Any
 
+from censorwatch import analysis
 from censorwatch.lab import addresses as A
+from censorwatch.lab.entries import PLATFORM_ENTRY, PLATFORM_TESTS, PROBE_ENTRY, SUPPORTED_TESTS
 from censorwatch.lab.errors import LabError
 from censorwatch.lab.instance import CONTROL_URL, LabInstance
 from censorwatch.lab.pool import POOL
+from censorwatch.model.measurement import Measurement
 
-#: tests whose entry lives in lab/probe_entry.py; others go to lab/platform_entry.py (issue 8) if installed
-SUPPORTED_TESTS = ("web_connectivity",)
-PLATFORM_ENTRY = "censorwatch.lab.platform_entry"
 PROBE_TIMEOUT = 120.0
-PROBE_PRELOAD = "censorwatch.lab.probe_entry,censorwatch.probe"
+PROBE_PRELOAD = f"{PROBE_ENTRY},censorwatch.probe"
 
 
 def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0,
@@ -32,17 +30,10 @@ def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline:
     return {**(submit or {}),
         "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
         "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
-        "cc": net.cc, "asn": net.asn, "url_deadline": url_deadline,
+        "cc": net.cc, "asn": net.asn, "network_name": net.name, "url_deadline": url_deadline,
         # the namespace's /etc/resolv.conf says the same; explicit because nsrun does not remount /etc
         "system_resolver": f"{A.isp_resolver(lab.topo.index(network))}:53",
     }
-
-
-def platform_tests() -> tuple[str, ...]:
-    """Tests ``censorwatch.lab.platform_entry`` runs (platform, VPN, throughput), () when absent."""
-    if importlib.util.find_spec(PLATFORM_ENTRY) is None:
-        return ()
-    return tuple(getattr(importlib.import_module(PLATFORM_ENTRY), "TESTS", ()))
 
 
 def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
@@ -52,12 +43,12 @@ def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
     ``submit``: see ``probe_request``."""
     req = probe_request(lab, network, urls, url_deadline, submit)
     if test in SUPPORTED_TESTS:
-        entry, preload = "censorwatch.lab.probe_entry", PROBE_PRELOAD
-    elif test in platform_tests():
+        entry, preload = PROBE_ENTRY, PROBE_PRELOAD
+    elif test in PLATFORM_TESTS:
         entry, preload = PLATFORM_ENTRY, f"{PLATFORM_ENTRY},censorwatch.probe"
         req.update({"test": test, "input": urls[0] if urls else None})
     else:
-        known = ", ".join((*SUPPORTED_TESTS, *platform_tests()))
+        known = ", ".join((*SUPPORTED_TESTS, *PLATFORM_TESTS))
         raise LabError(f"probe test {test!r} cannot run in the lab (supported: {known})")
     proc = POOL.take(preload)
     go = {"ns": lab.ns_of(network), "argv": [entry], "log": str(lab.topo.state_dir / f"probe-{network}.log")}
@@ -79,10 +70,4 @@ def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
 
 
 def classify(measurement: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from censorwatch.analysis import classify as _classify
-    except ImportError as exc:
-        return {"error": f"censorwatch.analysis.classify is not available: {exc}"}
-    from censorwatch.model.measurement import Measurement
-
-    return _classify(Measurement.from_raw(measurement, source="lab")).to_dict()
+    return analysis.classify(Measurement.from_raw(measurement, source="lab")).to_dict()

@@ -1,5 +1,5 @@
-"""The censor's user-space half: a transparent proxy for close/blockpage/throttle/protocol rules, the
-DNS spoofer, and the ISP's own transparent proxy (``@isp_proxy``).
+"""The censor's user-space half for TCP: a transparent proxy for close/blockpage/throttle/protocol rules,
+and the ISP's own transparent proxy (``@isp_proxy``). (UDP is judged per packet in ``nfqueue.py``.)
 
 Connections arrive by iptables REDIRECT; SO_ORIGINAL_DST gives the real destination. The proxy connects
 upstream first (an unreachable server stays unreachable: refused -> RST, silent -> silence), reads
@@ -168,12 +168,35 @@ async def splice(cr: asyncio.StreamReader, cw: asyncio.StreamWriter, ur: asyncio
         tg.create_task(pipe(ur, cw, shaper))
 
 
+_HTTP_METHODS = (b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"PATCH", b"TRACE")
+FIRST_BYTES_MAX = 64 * 1024
+
+
+def opening_complete(data: bytes) -> bool:
+    """Whether ``data`` holds the whole opening a rule can match on: a TLS record (a ClientHello that
+    arrived in several segments is waited for), an HTTP request head; any other bytes at once."""
+    if not data:
+        return False
+    if data[0] == 0x16:
+        return len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[3:5], "big")
+    word = data.split(b" ", 1)[0]
+    if any(m.startswith(word) for m in _HTTP_METHODS) and (b" " in data or len(data) < 8):
+        return b"\r\n\r\n" in data
+    return True
+
+
 async def _first_bytes(reader: asyncio.StreamReader) -> bytes:
-    try:
+    """The client's opening bytes (see ``opening_complete``); b"" when it sends nothing for
+    FIRST_BYTES_TIMEOUT (a server-speaks-first protocol)."""
+    data = b""
+    with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(FIRST_BYTES_TIMEOUT):
-            return await reader.read(CHUNK)
-    except TimeoutError:
-        return b""  # a server-speaks-first protocol
+            while not opening_complete(data) and len(data) < FIRST_BYTES_MAX:
+                chunk = await reader.read(CHUNK)
+                if not chunk:
+                    break
+                data += chunk
+    return data
 
 
 class CensorProxy:
@@ -183,6 +206,10 @@ class CensorProxy:
         self.ns = ns
         self.rules = rules
         self.rng = random.Random(seed)
+
+    def current_rules(self) -> list[dict[str, Any]]:
+        """The rules in force now (the packet judge of the same namespace reads them too)."""
+        return self.rules
 
     async def handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         try:

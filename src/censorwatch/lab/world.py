@@ -121,7 +121,7 @@ DEFAULT_HOSTS: Final[tuple[Host, ...]] = (
     _h("198.18.4.42", "cdn.signal.org", "cdn2.signal.org", "cdn3.signal.org", title="Signal CDN", as_number=16509),
     _h("198.18.4.43", "sfu.voip.signal.org", "updates.signal.org", title="Signal", as_number=16509),
     _h(A.BENCH, f"*.{BENCH_ZONE}", kind="bench", title="bench"),
-    # circumvention servers (issue 8: censorwatch.lab.vpn_servers serves them when installed)
+    # circumvention servers (lab/vpn_servers.py serves them)
     _h("198.18.5.1", "wireguard.lab.censorwatch.test", kind="vpn", http=False, https=False),
     _h("198.18.5.2", "openvpn.lab.censorwatch.test", kind="vpn", http=False, https=False),
     _h("198.18.5.3", "tor-relay.lab.censorwatch.test", kind="vpn", http=False, https=False),

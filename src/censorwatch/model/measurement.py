@@ -29,7 +29,8 @@ class InvalidMeasurement(ValueError):
 
 def parse_time(v: Any) -> datetime | None:
     """OONI times: ``YYYY-MM-DD hh:mm:ss`` (UTC), also ISO 8601 with ``T``/``Z``/fractions, and the
-    YAML era's seconds since the epoch (``start_time: 1441320103.0``)."""
+    YAML era's seconds since the epoch (``start_time: 1441320103.0``); None for anything else,
+    including times that fall outside years 1-9999 in UTC (``0001-01-01 00:00:00+01:00``)."""
     if isinstance(v, int | float) and not isinstance(v, bool):
         try:
             return datetime.fromtimestamp(v, UTC) if v > 0 else None
@@ -42,11 +43,11 @@ def parse_time(v: Any) -> datetime | None:
         s = s[:-1]
     try:
         dt = datetime.fromisoformat(s)
-    except ValueError:
+        if dt.tzinfo is None:
+            return dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or outside years 1-9999 once in UTC
         return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -171,7 +172,8 @@ class Measurement:
         if start is None:
             start = parse_time(obj.get("test_start_time")) or parse_time(obj.get("start_time"))
         if start is None:
-            raise InvalidMeasurement("missing or unparseable 'measurement_start_time'")
+            raise InvalidMeasurement("missing or unparseable 'measurement_start_time' "
+                                     "(YYYY-MM-DD hh:mm:ss UTC, years 1-9999)")
         tk = legacy.entry_test_keys(obj)
         if tk is not None and not isinstance(tk, dict):
             raise InvalidMeasurement(f"'test_keys' must be an object or null, got {type(tk).__name__}")

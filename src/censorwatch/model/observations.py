@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from censorwatch.model import failures
+from censorwatch.model.columns import Column
 
 
 def _str(v: Any) -> str | None:
@@ -42,6 +44,24 @@ def _int(v: Any) -> int | None:
     if isinstance(v, str) and v.strip().lstrip("-").isdigit():
         return int(v)
     return None
+
+
+_FAILURES: dict[str, str | None] = {}
+_MISS = object()
+
+
+def _failure(v: Any) -> str | None:
+    """``failures.normalize`` with a cache: a few dozen distinct strings cover the whole archive."""
+    if v is None:
+        return None
+    if type(v) is str:
+        hit = _FAILURES.get(v, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        if len(_FAILURES) < 10_000:
+            _FAILURES[v] = failures.normalize(v)
+            return _FAILURES[v]
+    return failures.normalize(v)
 
 
 def decode_body(raw: Any) -> tuple[str | None, int | None]:
@@ -78,6 +98,45 @@ def decode_text(raw: Any) -> str | None:
     return text if text is not None else str(raw)
 
 
+_TAGS: dict[str, tuple[int | None, bool | None]] = {}
+
+
+def parse_tags(raw: Any) -> tuple[int | None, bool | None]:
+    """``(depth, fetch_body)`` from OONI's step tags (``depth=1``, ``fetch_body=true``); None when absent.
+
+    Web Connectivity 0.5 tags each step with the redirect depth it belongs to (0 = the URL itself) and
+    whether the connection was meant to fetch the page (``fetch_body=false``: a connectivity check).
+    A few dozen distinct tag lists cover a corpus: each is read once.
+    """
+    if type(raw) is not list or not raw:
+        return None, None
+    try:
+        key = "\x1f".join(raw)
+    except TypeError:  # a tag that is not a string
+        return _read_tags(raw)
+    hit = _TAGS.get(key)
+    if hit is None:
+        hit = _read_tags(raw)
+        if len(_TAGS) < 4096:
+            _TAGS[key] = hit
+    return hit
+
+
+def _read_tags(raw: list[Any]) -> tuple[int | None, bool | None]:
+    depth: int | None = None
+    fetch: bool | None = None
+    for tag in raw:
+        if type(tag) is not str:
+            continue
+        if tag.startswith("depth="):
+            value = tag[6:]
+            if value.isdigit():
+                depth = int(value)
+        elif tag.startswith("fetch_body="):
+            fetch = tag == "fetch_body=true"
+    return depth, fetch
+
+
 @dataclass(slots=True)
 class DNSAnswer:
     answer_type: str | None = None
@@ -104,9 +163,9 @@ class DNSAnswer:
             ipv4=v4 if v4 is None or type(v4) is str else str(v4),
             ipv6=v6 if v6 is None or type(v6) is str else str(v6),
             hostname=host if host is None or type(host) is str else str(host),
-            asn=asn if type(asn) is int else _int(asn),
+            asn=asn if asn is None or type(asn) is int else _int(asn),
             as_org_name=org if org is None or type(org) is str else str(org),
-            ttl=ttl if type(ttl) is int else _int(ttl),
+            ttl=ttl if ttl is None or type(ttl) is int else _int(ttl),
         )
 
 
@@ -123,6 +182,7 @@ class DNSQuery:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -141,19 +201,23 @@ class DNSQuery:
                 ans = parse(a)
                 if ans is not None:
                     answers.append(ans)
-        failure, t0, t = g("failure"), g("t0"), g("t")
+        failure, t0, t, tags = g("failure"), g("t0"), g("t"), g("tags")
+        host, qtype, engine, resolver = (g("hostname"), g("query_type"), g("engine"),
+                                         g("resolver_address") or g("resolver_hostname"))
+        rcode, raw, tid = g("rcode"), g("raw_response"), g("transaction_id")
         return cls(
-            hostname=_str(g("hostname")),
-            query_type=_str(g("query_type")),
-            engine=_str(g("engine")),
-            resolver_address=_str(g("resolver_address") or g("resolver_hostname")),
-            failure=None if failure is None else failures.normalize(failure),
+            hostname=host if host is None or type(host) is str else str(host),
+            query_type=qtype if qtype is None or type(qtype) is str else str(qtype),
+            engine=engine if engine is None or type(engine) is str else str(engine),
+            resolver_address=resolver if resolver is None or type(resolver) is str else str(resolver),
+            failure=None if failure is None else _failure(failure),
             answers=answers,
-            rcode=_int(g("rcode")),
-            raw_response=_str(g("raw_response")),
+            rcode=rcode if rcode is None or type(rcode) is int else _int(rcode),
+            raw_response=raw if raw is None or type(raw) is str else str(raw),
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
-            transaction_id=_int(g("transaction_id")),
+            transaction_id=tid if tid is None or type(tid) is int else _int(tid),
+            depth=parse_tags(tags)[0] if tags else None,
         )
 
 
@@ -166,6 +230,8 @@ class TCPConnect:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
+    fetch_body: bool | None = None
 
     @property
     def endpoint(self) -> str:
@@ -183,16 +249,18 @@ class TCPConnect:
         success = False
         if type(status) is dict:
             f = status.get("failure")
-            failure = None if f is None else failures.normalize(f)
+            failure = None if f is None else _failure(f)
             s = status.get("success")
             success = bool(s) if s is not None else failure is None
         else:
             f = g("failure")
-            failure = None if f is None else failures.normalize(f)
+            failure = None if f is None else _failure(f)
             success = failure is None
         if failure is not None:
             success = False
         ip, port, t0, t, tid = g("ip"), g("port"), g("t0"), g("t"), g("transaction_id")
+        tags = g("tags")
+        depth, fetch = parse_tags(tags) if tags else (None, None)
         return cls(
             ip=ip if ip is None or type(ip) is str else str(ip),
             port=port if type(port) is int else _int(port),
@@ -201,6 +269,8 @@ class TCPConnect:
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
             transaction_id=tid if type(tid) is int else _int(tid),
+            depth=depth,
+            fetch_body=fetch,
         )
 
 
@@ -217,48 +287,60 @@ class TLSHandshake:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
 
     @classmethod
     def from_raw(cls, d: Any) -> TLSHandshake | None:
         if not isinstance(d, dict):
             return None
         certs: list[str] = []
-        pc = d.get("peer_certificates")
-        if isinstance(pc, list):
+        g = d.get
+        pc = g("peer_certificates")
+        if type(pc) is list:
             for c in pc:
-                if isinstance(c, dict) and isinstance(c.get("data"), str):
-                    certs.append(c["data"])
-                elif isinstance(c, str):
+                if type(c) is dict:
+                    data = c.get("data")
+                    if type(data) is str:
+                        certs.append(data)
+                elif type(c) is str:
                     certs.append(c)
+        addr, sni, f, ver, suite, alpn = (g("address"), g("server_name"), g("failure"), g("tls_version"),
+                                          g("cipher_suite"), g("negotiated_protocol"))
+        t0, t, tid, tags = g("t0"), g("t"), g("transaction_id"), g("tags")
         return cls(
-            address=_str(d.get("address")),
-            server_name=_str(d.get("server_name")),
-            failure=failures.normalize(d.get("failure")),
-            tls_version=_str(d.get("tls_version")),
-            cipher_suite=_str(d.get("cipher_suite")),
-            negotiated_protocol=_str(d.get("negotiated_protocol")),
+            address=addr if addr is None or type(addr) is str else str(addr),
+            server_name=sni if sni is None or type(sni) is str else str(sni),
+            failure=None if f is None else _failure(f),
+            tls_version=ver if ver is None or type(ver) is str else str(ver),
+            cipher_suite=suite if suite is None or type(suite) is str else str(suite),
+            negotiated_protocol=alpn if alpn is None or type(alpn) is str else str(alpn),
             peer_certificates=certs,
-            no_tls_verify=bool(d.get("no_tls_verify")),
-            t0=_float(d.get("t0")),
-            t=_float(d.get("t")),
-            transaction_id=_int(d.get("transaction_id")),
+            no_tls_verify=bool(g("no_tls_verify")),
+            t0=t0 if type(t0) is float else _float(t0),
+            t=t if type(t) is float else _float(t),
+            transaction_id=tid if tid is None or type(tid) is int else _int(tid),
+            depth=parse_tags(tags)[0] if tags else None,
         )
 
 
 def _headers(raw_headers: Any, raw_list: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Headers as a case-preserving dict and an ordered list; values flattened to text."""
     hlist: list[tuple[str, str]] = []
-    if isinstance(raw_list, list):
+    if type(raw_list) is list:
         for item in raw_list:
             if isinstance(item, list | tuple) and len(item) == 2:
-                k, v = decode_text(item[0]), decode_text(item[1])
+                k, v = item
+                if type(k) is not str:
+                    k = decode_text(k)
+                if type(v) is not str:
+                    v = decode_text(v)
                 if k is not None:
                     hlist.append((k, v or ""))
     hdict: dict[str, str] = {}
-    if isinstance(raw_headers, dict):
+    if type(raw_headers) is dict:
         for k, v in raw_headers.items():
-            text = decode_text(v)
-            hdict[str(k)] = text if text is not None else ""
+            text = v if type(v) is str else decode_text(v)
+            hdict[k if type(k) is str else str(k)] = text if text is not None else ""
     elif hlist:
         for k, v in hlist:
             hdict.setdefault(k, v)
@@ -273,8 +355,24 @@ class HTTPResponse:
     headers: dict[str, str] = field(default_factory=dict)
     headers_list: list[tuple[str, str]] = field(default_factory=list)
     body: str | None = None
-    body_length: int | None = None
     body_is_truncated: bool = False
+    #: the body's length in bytes when the recorded form gave it (base64); else counted from ``body``
+    byte_length: int | None = None
+
+    @property
+    def body_length(self) -> int | None:
+        """The body's exact length in bytes, counted only when asked (most bodies never are)."""
+        if self.byte_length is not None:
+            return self.byte_length
+        b = self.body
+        if b is None:
+            return None
+        if b.isascii():
+            return len(b)
+        try:
+            return len(b.encode("utf-8", "surrogatepass"))
+        except UnicodeEncodeError:  # pragma: no cover - lone surrogates from odd JSON
+            return len(b)
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -287,15 +385,22 @@ class HTTPResponse:
     def from_raw(cls, d: Any) -> HTTPResponse | None:
         if not isinstance(d, dict):
             return None
-        body, blen = decode_body(d.get("body"))
-        headers, hlist = _headers(d.get("headers"), d.get("headers_list"))
+        g = d.get
+        raw, code = g("body"), g("code")
+        body: str | None
+        blen: int | None
+        if type(raw) is str:  # the common case: the text is the body, its byte length is counted later
+            body, blen = raw, None
+        else:
+            body, blen = decode_body(raw)
+        headers, hlist = _headers(g("headers"), g("headers_list"))
         return cls(
-            code=_int(d.get("code")),
+            code=code if code is None or type(code) is int else _int(code),
             headers=headers,
             headers_list=hlist,
             body=body,
-            body_length=blen,
-            body_is_truncated=bool(d.get("body_is_truncated")),
+            byte_length=blen,
+            body_is_truncated=bool(g("body_is_truncated")),
         )
 
 
@@ -308,6 +413,9 @@ class HTTPRequest:
     t0: float | None = None
     t: float | None = None
     transaction_id: int | None = None
+    depth: int | None = None
+    #: the ``ip:port`` the request was sent to, when recorded
+    address: str | None = None
     #: the request's headers as recorded (``headers`` flattens them on demand: no rule reads them)
     raw_headers: Any = None
     raw_headers_list: Any = None
@@ -324,15 +432,18 @@ class HTTPRequest:
         req = g("request")
         if type(req) is not dict:
             req = {}
-        f, t0, t = g("failure"), g("t0"), g("t")
+        f, t0, t, address, tags, tid = g("failure"), g("t0"), g("t"), g("address"), g("tags"), g("transaction_id")
+        url, method = req.get("url"), req.get("method")
         return cls(
-            url=_str(req.get("url")),
-            method=_str(req.get("method")),
-            failure=None if f is None else failures.normalize(f),
+            url=url if url is None or type(url) is str else str(url),
+            method=method if method is None or type(method) is str else str(method),
+            failure=None if f is None else _failure(f),
             response=HTTPResponse.from_raw(g("response")),
             t0=t0 if type(t0) is float else _float(t0),
             t=t if type(t) is float else _float(t),
-            transaction_id=_int(g("transaction_id")),
+            transaction_id=tid if tid is None or type(tid) is int else _int(tid),
+            depth=parse_tags(tags)[0] if tags else None,
+            address=address if address is None or type(address) is str else str(address),
             raw_headers=req.get("headers"),
             raw_headers_list=req.get("headers_list"),
         )
@@ -402,3 +513,129 @@ class Observations:
                 _parse_list(tk.get("network_events"), NetworkEvent.from_raw) if with_events else []
             ),
         )
+
+
+# -- the flat observation row ---------------------------------------------------------------------
+# One flat row per network step (OONI pipeline style), cut straight from the raw ``test_keys`` without
+# building the typed objects above: the typed view is what ``analysis`` reads, the flat view is what
+# SQL reads. ``OBSERVATION_ROW`` is the one definition of the row: ``flat_rows`` fills its columns in
+# this order, ``store/rows.py`` derives the Arrow schema and ``store/schema.py`` the SQL table.
+
+OBSERVATION_ROW: tuple[Column, ...] = (
+    Column("measurement_uid", "str", nullable=False),
+    Column("kind", "str", nullable=False, doc="dns | tcp | tls | http | event"),
+    Column("idx", "int32", nullable=False, doc="position in its list of test_keys"),
+    Column("hostname", "str"),
+    Column("query_type", "str"),
+    Column("engine", "str", doc="dns: the resolver (getaddrinfo, udp, doh, ...); event: the protocol"),
+    Column("resolver", "str"),
+    Column("ip", "str"),
+    Column("port", "int32"),
+    Column("server_name", "str"),
+    Column("url", "str"),
+    Column("status_code", "int32"),
+    Column("body_length", "int64"),
+    Column("answers", "str[]"),
+    Column("operation", "str"),
+    Column("num_bytes", "int64"),
+    Column("failure", "str", doc="canonical failure string, NULL on success"),
+    Column("t0", "float64"),
+    Column("t", "float64"),
+)
+
+def split_address(address: Any) -> tuple[str | None, int | None]:
+    """``"1.2.3.4:443"`` / ``"[::1]:443"`` -> ``(ip, port)``; anything else -> ``(text, None)``."""
+    if type(address) is not str:
+        return None, None
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:  # a bare IPv6 address, no port
+        return address, None
+    if port.isdigit() and len(port) <= 5:
+        return host, int(port)
+    return address, None
+
+
+def _body_bytes(body: Any) -> int | None:
+    if isinstance(body, str):
+        return len(body.encode("utf-8", "surrogatepass")) if not body.isascii() else len(body)
+    if isinstance(body, dict):
+        data = body.get("data")
+        if not isinstance(data, str):
+            return None
+        if body.get("format") == "base64":
+            n = len(data)
+            return n * 3 // 4 - (2 if data.endswith("==") else 1 if data.endswith("=") else 0)
+        return len(data.encode("utf-8", "surrogatepass"))
+    return None
+
+
+def _answer_values(raw: Any) -> list[str] | None:
+    if not isinstance(raw, list):
+        return None
+    out: list[str] = []
+    for a in raw:
+        if isinstance(a, dict):
+            v = a.get("ipv4") or a.get("ipv6") or a.get("hostname")
+            if isinstance(v, str):
+                out.append(v)
+    return out
+
+
+def flat_rows(uid: str, tk: dict[str, Any], add: Callable[[tuple[Any, ...]], None]) -> None:
+    """``add`` one tuple per network step recorded in ``tk``, in ``OBSERVATION_ROW`` order.
+
+    Values are taken as recorded (the store coerces a column only when a value does not fit its type);
+    failures are normalised.
+    """
+    norm = _failure
+    items = tk.get("queries")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                add((uid, "dns", idx, g("hostname"), g("query_type"), g("engine"),
+                     g("resolver_address") or g("resolver_hostname"), None, None, None, None, None, None,
+                     _answer_values(g("answers")), None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("tcp_connect")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                status = g("status")
+                failure = status.get("failure") if type(status) is dict else g("failure")
+                add((uid, "tcp", idx, None, None, None, None, g("ip"), g("port"), None, None, None, None,
+                     None, None, None, norm(failure), g("t0"), g("t")))
+    items = tk.get("tls_handshakes")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                ip, port = split_address(g("address"))
+                add((uid, "tls", idx, None, None, None, None, ip, port, g("server_name"), None, None, None,
+                     None, None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("requests")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                req = g("request")
+                resp = g("response")
+                code = blen = None
+                if type(resp) is dict:
+                    code = resp.get("code")
+                    blen = _body_bytes(resp.get("body"))
+                add((uid, "http", idx, None, None, None, None, None, None, None,
+                     req.get("url") if type(req) is dict else None, code, blen,
+                     None, None, None, norm(g("failure")), g("t0"), g("t")))
+    items = tk.get("network_events")
+    if type(items) is list:
+        for idx, d in enumerate(items):
+            if type(d) is dict:
+                g = d.get
+                ip, port = split_address(g("address"))
+                add((uid, "event", idx, None, None, g("proto"), None, ip, port, None, None, None, None,
+                     None, g("operation"), g("num_bytes"), norm(g("failure")), g("t0"), g("t")))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
+from censorwatch.model.columns import Column
+
 Status = Literal["ok", "anomaly", "confirmed", "down", "failure", "measured"]
 #: ``measured``: a test that does not measure censorship (speed tests such as ndt and dash; network
 #: diagnostics such as portfiltering, ddr, tlsmiddlebox) ran; ``details`` carries its figures. It is
@@ -56,9 +58,12 @@ class Verdict:
     status: Status
     method: str | None
     rule: str
+    #: the stamp of the family of rules that decided (``family/version``)
     rules_version: str
     explanation: str
     fingerprint: Fingerprint | None = None
+    #: the identity of the fingerprint set the rules read (None for families that read none)
+    fingerprints: str | None = None
     # OONI-compatible
     blocking: Blocking = None
     accessible: bool | None = None
@@ -74,3 +79,33 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return d
+
+
+#: The stored verdict row, in column order: the one definition ``store/rows.py`` (Arrow) and
+#: ``store/schema.py`` (SQL) derive the ``verdicts`` table from; ``RowBatch.add_verdict`` fills it.
+VERDICT_ROW: tuple[Column, ...] = (
+    Column("measurement_uid", "str", nullable=False),
+    Column("rules_version", "str", nullable=False, doc="the stamp of the family of rules that decided"),
+    Column("status", "str", nullable=False),
+    Column("method", "str"),
+    Column("rule", "str", nullable=False),
+    Column("explanation", "str"),
+    Column("fingerprint_id", "str"),
+    Column("fingerprint_scope", "str"),
+    Column("blocking", "str", doc="'false' | 'dns' | 'tcp_ip' | 'http-failure' | 'http-diff' | NULL"),
+    Column("accessible", "bool"),
+    Column("dns_consistency", "str"),
+    Column("body_length_match", "bool"),
+    Column("body_proportion", "float64"),
+    Column("status_code_match", "bool"),
+    Column("headers_match", "bool"),
+    Column("title_match", "bool"),
+    Column("test_name", "str", nullable=False),
+    Column("probe_cc", "str", nullable=False),
+    Column("probe_asn", "str", nullable=False),
+    Column("input", "str"),
+    Column("domain", "str"),
+    Column("measurement_start_time", "timestamp", nullable=False),
+    Column("details", "json"),
+    Column("fingerprints", "str", doc="the fingerprint set the rules read (NULL: the family reads none)"),
+)

@@ -28,8 +28,10 @@ import duckdb
 import httpx
 import orjson
 
+from censorwatch.model.names import Names, add_names
 from censorwatch.store import alerts as store_alerts
 from censorwatch.store.db import Store
+from censorwatch.store.names import names as stored_names
 
 SIGNATURE_HEADER = "X-Censorwatch-Signature"
 EVENT_HEADER = "X-Censorwatch-Event"
@@ -54,9 +56,12 @@ def _iso(v: Any) -> Any:
     return v
 
 
-def payload(ev: store_alerts.AlertEvent, base_url: str | None) -> bytes:
+def payload(ev: store_alerts.AlertEvent, base_url: str | None, names: Names | None = None) -> bytes:
+    """The signed body: the incident (with ``network_names`` beside ``asns`` and ``target_name``
+    beside ``target``), the change, and a link."""
     inc = {k: _iso(v) for k, v in ev.incident.items()}
     inc["start"], inc["end"] = inc.pop("start_time"), inc.pop("end_time")
+    add_names(inc, names or Names())
     body = {
         "event": ev.event,
         "incident": inc,
@@ -71,8 +76,9 @@ def payload(ev: store_alerts.AlertEvent, base_url: str | None) -> bytes:
 def collect(con: duckdb.DuckDBPyConnection, base_url: str | None = None) -> int:
     """Queue deliveries for incident changes since the last call; returns how many were queued."""
     n = 0
+    names = stored_names(con)
     for ev in store_alerts.diff_incidents(con):
-        body = payload(ev, base_url)
+        body = payload(ev, base_url, names)
         for hook in store_alerts.matching_webhooks(con, ev.incident["cc"], ev.incident["target"]):
             store_alerts.enqueue_delivery(con, hook["id"], ev.incident_id, ev.event, body)
             n += 1

@@ -1,9 +1,9 @@
 """The verdicts stage: classify every stored measurement whose verdict is missing or stale.
 
-A verdict is stale when its ``rules_version`` is none of the current ones
-(``analysis.current_versions()``: web_connectivity's ``RULES_VERSION`` and each family's version, every
-family's spelled with its name): changing a family's rules and running ``censorwatch analyze``
-re-derives that family's verdicts from the raw measurements kept in the store.
+Staleness is per family of rules (``analysis/registry.py``): a verdict is stale when its family's
+version changed, or, for families that read fingerprints, when the active fingerprint set did.
+Changing one family's rules and running ``censorwatch analyze`` re-derives that family's verdicts of
+the whole history from the raw measurements kept in the store, and nothing else.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import Any
 import orjson
 
 from censorwatch import analysis
+from censorwatch.analysis.fingerprints import Fingerprints, default_fingerprints
+from censorwatch.analysis.registry import fingerprints_identity, registry
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
 from censorwatch.pipeline.ingest import no_cyclic_gc
-from censorwatch.store.db import Store
+from censorwatch.store.db import CurrentRules, Store
 from censorwatch.store.rows import RowBatch
 
 BATCH_SIZE = 1000
@@ -26,11 +28,16 @@ BATCH_SIZE = 1000
 Progress = Callable[[str, int, int], None]
 
 
+def current_rules(fingerprints: Fingerprints) -> CurrentRules:
+    """What a verdict must carry to be current with this build's families and ``fingerprints``."""
+    reg = registry()
+    return CurrentRules(reg.stamps, reg.fingerprint_stamps, fingerprints_identity(fingerprints))
+
+
 def run(
     store: Store,
     *,
-    fingerprints: Any = None,
-    rules_version: str | frozenset[str] | None = None,
+    fingerprints: Fingerprints | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -40,19 +47,21 @@ def run(
     longer make a measurement, or whose classification raises, is counted in ``errors`` and left
     stale (the next run tries again); it never stops the stage.
     """
+    fps = fingerprints if fingerprints is not None else default_fingerprints()
     with no_cyclic_gc():
-        return _run(store, fingerprints, rules_version or analysis.current_versions(), batch_size, on_progress)
+        return _run(store, fps, current_rules(fps), batch_size, on_progress)
 
 
 def _run(
-    store: Store, fingerprints: Any, version: str | frozenset[str], batch_size: int, on_progress: Progress | None
+    store: Store, fingerprints: Fingerprints, current: CurrentRules, batch_size: int,
+    on_progress: Progress | None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    stale = store.count_stale(version)
+    stale = store.count_stale(current)
     classified = errors = done = 0
     if on_progress is not None:
         on_progress("verdicts", 0, stale)
-    for rows in store.iter_stale(version, chunk=batch_size):
+    for rows in store.iter_stale(current, chunk=batch_size):
         batch = RowBatch()
         for r in rows:
             try:

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import errors, tcp, tls
-from censorwatch.probe.netpolicy import AddressPolicy, parse_ip
+from censorwatch.probe.netpolicy import parse_ip
 from censorwatch.probe.tcp import Conn, HostLimiter
 from censorwatch.probe.timeouts import Timeouts
 from censorwatch.probe.trace import Trace
@@ -38,6 +39,8 @@ DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
 
 #: ``resolve(host) -> (addresses, failure)``; addresses in the order to try.
 Resolve = Callable[[str], Awaitable[tuple[list[str], str | None]]]
+#: ``tags_for(depth)`` -> the OONI ``tags`` of the steps of the redirect chain's ``depth``-th request
+Tags = Callable[[int], list[str]]
 
 
 @dataclass
@@ -303,9 +306,11 @@ async def get(
     settings: HTTPSettings,
     jar: CookieJar | None = None,
     first_conn: Conn | None = None,
+    tags_for: Tags | None = None,
 ) -> FetchResult:
     """GET ``url`` following redirects. ``first_conn`` (already connected, TLS done for https) is used
-    for the first request instead of a new connection."""
+    for the first request instead of a new connection. With ``tags_for``, every connect, handshake and
+    request entry carries the tags of its place in the chain (0: ``url`` itself)."""
     jar = jar if jar is not None else CookieJar()
     out = FetchResult()
     current = url
@@ -320,6 +325,7 @@ async def get(
             resp: Response | None = None
             failure = raw = None
             address = None
+            n_tcp, n_tls = len(out.tcp_connect), len(out.tls_handshakes)
             try:
                 scheme, host, port, path = _target(current)
                 cookie = jar.header(host, path.split("?", 1)[0])
@@ -344,6 +350,10 @@ async def get(
                     await conn.close()
                     conn = None
             entry = request_entry(current, address, headers, resp, failure, raw, t0, trace.now(), tid)
+            if tags_for is not None:
+                tags = tags_for(redirects)
+                for step in (*out.tcp_connect[n_tcp:], *out.tls_handshakes[n_tls:], entry):
+                    step["tags"] = list(tags)
             out.requests.insert(0, entry)
             out.response = resp
             if failure is not None or resp is None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.model.measurement import normalize_asn, normalize_cc
 from censorwatch.probe import control_client, dns, http, privacy, tls, webconnectivity
 from censorwatch.probe.config import ProbeConfig
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.tcp import HostLimiter
 
 

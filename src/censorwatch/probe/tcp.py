@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import errors
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.trace import Trace
 
 READ_SIZE = 65536
@@ -22,6 +23,11 @@ READ_SIZE = 65536
 
 def endpoint(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _left(deadline: float) -> float:
+    """Seconds left until ``deadline`` (0 once it passed: the next wait for the network times out)."""
+    return max(0.0, deadline - time.monotonic())
 
 
 @dataclass(eq=False)
@@ -59,10 +65,11 @@ class Conn:
         self._buf[:0] = data
 
     async def readline(self, timeout: float, limit: int = 65536) -> bytes:
-        """Bytes up to and including ``\\n``; EOFError if the stream ends first."""
+        """Bytes up to and including ``\\n``, within ``timeout`` in all; EOFError if the stream ends first."""
         line = bytearray()
+        deadline = time.monotonic() + timeout
         while True:
-            chunk = await self.read_chunk(timeout)
+            chunk = await self.read_chunk(_left(deadline))
             if not chunk:
                 raise EOFError("connection closed before the end of the line")
             i = chunk.find(b"\n")
@@ -75,9 +82,11 @@ class Conn:
                 raise errors.HTTPProtocolError(f"line longer than {limit} bytes")
 
     async def readexactly(self, n: int, timeout: float) -> bytes:
+        """``n`` bytes within ``timeout`` in all (a trickle of bytes does not extend it)."""
         out = bytearray()
+        deadline = time.monotonic() + timeout
         while len(out) < n:
-            chunk = await self.read_chunk(timeout)
+            chunk = await self.read_chunk(_left(deadline))
             if not chunk:
                 raise EOFError(f"connection closed after {len(out)} of {n} bytes")
             need = n - len(out)

@@ -26,11 +26,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import errors, tcp, tls
 from censorwatch.probe.circumvention import openvpn, tor, udp, wireguard
 from censorwatch.probe.circumvention.endpoints import Endpoint
 from censorwatch.probe.circumvention.envelope import envelope
-from censorwatch.probe.netpolicy import AddressPolicy
 from censorwatch.probe.trace import Trace
 
 TEST_VERSION = "0.1.0"

@@ -1,11 +1,17 @@
-"""The Web Connectivity experiment (OONI semantics, methodology section 4) for one URL.
+"""The Web Connectivity experiment (OONI semantics, Web Connectivity 0.5's shape) for one URL.
 
-Steps: system DNS (plus the comparison resolvers, recorded apart in ``x_comparison_queries``),
-the control request (in parallel with the rest), TCP connect to every resolved address, TLS with
-SNI on each for https, then GET with redirects and a cookie jar, reusing the first working
-connection for the first request. The summary keys (``blocking``, ``accessible``, ``*_match`` ...)
-are computed by ``censorwatch.analysis.classify`` on the finished measurement: one implementation
-of the rules for the probe and the analyser.
+Steps: DNS through the system resolver and, in parallel, the comparison resolvers (UDP and DoH), all
+in ``queries`` under their engine names (``system``, ``udp``, ``doh``); the control request (in
+parallel with the rest) with every address any resolver gave; TCP connect to every address the system
+resolver gave, TLS with SNI on each for https, then GET with redirects and a cookie jar, reusing the
+first working connection for the first request; meanwhile a connectivity check (TCP, and TLS for
+https) of the addresses only the comparison resolvers gave. Every step is tagged as OONI's probe tags
+it: ``depth=N`` along the redirect chain, ``classic`` for the user's own path (the system resolver's
+addresses), ``tcptls_experiment`` for the depth-0 checks, ``fetch_body=true|false``. Addresses the
+probe may not connect to (loopback, link-local: ``AddressPolicy``) are not tried; they are listed in
+``x_not_connected``. The summary keys (``blocking``, ``accessible``, ``*_match`` ...) are computed by
+``censorwatch.analysis.classify`` on the finished measurement: one implementation of the rules for
+the probe and the analyser.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from censorwatch.probe.tcp import Conn
 from censorwatch.probe.trace import Trace
 
 TEST_NAME = "web_connectivity"
-TEST_VERSION = "0.4.3"
+TEST_VERSION = "0.5.0"
+#: the most addresses only a comparison resolver gave that are checked (a CDN can answer dozens)
+MAX_OTHER_ADDRESSES = 4
 SUMMARY_KEYS = (
     "dns_consistency", "body_length_match", "body_proportion", "status_code_match", "headers_match",
     "title_match", "accessible", "blocking",
@@ -98,7 +106,7 @@ async def measure(url: str, ctx: Context, deadline: float | None = None) -> dict
     trace = Trace()
     tk: dict[str, Any] = {
         "agent": "redirect", "client_resolver": ctx.system_resolver[0], "retries": None,
-        "socksproxy": None, "queries": [], "x_comparison_queries": [], "tcp_connect": [],
+        "socksproxy": None, "queries": [], "tcp_connect": [],
         "tls_handshakes": [], "requests": [], "network_events": trace.network_events,
         "dns_experiment_failure": None, "http_experiment_failure": None,
         "control_failure": None, "control": {},
@@ -127,11 +135,18 @@ async def measure(url: str, ctx: Context, deadline: float | None = None) -> dict
     return m
 
 
+def _tagged(entries: list[dict[str, Any]], *tags: str) -> list[dict[str, Any]]:
+    for e in entries:
+        e["tags"] = list(tags)
+    return entries
+
+
 async def _steps(
     ctx: Context, trace: Trace, url: str, scheme: str, host: str, port: int, tk: dict[str, Any],
     state: dict[str, Any],
 ) -> None:
-    # 1. DNS (system resolver; comparison resolvers in parallel, recorded apart)
+    # 1. DNS: the system resolver (what the user gets) and the comparison resolvers, in parallel
+    others: list[str] = []
     if _is_ip(host):
         addrs, dns_failure = [host], None
     else:
@@ -145,16 +160,48 @@ async def _steps(
             if ctx.doh is not None:
                 cmp_tasks.append(tg.create_task(dns.lookup(trace, host, timeout=ctx.settings.timeouts.dns,
                                                            doh=ctx.doh)))
-        tk["queries"], addrs, dns_failure = sys_task.result()
+        queries, addrs, dns_failure = sys_task.result()
+        tk["queries"] = _tagged(queries, "classic", "depth=0")
         for t in cmp_tasks:
-            tk["x_comparison_queries"].extend(t.result()[0])
+            qs, found, _ = t.result()
+            tk["queries"].extend(_tagged(qs, "depth=0"))
+            others.extend(a for a in found if a not in addrs and a not in others)
         tk["dns_experiment_failure"] = dns_failure
-    endpoints = [tcp.endpoint(ip, port) for ip in addrs]
+    policy = ctx.settings.policy
+    refused = {ip: why for ip in (*addrs, *others) if (why := policy.refusal(ip)) is not None}
+    if refused:
+        tk["x_not_connected"] = refused
+    mine = [ip for ip in addrs if ip not in refused]
+    theirs = [ip for ip in others if ip not in refused][:MAX_OTHER_ADDRESSES]
+    endpoints = [tcp.endpoint(ip, port) for ip in (*mine, *theirs)]
     async with asyncio.TaskGroup() as tg:
         # 2. the control request, in parallel with our own steps
         tg.create_task(_control(ctx, trace, url, endpoints, state))
         # 3-5. TCP to every address, TLS on each, then HTTP
-        tg.create_task(_connect_and_fetch(ctx, trace, url, scheme, host, port, addrs, dns_failure, tk))
+        tg.create_task(_connect_and_fetch(ctx, trace, url, scheme, host, port, mine, dns_failure, tk))
+        # the addresses only the comparison resolvers gave: is the site up there?
+        for ip in theirs:
+            tg.create_task(_check(ctx, trace, scheme, host, port, ip, tk))
+    tk["tcp_connect"].sort(key=lambda e: e["transaction_id"])
+    tk["tls_handshakes"].sort(key=lambda e: e["transaction_id"])
+
+
+async def _check(ctx: Context, trace: Trace, scheme: str, host: str, port: int, ip: str,
+                 tk: dict[str, Any]) -> None:
+    """A connectivity check (no fetch) of an address the user's resolver did not give."""
+    tags = ("tcptls_experiment", "depth=0", "fetch_body=false")
+    entry, conn = await tcp.connect(trace, ip, port, timeout=ctx.settings.timeouts.tcp,
+                                    policy=ctx.settings.policy, limiter=ctx.settings.limiter,
+                                    source=ctx.settings.source_address)
+    tk["tcp_connect"].extend(_tagged([entry], *tags))
+    if conn is None:
+        return
+    try:
+        if scheme == "https":
+            hs = await tls.handshake(conn, host, timeout=ctx.settings.timeouts.tls, trust=ctx.settings.trust)
+            tk["tls_handshakes"].extend(_tagged([hs], *tags))
+    finally:
+        await conn.close()
 
 
 async def _control(ctx: Context, trace: Trace, url: str, endpoints: list[str], state: dict[str, Any]) -> None:
@@ -171,16 +218,17 @@ async def _connect_and_fetch(
     dns_failure: str | None, tk: dict[str, Any],
 ) -> None:
     conns: list[Conn | None] = []
+    first_tags = ("classic", "tcptls_experiment", "depth=0", "fetch_body=true")
 
     async def one(ip: str) -> Conn | None:
         entry, conn = await tcp.connect(trace, ip, port, timeout=ctx.settings.timeouts.tcp,
                                         policy=ctx.settings.policy, limiter=ctx.settings.limiter,
                                         source=ctx.settings.source_address)
-        tk["tcp_connect"].append(entry)
+        tk["tcp_connect"].extend(_tagged([entry], *first_tags))
         if conn is None or scheme != "https":
             return conn
         hs = await tls.handshake(conn, host, timeout=ctx.settings.timeouts.tls, trust=ctx.settings.trust)
-        tk["tls_handshakes"].append(hs)
+        tk["tls_handshakes"].extend(_tagged([hs], *first_tags))
         if hs["failure"] is not None:
             await conn.close()
             return None
@@ -191,21 +239,21 @@ async def _connect_and_fetch(
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(one(ip)) for ip in addrs]
             conns = [t.result() for t in tasks]
-        tk["tcp_connect"].sort(key=lambda e: e["transaction_id"])
-        tk["tls_handshakes"].sort(key=lambda e: e["transaction_id"])
         first = next((c for c in conns if c is not None), None)
         for c in conns:
             if c is not None and c is not first:
                 await c.close()
         if first is None:
-            # nothing to send the request on: record it failed with the first step that failed
+            # nothing to send the request on: it failed with the first step that failed (a request on no
+            # connection: no transaction_id ties it to a connect)
             failure = dns_failure or _first_failure(tk) or F.unknown("no address to connect to")
             t = trace.now()
-            tk["requests"] = [http.request_entry(url, None, list(ctx.settings.headers), None, failure,
-                                                 None, t, t, None)]
+            tk["requests"] = _tagged([http.request_entry(url, None, list(ctx.settings.headers), None, failure,
+                                                         None, t, t, None)], *first_tags)
             tk["http_experiment_failure"] = failure
             return
         known = {host: addrs}
+        lookups: list[dict[str, Any]] = []
 
         async def resolve(name: str) -> tuple[list[str], str | None]:
             if name in known:
@@ -214,15 +262,20 @@ async def _connect_and_fetch(
                 return [name], None
             qs, found, failure = await dns.lookup(trace, name, timeout=ctx.settings.timeouts.dns,
                                                   server=ctx.system_resolver)
-            tk["queries"].extend(qs)
+            lookups.extend(qs)
             known[name] = found
             return found, failure
 
-        res = await http.get(url, trace=trace, resolve=resolve, settings=ctx.settings, first_conn=first)
+        def tags_for(depth: int) -> list[str]:
+            return [*first_tags] if depth == 0 else ["classic", f"depth={depth}", "fetch_body=true"]
+
+        res = await http.get(url, trace=trace, resolve=resolve, settings=ctx.settings, first_conn=first,
+                             tags_for=tags_for)
         conns = []
         tk["requests"] = res.requests
         tk["tcp_connect"].extend(res.tcp_connect)
         tk["tls_handshakes"].extend(res.tls_handshakes)
+        tk["queries"].extend(_lookup_tags(lookups, res.requests))
         tk["http_experiment_failure"] = res.failure
     finally:
         for c in conns:
@@ -230,12 +283,25 @@ async def _connect_and_fetch(
                 await c.close()
 
 
+def _lookup_tags(lookups: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tag the lookups of redirect targets with the depth of the first request for their host."""
+    depth_of: dict[str, int] = {}
+    for depth, r in enumerate(reversed(requests)):
+        name = (urlsplit(r["request"]["url"]).hostname or "").lower()
+        depth_of.setdefault(name, depth)
+        depth_of.setdefault(name.encode("idna").decode("ascii") if not name.isascii() else name, depth)
+    for q in lookups:
+        q["tags"] = ["classic", f"depth={depth_of.get(q['hostname'], len(requests))}"]
+    return lookups
+
+
 def _first_failure(tk: dict[str, Any]) -> str | None:
+    """The first failure on the user's own path (the checks of other resolvers' addresses aside)."""
     for h in tk["tls_handshakes"]:
-        if h["failure"]:
+        if h["failure"] and "classic" in h.get("tags", ()):
             return str(h["failure"])
     for c in tk["tcp_connect"]:
-        if c["status"]["failure"]:
+        if c["status"]["failure"] and "classic" in c.get("tags", ()):
             return str(c["status"]["failure"])
     return None
 

@@ -74,6 +74,8 @@ class Chart:
     labels: list[Label] = field(default_factory=list)
     lines: list[tuple[float, float, float, float, str]] = field(default_factory=list)
     points: int = 0  # buckets with data: a test can assert the chart is not empty
+    bucket: str = ""  # the time axis's bucket (hour, day), for time-axis charts
+    columns: int = 0  # how many buckets the time axis has
 
 
 def _fmt(t: datetime, hourly: bool) -> str:
@@ -134,6 +136,32 @@ def stacked_bars(
     return chart
 
 
+#: tick spacings to choose from (the first that keeps at most MAX_TICKS labels)
+HOUR_STEPS = (1, 2, 3, 6, 12, 24, 48)
+DAY_STEPS = (1, 2, 7, 14, 28, 56, 91, 182, 364)
+MAX_TICKS = 8
+
+
+def ticks(times: Sequence[datetime], hourly: bool) -> list[tuple[int, str]]:
+    """(bucket index, label) for the time axis: at round hours or days, at most MAX_TICKS of them;
+    an hourly label says the date where the day changes (and on the first tick)."""
+    if not times:
+        return []
+    steps = HOUR_STEPS if hourly else DAY_STEPS
+    step = next((k for k in steps if len(times) / k <= MAX_TICKS), steps[-1])
+    out: list[tuple[int, str]] = []
+    for i, t in enumerate(times):
+        unit = t.hour if hourly else (t - datetime(2000, 1, 3, tzinfo=t.tzinfo)).days  # Mondays for weeks
+        if unit % step:
+            continue
+        if hourly:
+            text = t.strftime("%m-%d %H:00") if not out or t.hour == 0 else t.strftime("%H:00")
+        else:
+            text = t.strftime("%Y-%m-%d") if not out or (t.month, t.day) == (1, 1) else t.strftime("%m-%d")
+        out.append((i, text))
+    return out
+
+
 def heatmap(
     rows: Sequence[str],
     times: Sequence[datetime],
@@ -143,27 +171,33 @@ def heatmap(
     hourly: bool,
     outages: Sequence[tuple[str | None, datetime, datetime | None]] = (),
     width: int = 760,
+    row_labels: dict[str, str] | None = None,
 ) -> Chart:
     """Rows (networks or countries) x time buckets; each cell coloured by ``cell_status``.
 
     ``outages`` are ``(row or None for all rows, start, end)``: overlaid as dark bars under the row.
+    ``row_labels`` names the rows (``PTCL (AS17557)`` for ``AS17557``); the time axis is labelled at
+    round hours or days (``ticks``).
     """
-    left, top, rh = 90, 4, 16
-    height = top + rh * max(len(rows), 1) + 22
-    chart = Chart(width, height, title)
+    names = {r: (row_labels or {}).get(r) or r for r in rows}
+    left = min(240, max(90, 6 * max((len(n) for n in names.values()), default=0) + 12))
+    top, rh = 4, 16
+    height = top + rh * max(len(rows), 1) + 26
+    chart = Chart(width, height, title, bucket="hour" if hourly else "day", columns=len(times))
     n = max(len(times), 1)
     cw = (width - left - 4) / n
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     for ri, row in enumerate(rows):
         y = top + ri * rh
-        chart.labels.append(Label(left - 4, y + rh - 4, row, "end"))
+        name = names[row]
+        chart.labels.append(Label(left - 4, y + rh - 4, name, "end"))
         for ti, t in enumerate(times):
             c = cells.get((row, t))
             if c is None:
-                st, tip = "nodata", f"{row} {_fmt(t, hourly)}: no data"
+                st, tip = "nodata", f"{name} {_fmt(t, hourly)}: no data"
             else:
                 st = cell_status(c["total"], c["ok"], c["anomaly"], c["confirmed"], c["down"], c.get("measured") or 0)
-                tip = (f"{row} {_fmt(t, hourly)}: {st} ({c['ok']} ok, {c['anomaly']} anomaly, "
+                tip = (f"{name} {_fmt(t, hourly)}: {st} ({c['ok']} ok, {c['anomaly']} anomaly, "
                        f"{c['confirmed']} confirmed, {c['down']} down, {c.get('measured') or 0} measured "
                        f"of {c['total']})")
                 chart.points += 1
@@ -178,10 +212,12 @@ def heatmap(
             x0 = left + (a - times[0]) / step * cw
             x1 = left + (b - times[0]) / step * cw
             chart.rects.append(Rect(round(x0, 1), y + rh - 4, round(max(x1 - x0, 2), 1), 3, COLORS["outage"],
-                                    f"{row}: outage from {_fmt(o_start, True)}"))
-    if times:
-        chart.labels.append(Label(left, height - 6, _fmt(times[0], hourly)))
-        chart.labels.append(Label(width - 4, height - 6, _fmt(times[-1], hourly), "end"))
+                                    f"{name}: outage from {_fmt(o_start, True)}"))
+    axis = top + rh * max(len(rows), 1)
+    for i, text in ticks(times, hourly):
+        x = round(left + i * cw, 1)
+        chart.lines.append((x, axis, x, axis + 4, "#444"))
+        chart.labels.append(Label(x, height - 8, text, "start" if i == 0 else "middle"))
     return chart
 
 

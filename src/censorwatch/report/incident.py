@@ -15,10 +15,13 @@ from typing import Any
 import duckdb
 
 from censorwatch import __version__
+from censorwatch.model.display import visible
+from censorwatch.model.names import add_names
 from censorwatch.report import proofs
 from censorwatch.report.charts import Chart, stacked_bars
-from censorwatch.report.render import environment, ts
+from censorwatch.report.render import environment, network, networks, ts
 from censorwatch.store import views
+from censorwatch.store.names import names as stored_names
 
 FORMATS = ("html", "pdf", "md", "json")
 EVIDENCE_IN_REPORT = 1000
@@ -56,8 +59,10 @@ def build(con: duckdb.DuckDBPyConnection, incident_id: str, db_path: Path | None
     inc = views.incident(con, incident_id)
     if inc is None:
         raise ReportError(f"incident {incident_id!r}: not found")
+    names = stored_names(con)
+    add_names(inc, names)
     series = views.incident_series(con, inc)
-    what = f"{inc['target']} in {inc['cc']}" if inc["target"] else f"network outage in {inc['cc']}"
+    what = f"{inc['target_name']} in {inc['cc']}" if inc["target"] else f"network outage in {inc['cc']}"
     chart = stacked_bars(series, title=f"Evidence over time: {what}", start=inc["start_time"], end=inc["end_time"])
     page = views.incident_evidence(con, incident_id, limit=views.MAX_LIMIT)
     evidence: list[dict[str, Any]] = []
@@ -73,8 +78,8 @@ def build(con: duckdb.DuckDBPyConnection, incident_id: str, db_path: Path | None
         "SELECT DISTINCT rules_version FROM verdicts WHERE list_contains(?, measurement_uid)",
         [[e["measurement_uid"] for e in evidence]],
     ).fetchall()})
-    return ReportData(inc, views.incident_networks(con, inc), chart, series, evidence, truncated, log,
-                      datetime.now(UTC).replace(tzinfo=None), rules)
+    return ReportData(inc, add_names(views.incident_networks(con, inc), names), chart, series,
+                      add_names(evidence, names), truncated, log, datetime.now(UTC).replace(tzinfo=None), rules)
 
 
 def render_html(data: ReportData) -> str:
@@ -83,8 +88,9 @@ def render_html(data: ReportData) -> str:
 
 
 def _md(v: Any) -> str:
-    """Markdown-safe text: no raw HTML, no link/emphasis/table syntax from measurement data."""
-    s = "" if v is None else str(v)
+    """Markdown-safe text: no raw HTML, no link/emphasis/table syntax, no bidirectional controls
+    (shown as ``[U+202E]``) from measurement data."""
+    s = "" if v is None else visible(str(v))
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for ch in "\\`*_[]|#!":
         s = s.replace(ch, "\\" + ch)
@@ -93,13 +99,13 @@ def _md(v: Any) -> str:
 
 def render_md(data: ReportData) -> str:
     inc = data.incident
-    what = f"{inc['target']} blocked in {inc['cc']}" if inc["target"] else f"Network outage in {inc['cc']}"
+    what = f"{inc['target_name']} blocked in {inc['cc']}" if inc["target"] else f"Network outage in {inc['cc']}"
     L = [f"# Incident {_md(inc['id'])}: {_md(what)}", ""]
     L += [f"*Generated {ts(data.generated_at)} by censorwatch {__version__}.*", ""]
     if inc.get("false_positive"):
         L += ["**An administrator marked this incident as a false positive.**", ""]
     L += ["## Summary", "", "| | |", "|---|---|"]
-    L += [f"| What | {_md(what)} |", f"| Networks | {_md(', '.join(inc['asns'] or []))} |",
+    L += [f"| What | {_md(what)} |", f"| Networks | {_md(networks(inc['asns'], inc.get('network_names')))} |",
           f"| Since | {ts(inc['start_time'])} |", f"| Until | {ts(inc['end_time']) or 'ongoing'} |",
           f"| Method | {_md(', '.join(inc['methods'] or []))} |",
           f"| Confidence | {_md(inc['confidence'])} (rule {_md(inc['confidence_rule'])}) |",
@@ -112,7 +118,7 @@ def render_md(data: ReportData) -> str:
     L += ["", "## Per network", "", "| network | total | ok | anomaly | confirmed | down | first | last |",
           "|---|---|---|---|---|---|---|---|"]
     for n in data.networks:
-        L.append(f"| {_md(n['probe_asn'])} | {n['total']} | {n['ok']} | {n['anomaly']} | {n['confirmed']} | "
+        L.append(f"| {_md(network(n['probe_asn'], n.get('network_name')))} | {n['total']} | {n['ok']} | {n['anomaly']} | {n['confirmed']} | "
                  f"{n['down']} | {ts(n['first'])} | {ts(n['last'])} |")
     if inc["annotations"]:
         L += ["", "## Annotations", ""]
@@ -123,7 +129,7 @@ def render_md(data: ReportData) -> str:
     for e in data.evidence:
         leaf = data.log.leaves.get(e["measurement_uid"]) if data.log else None
         L.append(f"| `{_md(e['measurement_uid'])}` | {ts(e.get('measurement_start_time'))} | "
-                 f"{_md(e.get('probe_asn'))} | {_md(e.get('status'))} | {_md(e.get('method'))} | "
+                 f"{_md(network(e.get('probe_asn'), e.get('network_name')))} | {_md(e.get('status'))} | {_md(e.get('method'))} | "
                  f"{_md(e.get('rule'))} | {leaf.index if leaf else ''} |")
     if data.evidence_truncated:
         L.append(f"\nOnly the newest {EVIDENCE_IN_REPORT} evidence measurements are listed.")

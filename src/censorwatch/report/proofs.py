@@ -1,7 +1,7 @@
 """Transparency-log facts for evidence: leaf index, leaf hash and an RFC 6962 inclusion proof.
 
-The collector keeps its log beside the DuckDB file (``store/evidence.py``). That module is optional
-here: without a log (or without the module) reports and pages simply show no proofs. Proofs are
+The collector keeps its log beside the DuckDB file (``store/evidence.py``); without a log, reports and
+pages simply show no proofs. Proofs are
 computed against the log's current size from its leaf hashes (RFC 6962 section 2.1.1 ``PATH``);
 the signed tree head is shown as stored so a reader can compare it with what monitors saw.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from censorwatch.store.evidence import EvidenceStore, evidence_dir
 
 MAX_LEAVES_FOR_PROOFS = 100_000
 
@@ -87,13 +87,6 @@ def verify(leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_r
     return sn == 0 and r == expected_root
 
 
-def _evidence_module() -> Any | None:
-    try:
-        return importlib.import_module("censorwatch.store.evidence")
-    except ImportError:
-        return None
-
-
 def _signed_size(sth: bytes | None) -> int | None:
     """The ``tree_size`` of the collector's signed tree head document (JSON), if it has one."""
     if not sth:
@@ -108,13 +101,12 @@ def _signed_size(sth: bytes | None) -> int | None:
 
 def lookup(db_path: Path | None, uids: Sequence[str]) -> LogInfo | None:
     """Proofs for those of ``uids`` that are in the log beside ``db_path``; None without a log."""
-    mod = _evidence_module()
-    if mod is None or db_path is None:
+    if db_path is None:
         return None
-    path = mod.evidence_dir(db_path) / "evidence.sqlite"
+    path = evidence_dir(db_path) / "evidence.sqlite"
     if not path.exists():
         return None
-    es = mod.EvidenceStore(path, readonly=True)
+    es = EvidenceStore(path, readonly=True)
     try:
         hashes = [bytes(h) for _, h in es.leaf_hashes()] if es.count() <= MAX_LEAVES_FOR_PROOFS else []
         sth = es.latest_sth()

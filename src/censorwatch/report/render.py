@@ -1,4 +1,7 @@
-"""The Jinja environment shared by reports and the dashboard: autoescaping on for every template."""
+"""The Jinja environment shared by reports and the dashboard: autoescaping on for every template, and
+every value a template shows passed through ``model.display.visible`` (bidirectional controls from
+measurement data shown as ``[U+202E]``, never obeyed), so no page, report or feed can be made to
+display one domain as another."""
 
 from __future__ import annotations
 
@@ -9,7 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader
+from markupsafe import Markup
 
+from censorwatch.model.display import visible
+from censorwatch.model.networks import network_label
 from censorwatch.report.charts import COLORS, cell_status
 
 
@@ -40,6 +46,28 @@ def safe_url(v: Any) -> str | None:
     return s
 
 
+def shown(v: Any) -> Any:
+    """Every ``{{ value }}`` of a template: text with its bidirectional controls made visible (markup
+    stays markup: charts and macros are built from values that went through here already)."""
+    if isinstance(v, Markup):
+        return Markup(visible(str(v)))
+    if isinstance(v, str):
+        return visible(v)
+    return v
+
+
+def network(asn: Any, name: str | None = None) -> str:
+    """``PTCL (AS17557)`` from an AS number and its name (``network_name`` of the data)."""
+    return network_label(asn if isinstance(asn, str) else None, name)
+
+
+def networks(asns: Any, names: Any = None) -> str:
+    """``network`` of each AS number, joined; ``names`` is the data's ``network_names`` list."""
+    asns = list(asns or [])
+    names = list(names or [])
+    return ", ".join(network(a, names[i] if i < len(names) else None) for i, a in enumerate(asns))
+
+
 def pretty_json(v: Any) -> str:
     return json.dumps(v, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
@@ -51,10 +79,13 @@ def environment(extra: tuple[BaseLoader, ...] = ()) -> Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
     env.filters["ts"] = ts
     env.filters["safe_url"] = safe_url
     env.filters["pretty_json"] = pretty_json
+    env.filters["network"] = network
+    env.filters["networks"] = networks
     env.globals["COLORS"] = COLORS
     env.globals["cell_status"] = cell_status
     return env

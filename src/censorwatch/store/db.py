@@ -7,10 +7,12 @@ were read from, in zstd-compressed Parquet parts beside the database (``store/ra
 ``measurements`` row points at them.
 
 DuckDB allows one read-write process per file; ``read_only=True`` opens a shared read-only handle.
+DuckDB's memory limit, threads and spill directory are set on every open (``DuckDBSettings``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,9 +38,22 @@ _O_COLS = ", ".join(OBSERVATION_SCHEMA.names)
 _V_COLS = ", ".join(VERDICT_SCHEMA.names)
 
 
+#: the names for people kept beside the measurements (schema.py: network_names, target_inputs)
+_NAMES_SQL = (
+    """INSERT INTO network_names
+       SELECT probe_asn, arg_max(probe_network_name, measurement_start_time), max(measurement_start_time)
+       FROM _batch_m WHERE probe_network_name IS NOT NULL AND trim(probe_network_name) <> ''
+       GROUP BY probe_asn
+       ON CONFLICT (asn) DO UPDATE SET name = excluded.name, seen = excluded.seen
+       WHERE excluded.seen >= network_names.seen""",
+    """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM _batch_m
+       WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING""",
+)
 
-def _versions(v: str | Collection[str]) -> list[str]:
-    return [v] if isinstance(v, str) else sorted(v)
+
+def _versions(v: str | Collection[str]) -> tuple[str, ...]:
+    return (v,) if isinstance(v, str) else tuple(sorted(v))
+
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
@@ -59,6 +74,52 @@ def open_error(path: Path | str, exc: Exception) -> StoreError:
     return StoreError(f"{path}: cannot open database: {exc}")
 
 
+ENV_MEMORY, ENV_THREADS, ENV_TEMP = "CENSORWATCH_DUCKDB_MEMORY", "CENSORWATCH_DUCKDB_THREADS", "CENSORWATCH_DUCKDB_TEMP"
+#: DuckDB's own default is 80 % of the machine's memory, which its buffer pool then fills with cached
+#: blocks as the store grows; a fixed budget keeps a process's size independent of the store's.
+#: Work that needs more (large joins, sorts, aggregates) spills to the temp directory.
+DEFAULT_MEMORY_LIMIT = "512MB"
+#: the default of streaming writers (``ingest``, ``sync``): their queries are batch-sized, and what
+#: DuckDB caches beyond this (the uid columns each batch's anti-join scans) is read again from disk
+STREAMING_MEMORY_LIMIT = "256MB"
+
+
+@dataclass(frozen=True, slots=True)
+class DuckDBSettings:
+    """DuckDB's memory budget, threads and spill directory; ``None`` = environment, then default.
+
+    Defaults: ``default_memory`` (``DEFAULT_MEMORY_LIMIT``, or ``STREAMING_MEMORY_LIMIT`` for
+    ingest), one thread per core, ``<db>.tmp`` beside the database.
+    """
+
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | Path | None = None
+    default_memory: str = DEFAULT_MEMORY_LIMIT
+
+    def resolve(self, db: Path) -> dict[str, str]:
+        """The ``SET`` values for a database at ``db`` (``:memory:`` keeps DuckDB's temp directory)."""
+        memory = self.memory_limit or os.environ.get(ENV_MEMORY) or self.default_memory
+        threads = self.threads or os.environ.get(ENV_THREADS) or os.cpu_count() or 1
+        out = {"memory_limit": str(memory), "threads": str(threads)}
+        temp = self.temp_directory or os.environ.get(ENV_TEMP)
+        if temp:
+            out["temp_directory"] = str(Path(temp).expanduser())
+        elif str(db) != ":memory:":
+            out["temp_directory"] = f"{db}.tmp"
+        return out
+
+
+def apply_settings(con: Any, values: dict[str, str]) -> None:
+    """``SET`` each value; a bad one is a ``StoreError`` naming the setting and its variable."""
+    for name, value in values.items():
+        try:
+            con.execute(f"SET {name} = ?", [value]).fetchall()
+        except duckdb.Error as exc:
+            env = {"memory_limit": ENV_MEMORY, "threads": ENV_THREADS, "temp_directory": ENV_TEMP}[name]
+            raise StoreError(f"DuckDB {name} = {value!r} (option or ${env}): {exc}") from exc
+
+
 @dataclass(slots=True, frozen=True)
 class StoredMeasurement:
     """A stored measurement handed back for (re-)classification."""
@@ -66,6 +127,34 @@ class StoredMeasurement:
     measurement_uid: str
     source: str | None
     raw: bytes  # decompressed: the exact bytes as read
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRules:
+    """What a verdict must have been made with to be current (``analysis/registry.py`` says what).
+
+    A verdict is stale when its ``rules_version`` is none of ``stamps`` (its family's version changed,
+    or it was made by a family that no longer exists), or when it is one of ``fingerprint_stamps`` and
+    its ``fingerprints`` differ from the active set ``fingerprints``.
+    """
+
+    stamps: tuple[str, ...]
+    fingerprint_stamps: tuple[str, ...] = ()
+    fingerprints: str | None = None
+
+
+def _stale_where(current: CurrentRules | str | Collection[str]) -> tuple[str, list[Any]]:
+    """The SQL condition (over ``v``, the joined verdicts) that selects missing or stale verdicts; a
+    plain version (or set of versions) is a ``CurrentRules`` without fingerprint-reading families."""
+    if not isinstance(current, CurrentRules):
+        current = CurrentRules(_versions(current))
+    where = "v.rules_version IS NULL OR NOT list_contains(?::VARCHAR[], v.rules_version)"
+    params: list[Any] = [list(current.stamps)]
+    if current.fingerprint_stamps:
+        where += (" OR (list_contains(?::VARCHAR[], v.rules_version)"
+                  " AND v.fingerprints IS DISTINCT FROM ?)")
+        params += [list(current.fingerprint_stamps), current.fingerprints]
+    return where, params
 
 
 @dataclass(slots=True)
@@ -85,7 +174,8 @@ def _count(rel: Any) -> int:
 class Store:
     """One DuckDB database file (``path``), or ``:memory:``."""
 
-    def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, read_only: bool = False,
+                 settings: DuckDBSettings | None = None) -> None:
         self.path = Path(":memory:") if str(path) == ":memory:" else resolve_db_path(path)
         self.read_only = read_only
         try:
@@ -103,6 +193,12 @@ class Store:
                              read_only=read_only)
         # DuckDB's own progress bar would print over ours
         self.con.execute("SET enable_progress_bar = false").fetchall()
+        self.settings = (settings or DuckDBSettings()).resolve(self.path)
+        try:
+            apply_settings(self.con, self.settings)
+        except StoreError:
+            self.con.close()
+            raise
         if not read_only:
             self._init_schema()
 
@@ -113,6 +209,8 @@ class Store:
         try:
             for ddl in schema.MIGRATIONS:
                 self.con.execute(ddl)
+            if not self.con.execute("SELECT 1 FROM target_inputs LIMIT 1").fetchall():
+                _count(self.con.execute(schema.BACKFILL_TARGETS))
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot upgrade the schema to version {schema.SCHEMA_VERSION}: "
                              f"{exc}; ingest into a new database instead") from exc
@@ -179,6 +277,8 @@ class Store:
                         f"SELECT {_M_COLS}, raw_part, raw_row, ?::TIMESTAMP FROM _batch_m",
                         [datetime.now(UTC).replace(tzinfo=None)],
                     ))
+                    for sql in _NAMES_SQL:
+                        _count(con.execute(sql))
                     con.unregister("_batch_m")
                 if new and batch.observation_count:
                     obs = batch.observations_table()
@@ -221,21 +321,33 @@ class Store:
         ).fetchall()
         return self._raw_of(*rows[0]) if rows else None
 
-    def iter_stale(self, rules_version: str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
-        """Every measurement whose verdict is missing or was made by a rules version not in
-        ``rules_version`` (one version, or the set of every current one), in chunks.
+    def stored_raws(self, uids: Iterable[str]) -> dict[str, bytes]:
+        """The stored bytes of each of ``uids`` that is stored (one query, raw parts read in order)."""
+        probe = pa.table({"measurement_uid": pa.array(list(uids), pa.string())})
+        self.con.register("_probe_raw", probe)
+        try:
+            rows = self.con.execute(
+                "SELECT m.measurement_uid, m.raw, m.raw_part, m.raw_row FROM measurements m "
+                "SEMI JOIN _probe_raw p ON p.measurement_uid = m.measurement_uid ORDER BY m.raw_part, m.raw_row"
+            ).fetchall()
+        finally:
+            self.con.unregister("_probe_raw")
+        return {uid: self._raw_of(blob, part, row) for uid, blob, part, row in rows}
+
+    def iter_stale(self, current: CurrentRules | str | Collection[str], *, chunk: int = 500) -> Iterator[list[StoredMeasurement]]:
+        """Every measurement whose verdict is missing or stale (``CurrentRules``), in chunks.
 
         The rows stream from a second cursor (a snapshot taken when the query starts), so verdicts
         can be written on this store's connection while iterating, and memory stays bounded.
         """
+        where, params = _stale_where(current)
         cur = self.con.cursor()
         try:
             cur.execute(
                 "SELECT m.measurement_uid, m.source, m.raw, m.raw_part, m.raw_row FROM measurements m "
-                "LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid "
-                "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version) "
+                f"LEFT JOIN verdicts v ON v.measurement_uid = m.measurement_uid WHERE {where} "
                 "ORDER BY m.raw_part, m.raw_row",  # each raw row group is then decoded once
-                [_versions(rules_version)],
+                params,
             )
             while rows := cur.fetchmany(chunk):
                 yield [StoredMeasurement(uid, src, self._raw_of(blob, part, row))
@@ -243,11 +355,11 @@ class Store:
         finally:
             cur.close()
 
-    def count_stale(self, rules_version: str | Collection[str]) -> int:
+    def count_stale(self, current: CurrentRules | str | Collection[str]) -> int:
+        where, params = _stale_where(current)
         return _count(self.con.execute(
-            "SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) "
-            "WHERE v.rules_version IS NULL OR NOT list_contains(?, v.rules_version)",
-            [_versions(rules_version)],
+            f"SELECT count(*) FROM measurements m LEFT JOIN verdicts v USING (measurement_uid) WHERE {where}",
+            params,
         ))
 
     def counts(self) -> dict[str, int]:

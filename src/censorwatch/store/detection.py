@@ -18,7 +18,7 @@ import orjson
 import pyarrow as pa
 
 from censorwatch.model.events import Event, Incident
-from censorwatch.model.verdict import STATUSES
+from censorwatch.model.verdict import STATUSES, VERDICT_ROW
 from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 
 TARGET = "coalesce(domain, input, test_name)"
@@ -114,11 +114,9 @@ def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return out
 
 
-_VERDICT_COLS = (
-    "measurement_uid, rules_version, status, method, rule, explanation, fingerprint_id, fingerprint_scope, "
-    "blocking, accessible, dns_consistency, body_length_match, body_proportion, status_code_match, "
-    "headers_match, title_match, test_name, probe_cc, probe_asn, input, domain, measurement_start_time"
-)
+#: the verdict row's columns (model/verdict.py), JSON ones cast back from the Parquet strings
+_VERDICT_NAMES = ", ".join(c.name for c in VERDICT_ROW)
+_VERDICT_COLS = ", ".join(f"{c.name}::JSON" if c.type == "json" else c.name for c in VERDICT_ROW)
 
 
 def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, int]:
@@ -132,7 +130,7 @@ def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[s
     try:
         con.execute(f"DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM {src('verdicts')})")
         con.execute(
-            f"INSERT INTO verdicts SELECT {_VERDICT_COLS}, details::JSON FROM {src('verdicts')}"
+            f"INSERT INTO verdicts ({_VERDICT_NAMES}) SELECT {_VERDICT_COLS} FROM {src('verdicts')}"
         )
         counts["verdicts"] = _one(con, f"SELECT count(*) FROM {src('verdicts')}")
         for table, keys, _expr, tname in _AGGS:

@@ -3,9 +3,10 @@
 Rows are appended into plain Python lists, one list per column, and turned into one pyarrow table
 per table when the batch is written (``Store.write``). Nothing here talks to the database.
 
-Observation rows are cut straight from the raw ``test_keys`` (one flat row per DNS query, TCP
-connect, TLS handshake, HTTP request and network event), without building the typed model objects:
-the typed view is what ``analysis`` uses, the flat view is what SQL uses.
+Observation rows are cut straight from the raw ``test_keys`` (``model.observations.flat_rows``: one
+flat row per DNS query, TCP connect, TLS handshake, HTTP request and network event). The observation
+and verdict schemas are derived from the row definitions in ``model/`` (``OBSERVATION_ROW``,
+``VERDICT_ROW``), as are the SQL tables (``store/schema.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from censorwatch.model import failures
+from censorwatch.model.columns import Column
 from censorwatch.model.measurement import Measurement
-from censorwatch.model.verdict import Verdict
+from censorwatch.model.observations import OBSERVATION_ROW, flat_rows
+from censorwatch.model.verdict import VERDICT_ROW, Verdict
 
 MEASUREMENT_SCHEMA = pa.schema(
     [
@@ -35,60 +37,23 @@ MEASUREMENT_SCHEMA = pa.schema(
         ("is_lab", pa.bool_()),
         ("source", pa.string()),
         ("raw_size", pa.int32()),
+        ("probe_network_name", pa.string()),
     ]
 )
 
-OBSERVATION_SCHEMA = pa.schema(
-    [
-        ("measurement_uid", pa.string()),
-        ("kind", pa.string()),
-        ("idx", pa.int32()),
-        ("hostname", pa.string()),
-        ("query_type", pa.string()),
-        ("engine", pa.string()),
-        ("resolver", pa.string()),
-        ("ip", pa.string()),
-        ("port", pa.int32()),
-        ("server_name", pa.string()),
-        ("url", pa.string()),
-        ("status_code", pa.int32()),
-        ("body_length", pa.int64()),
-        ("answers", pa.list_(pa.string())),
-        ("operation", pa.string()),
-        ("num_bytes", pa.int64()),
-        ("failure", pa.string()),
-        ("t0", pa.float64()),
-        ("t", pa.float64()),
-    ]
-)
+#: Arrow type of each column type of ``model/columns.py``
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "str": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"), "str[]": pa.list_(pa.string()), "json": pa.string(),
+}
 
-VERDICT_SCHEMA = pa.schema(
-    [
-        ("measurement_uid", pa.string()),
-        ("rules_version", pa.string()),
-        ("status", pa.string()),
-        ("method", pa.string()),
-        ("rule", pa.string()),
-        ("explanation", pa.string()),
-        ("fingerprint_id", pa.string()),
-        ("fingerprint_scope", pa.string()),
-        ("blocking", pa.string()),
-        ("accessible", pa.bool_()),
-        ("dns_consistency", pa.string()),
-        ("body_length_match", pa.bool_()),
-        ("body_proportion", pa.float64()),
-        ("status_code_match", pa.bool_()),
-        ("headers_match", pa.bool_()),
-        ("title_match", pa.bool_()),
-        ("test_name", pa.string()),
-        ("probe_cc", pa.string()),
-        ("probe_asn", pa.string()),
-        ("input", pa.string()),
-        ("domain", pa.string()),
-        ("measurement_start_time", pa.timestamp("us")),
-        ("details", pa.string()),
-    ]
-)
+
+def arrow_schema(row: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in row])
+
+
+OBSERVATION_SCHEMA = arrow_schema(OBSERVATION_ROW)
+VERDICT_SCHEMA = arrow_schema(VERDICT_ROW)
 
 
 def _s(v: Any) -> str | None:
@@ -143,66 +108,6 @@ _COERCE: dict[str, Any] = {
 }
 
 
-def _split_address(address: Any) -> tuple[str | None, int | None]:
-    """``"1.2.3.4:443"`` / ``"[::1]:443"`` -> ``(ip, port)``; anything else -> ``(text, None)``."""
-    if type(address) is not str:
-        return None, None
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        return address, None
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:  # a bare IPv6 address, no port
-        return address, None
-    if port.isdigit() and len(port) <= 5:
-        return host, int(port)
-    return address, None
-
-
-_FAILURES: dict[str, str | None] = {}
-_MISS = object()
-
-
-def _failure(v: Any) -> str | None:
-    """``failures.normalize`` with a cache: a few dozen distinct strings cover the whole archive."""
-    if v is None:
-        return None
-    if type(v) is str:
-        hit = _FAILURES.get(v, _MISS)
-        if hit is not _MISS:
-            return hit  # type: ignore[return-value]
-        if len(_FAILURES) < 10_000:
-            _FAILURES[v] = failures.normalize(v)
-            return _FAILURES[v]
-    return failures.normalize(v)
-
-
-def _body_length(body: Any) -> int | None:
-    if isinstance(body, str):
-        return len(body.encode("utf-8", "surrogatepass")) if not body.isascii() else len(body)
-    if isinstance(body, dict):
-        data = body.get("data")
-        if not isinstance(data, str):
-            return None
-        if body.get("format") == "base64":
-            n = len(data)
-            return n * 3 // 4 - (2 if data.endswith("==") else 1 if data.endswith("=") else 0)
-        return len(data.encode("utf-8", "surrogatepass"))
-    return None
-
-
-def _answers(raw: Any) -> list[str] | None:
-    if not isinstance(raw, list):
-        return None
-    out: list[str] = []
-    for a in raw:
-        if isinstance(a, dict):
-            v = a.get("ipv4") or a.get("ipv6") or a.get("hostname")
-            if isinstance(v, str):
-                out.append(v)
-    return out
-
-
 class RowBatch:
     """Column lists for one write: measurements, their observation rows and their verdicts."""
 
@@ -222,7 +127,16 @@ class RowBatch:
 
     # -- measurements ----------------------------------------------------------------------------
     def add_measurement(self, uid: str, m: Measurement, raw: bytes) -> None:
-        """One measurement row; ``raw`` is the exact bytes it was read from."""
+        """One measurement row; ``raw`` is the exact bytes it was read from. All or nothing: when the
+        record's data raises, the batch is left as it was."""
+        n_obs = len(self.obs_rows)
+        try:
+            if m.test_keys:
+                self.add_observations(uid, m.test_keys)
+        except BaseException:
+            del self.obs_rows[n_obs:]
+            raise
+        start = _naive_utc(m.measurement_start_time)
         c = self.m
         c["measurement_uid"].append(uid)
         c["report_id"].append(m.report_id)
@@ -231,78 +145,28 @@ class RowBatch:
         c["domain"].append(m.domain)
         c["probe_cc"].append(m.probe_cc)
         c["probe_asn"].append(m.probe_asn)
-        c["measurement_start_time"].append(_naive_utc(m.measurement_start_time))
+        c["measurement_start_time"].append(start)
         c["software_name"].append(m.software_name)
         c["software_version"].append(m.software_version)
         c["is_lab"].append(m.is_lab)
         c["source"].append(m.source)
         c["raw_size"].append(len(raw))
+        c["probe_network_name"].append(m.probe_network_name)
         self.raws.append(raw)
-        if m.test_keys:
-            self.add_observations(uid, m.test_keys)
 
     @property
     def observation_count(self) -> int:
         return len(self.obs_rows)
 
     # -- observations ----------------------------------------------------------------------------
-    # One tuple per row in OBSERVATION_SCHEMA order; values are taken as recorded and only coerced
-    # (column by column, in ``observations_table``) when a column does not fit its Arrow type.
     def add_observations(self, uid: str, tk: dict[str, Any]) -> None:
-        """One flat row per network step recorded in ``test_keys`` (kinds dns, tcp, tls, http, event)."""
-        add = self.obs_rows.append
-        norm = _failure
-        items = tk.get("queries")
-        if type(items) is list:
-            for idx, d in enumerate(items):
-                if type(d) is dict:
-                    g = d.get
-                    add((uid, "dns", idx, g("hostname"), g("query_type"), g("engine"),
-                         g("resolver_address") or g("resolver_hostname"), None, None, None, None, None, None,
-                         _answers(g("answers")), None, None, norm(g("failure")), g("t0"), g("t")))
-        items = tk.get("tcp_connect")
-        if type(items) is list:
-            for idx, d in enumerate(items):
-                if type(d) is dict:
-                    g = d.get
-                    status = g("status")
-                    failure = status.get("failure") if type(status) is dict else g("failure")
-                    add((uid, "tcp", idx, None, None, None, None, g("ip"), g("port"), None, None, None, None,
-                         None, None, None, norm(failure), g("t0"), g("t")))
-        items = tk.get("tls_handshakes")
-        if type(items) is list:
-            for idx, d in enumerate(items):
-                if type(d) is dict:
-                    g = d.get
-                    ip, port = _split_address(g("address"))
-                    add((uid, "tls", idx, None, None, None, None, ip, port, g("server_name"), None, None, None,
-                         None, None, None, norm(g("failure")), g("t0"), g("t")))
-        items = tk.get("requests")
-        if type(items) is list:
-            for idx, d in enumerate(items):
-                if type(d) is dict:
-                    g = d.get
-                    req = g("request")
-                    resp = g("response")
-                    code = blen = None
-                    if type(resp) is dict:
-                        code = resp.get("code")
-                        blen = _body_length(resp.get("body"))
-                    add((uid, "http", idx, None, None, None, None, None, None, None,
-                         req.get("url") if type(req) is dict else None, code, blen,
-                         None, None, None, norm(g("failure")), g("t0"), g("t")))
-        items = tk.get("network_events")
-        if type(items) is list:
-            for idx, d in enumerate(items):
-                if type(d) is dict:
-                    g = d.get
-                    ip, port = _split_address(g("address"))
-                    add((uid, "event", idx, None, None, g("proto"), None, ip, port, None, None, None, None,
-                         None, g("operation"), g("num_bytes"), norm(g("failure")), g("t0"), g("t")))
+        """One flat row per network step recorded in ``test_keys`` (``model.observations.flat_rows``)."""
+        flat_rows(uid, tk, self.obs_rows.append)
 
     # -- verdicts --------------------------------------------------------------------------------
     def add_verdict(self, uid: str, v: Verdict, start: datetime | None) -> None:
-        """One verdict row for ``uid``; ``start`` is the measurement's parsed start time."""
+        """One verdict row for ``uid``; ``start`` is the measurement's parsed start time (all or nothing)."""
+        details = orjson.dumps(v.details, default=str, option=orjson.OPT_NON_STR_KEYS).decode() if v.details else None
         c = self.v
         fp = v.fingerprint
         c["measurement_uid"].append(uid)
@@ -327,7 +191,8 @@ class RowBatch:
         c["input"].append(v.input)
         c["domain"].append(v.domain)
         c["measurement_start_time"].append(_naive_utc(start))
-        c["details"].append(orjson.dumps(v.details, default=str, option=orjson.OPT_NON_STR_KEYS).decode() if v.details else None)
+        c["details"].append(details)
+        c["fingerprints"].append(v.fingerprints)
 
     # -- arrow -----------------------------------------------------------------------------------
     @staticmethod

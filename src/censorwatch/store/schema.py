@@ -6,7 +6,36 @@ agree. Times are ``TIMESTAMP`` holding UTC. Lists are DuckDB ``VARCHAR[]``; free
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+from censorwatch.model.columns import Column
+from censorwatch.model.observations import OBSERVATION_ROW
+from censorwatch.model.verdict import VERDICT_ROW
+
+SCHEMA_VERSION = 6  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description
+
+#: SQL type of each column type of ``model/columns.py``
+SQL_TYPES: dict[str, str] = {
+    "str": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP", "str[]": "VARCHAR[]", "json": "JSON",
+}
+
+
+def table_ddl(name: str, row: tuple[Column, ...], *, primary_key: str | None = None) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a row defined in ``model/`` (one column per ``Column``)."""
+    lines = []
+    for i, c in enumerate(row):
+        line = f"        {c.name} {SQL_TYPES[c.type]}"
+        if c.name == primary_key:
+            line += " PRIMARY KEY"
+        elif not c.nullable:
+            line += " NOT NULL"
+        if i < len(row) - 1:
+            line += ","
+        if c.doc:
+            line += f"  -- {c.doc}"
+        lines.append(line)
+    body = "\n".join(lines)
+    return f"\n    CREATE TABLE IF NOT EXISTS {name} (\n{body}\n    )\n"
 
 CORE = [
     """
@@ -36,60 +65,31 @@ CORE = [
         raw_size INTEGER NOT NULL,
         raw BLOB,
         raw_part INTEGER,
-        raw_row INTEGER
+        raw_row INTEGER,
+        probe_network_name VARCHAR
     )
     """,
-    # One flat row per network step (OONI pipeline style): kind in dns|tcp|tls|http|event.
+    # Names for people (model/networks.py, model/targets.py), kept as measurements are written: the
+    # latest name each network's measurements gave (probe_network_name), and one test name and input
+    # per target (a VPN target is an address: its protocol and port come from the input).
     """
-    CREATE TABLE IF NOT EXISTS observations (
-        measurement_uid VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        idx INTEGER NOT NULL,
-        hostname VARCHAR,
-        query_type VARCHAR,
-        engine VARCHAR,
-        resolver VARCHAR,
-        ip VARCHAR,
-        port INTEGER,
-        server_name VARCHAR,
-        url VARCHAR,
-        status_code INTEGER,
-        body_length BIGINT,
-        answers VARCHAR[],
-        operation VARCHAR,
-        num_bytes BIGINT,
-        failure VARCHAR,
-        t0 DOUBLE,
-        t DOUBLE
+    CREATE TABLE IF NOT EXISTS network_names (
+        asn VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        seen TIMESTAMP NOT NULL
     )
     """,
     """
-    CREATE TABLE IF NOT EXISTS verdicts (
-        measurement_uid VARCHAR PRIMARY KEY,
-        rules_version VARCHAR NOT NULL,
-        status VARCHAR NOT NULL,
-        method VARCHAR,
-        rule VARCHAR NOT NULL,
-        explanation VARCHAR,
-        fingerprint_id VARCHAR,
-        fingerprint_scope VARCHAR,
-        blocking VARCHAR,            -- 'false' | 'dns' | 'tcp_ip' | 'http-failure' | 'http-diff' | NULL
-        accessible BOOLEAN,
-        dns_consistency VARCHAR,
-        body_length_match BOOLEAN,
-        body_proportion DOUBLE,
-        status_code_match BOOLEAN,
-        headers_match BOOLEAN,
-        title_match BOOLEAN,
+    CREATE TABLE IF NOT EXISTS target_inputs (
+        domain VARCHAR PRIMARY KEY,
         test_name VARCHAR NOT NULL,
-        probe_cc VARCHAR NOT NULL,
-        probe_asn VARCHAR NOT NULL,
-        input VARCHAR,
-        domain VARCHAR,
-        measurement_start_time TIMESTAMP NOT NULL,
-        details JSON
+        input VARCHAR
     )
     """,
+    # One flat row per network step (OONI pipeline style) and one row per verdict: derived from the
+    # row definitions in model/ (see table_ddl)
+    table_ddl("observations", OBSERVATION_ROW),
+    table_ddl("verdicts", VERDICT_ROW, primary_key="measurement_uid"),
 ]
 
 DETECTION = [
@@ -286,7 +286,24 @@ WEB = [
     """,
 ]
 
-ALL = CORE + DETECTION + WEB
+ARCHIVE = [
+    # Objects of a remote archive (OONI's S3 bucket) synced into this store: a row is written once
+    # every record of the object is committed, so an object listed with the same ETag is not fetched
+    # again. `measurements` counts the good records read (new or already stored), `bad` the others.
+    """
+    CREATE TABLE IF NOT EXISTS archive_objects (
+        url VARCHAR PRIMARY KEY,         -- s3://bucket/key
+        etag VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        measurements INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        first_error VARCHAR,
+        synced_at TIMESTAMP NOT NULL
+    )
+    """,
+]
+
+ALL = CORE + DETECTION + WEB + ARCHIVE
 
 #: statements that bring a store written by an earlier schema version up to this one (idempotent)
 MIGRATIONS = [
@@ -297,8 +314,12 @@ MIGRATIONS = [
     # version 3: verdicts of tests that measure no censorship (speed tests, diagnostics) counted apart
     *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS measured INTEGER DEFAULT 0"
       for t in ("agg_hourly", "agg_daily", "agg_hourly_cc", "agg_daily_cc")),
-    # what an alerted incident was, so that one revised under another id (a live detector moved its
-    # start) is recognised, and one that disappeared is withdrawn (store/alerts.py)
+    # version 4: names for people: the network name measurements give
+    "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
+    # version 5: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
+    "ALTER TABLE verdicts ADD COLUMN IF NOT EXISTS fingerprints VARCHAR",
+    # version 6: what an alerted incident was, so that one revised under another id (a live detector
+    # moved its start) is recognised, and one that disappeared is withdrawn (store/alerts.py)
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS kind VARCHAR",
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS cc VARCHAR",
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS target VARCHAR",
@@ -306,3 +327,6 @@ MIGRATIONS = [
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS end_time TIMESTAMP",
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS gone_since TIMESTAMP",
 ]
+#: fills target_inputs of a store written before it existed (run when that table is empty)
+BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements
+    WHERE domain IS NOT NULL GROUP BY domain ON CONFLICT DO NOTHING"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +96,12 @@ def decode_cursor(cursor: str | None, types: Sequence[type]) -> list[Any] | None
     for v, t in zip(vals, types, strict=True):
         if t is datetime:
             try:
-                out.append(datetime.fromisoformat(str(v)))
-            except ValueError:
+                dt = datetime.fromisoformat(str(v))
+                if dt.tzinfo is not None:  # the store's times are naive UTC
+                    dt = dt.astimezone(UTC).replace(tzinfo=None)
+            except (ValueError, OverflowError):
                 raise BadQuery("cursor: bad time in cursor") from None
+            out.append(dt)
         elif not isinstance(v, t):
             raise BadQuery("cursor: wrong value type in cursor")
         else:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
+from censorwatch.model.display import BIDI_CONTROLS, FORMULA_PREFIXES
 from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 from censorwatch.store.views import (
     _COUNTS,
@@ -74,6 +76,24 @@ def timeline(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, cc:
 
 def _bucket(start: datetime, end: datetime) -> tuple[str, str]:
     return ("agg_hourly", "hour") if end - start <= timedelta(days=3) else ("agg_daily", "day")
+
+
+def data_span(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, cc: str | None = None,
+    domain: str | None = None,
+) -> tuple[datetime, datetime] | None:
+    """The hours with data in ``[start, end)`` (of a country, of a target): ``(first hour, end of the
+    last hour)``, or None without data."""
+    where = ["hour >= ?", "hour < ?"]
+    params: list[Any] = [start, end]
+    for col, v in (("probe_cc", cc), ("domain", domain)):
+        if v is not None:
+            where.append(f"{col} = ?")
+            params.append(v)
+    row = con.execute(f"SELECT min(hour), max(hour) FROM agg_hourly WHERE {' AND '.join(where)}", params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1] + timedelta(hours=1)
 
 
 def country_targets(
@@ -225,6 +245,24 @@ def aggregates(
     return _page(items, limit, lambda r: (r["t"], r["probe_cc"], r["probe_asn"], r["domain"]))
 
 
+def csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``model.display.csv_cell`` on every text cell of ``batch``, column by column: a leading ``'``
+    before what a spreadsheet would run as a formula, bidirectional controls shown as ``[U+202E]``."""
+    import pyarrow.compute as pc
+
+    formula = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_PREFIXES) + "]"
+    bidi = "[" + "".join(sorted(BIDI_CONTROLS)) + "]"
+    cols = []
+    for col in batch.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.if_else(pc.match_substring_regex(col, formula), pc.binary_join_element_wise("'", col, ""), col)
+            if pc.any(pc.match_substring_regex(col, bidi)).as_py():
+                for ch in BIDI_CONTROLS:
+                    col = pc.replace_substring(col, ch, f"[U+{ord(ch):04X}]")
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
+
+
 def export(
     con: duckdb.DuckDBPyConnection,
     what: str,
@@ -273,10 +311,10 @@ def export(
         raise BadQuery("what: aggregates or verdicts")
     reader = con.sql(f"{sql} LIMIT {int(max_rows)}", params=params).to_arrow_reader(65536)
     n = 0
-    if fmt == "csv":
+    if fmt == "csv":  # CSV is read by people in spreadsheets: its text is neutralised (Parquet is data)
         with pacsv.CSVWriter(str(out), reader.schema) as w:
             for b in reader:
-                w.write_batch(b)
+                w.write_batch(csv_safe(b))
                 n += b.num_rows
     else:
         with pq.ParquetWriter(str(out), reader.schema) as pw:

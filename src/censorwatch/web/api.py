@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from censorwatch.model.names import add_names
 from censorwatch.report.render import safe_url
 from censorwatch.store import alerts as store_alerts
 from censorwatch.store import views, views_agg
@@ -26,9 +27,10 @@ Cursor = Annotated[str | None, Query(max_length=1000, description="the previous 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Error}}
 
 
-def _page(p: views.Page, conv: Any = None) -> dict[str, Any]:
+def _page(p: views.Page, con: duckdb.DuckDBPyConnection, conv: Any = None) -> dict[str, Any]:
+    """A page of items, each with the names beside its numbers (``model.names.add_names``)."""
     items = [conv(i) for i in p.items] if conv else p.items
-    return {"items": data.utc(items), "next": p.next}
+    return {"items": data.utc(add_names(items, data.names_of(con))), "next": p.next}
 
 
 @router.get("/home", response_model=schemas.Home, summary="Home page data: countries, incidents, timeline")
@@ -72,7 +74,7 @@ def incidents(
         method=params.token(method, "method"), kind=kind, active=active,
         since=params.when(since, "since"), until=params.when(until, "until"), limit=limit, cursor=cursor,
     )
-    return _page(p, data.incident_out)
+    return _page(p, con, data.incident_out)
 
 
 @router.get("/incidents/{incident_id}", response_model=schemas.IncidentDetail, responses=NOT_FOUND,
@@ -94,7 +96,7 @@ def evidence(con: Con, incident_id: str, limit: Limit = 50, cursor: Cursor = Non
     p = views.incident_evidence(con, params.uid(incident_id, "incident_id"), limit=limit, cursor=cursor)
     if p is None:
         raise HTTPException(404, f"incident {incident_id!r} not found")
-    return _page(p)
+    return _page(p, con)
 
 
 @router.get("/events", response_model=schemas.Page[schemas.Event], summary="Detector events, newest first")
@@ -111,7 +113,7 @@ def events(
 ) -> Any:
     p = views_agg.events(con, cc=params.cc(cc), target=params.target(target), kind=kind, detector=detector,
                      since=params.when(since, "since"), until=params.when(until, "until"), limit=limit, cursor=cursor)
-    return _page(p, data.event_out)
+    return _page(p, con, data.event_out)
 
 
 @router.get("/aggregates", response_model=schemas.Page[schemas.AggregateRow],
@@ -130,7 +132,7 @@ def aggregates(
     p = views_agg.aggregates(con, granularity=granularity, cc=params.cc(cc), asn=params.asn(asn),
                          target=params.target(target), since=params.when(since, "since"),
                          until=params.when(until, "until"), limit=limit, cursor=cursor)
-    return _page(p)
+    return _page(p, con)
 
 
 @router.get("/measurements", response_model=schemas.Page[schemas.MeasurementItem],
@@ -154,7 +156,7 @@ def measurements(
         method=params.token(method, "method"), test_name=params.token(test_name, "test_name"),
         limit=limit, cursor=cursor,
     )
-    return _page(p)
+    return _page(p, con)
 
 
 @router.get("/measurements/{uid}", response_model=schemas.MeasurementDetail, responses=NOT_FOUND,
@@ -165,7 +167,7 @@ def measurement(con: Con, uid: str) -> Any:
         raise HTTPException(404, f"measurement {uid!r} not found")
     m.pop("raw")
     m["raw_url"] = f"/api/v1/measurements/{uid}/raw"
-    return data.utc(m)
+    return data.utc(add_names(m, data.names_of(con)))
 
 
 @router.get("/measurements/{uid}/raw", responses=NOT_FOUND, response_class=Response,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,8 @@ import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from censorwatch.model.names import add_names
+from censorwatch.model.networks import network_label
 from censorwatch.model.verdict import STATUSES
 from censorwatch.report import charts
 from censorwatch.report import incident as report
@@ -33,7 +36,9 @@ def home(request: Request, con: Con) -> HTMLResponse:
     return render(request, "home.html", d=d, strip=strip)
 
 
-def _heatmaps(d: dict[str, Any], rows_of: str, outages: list[dict[str, Any]] | None = None) -> list[tuple[str, charts.Chart]]:
+def _heatmaps(d: dict[str, Any], rows_of: str,
+              outages: list[dict[str, Any]] | None = None) -> list[tuple[str, str, charts.Chart]]:
+    """(target, its name, heatmap) for each target shown."""
     hourly = d["bucket"] == "hour"
     times = charts.buckets(d["window"]["since"], d["window"]["until"], hourly)
     by_domain: dict[str, dict[tuple[str, Any], dict[str, Any]]] = {}
@@ -42,12 +47,15 @@ def _heatmaps(d: dict[str, Any], rows_of: str, outages: list[dict[str, Any]] | N
         by_domain.setdefault(c["domain"], {})[(c["row"], c["t"])] = c
         rows.setdefault(c["domain"], set()).add(c["row"])
     all_rows = sorted(set().union(*rows.values())) if rows else []
+    labels = {c["row"]: network_label(c["row"], c.get("row_name")) for c in d["cells"]} if rows_of == "network" else {}
     marks = [(o["asn"], o["start"], o["end"]) for o in outages or []]
+    target_names = {c["domain"]: c.get("target_name") or c["domain"] for c in d["cells"]}
     out = []
     for dom in d.get("shown_targets") or sorted(by_domain):
-        title = f"{dom}: status per {rows_of} and {'hour' if hourly else 'day'}"
-        out.append((dom, charts.heatmap(all_rows, times, by_domain.get(dom, {}), title=title, hourly=hourly,
-                                        outages=marks)))
+        name = target_names.get(dom, dom)
+        title = f"{name}: status per {rows_of} and {'hour' if hourly else 'day'}"
+        out.append((dom, name, charts.heatmap(all_rows, times, by_domain.get(dom, {}), title=title, hourly=hourly,
+                                              outages=marks, row_labels=labels)))
     return out
 
 
@@ -87,8 +95,10 @@ def incident(request: Request, con: Con, incident_id: str, path: Annotated[Path 
     if not d:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     if cursor:
-        d["evidence_page"] = views.incident_evidence(con, incident_id, limit=50, cursor=cursor)
-    what = f"{d['target']} in {d['cc']}" if d["target"] else f"network outage in {d['cc']}"
+        d["evidence_page"] = page = views.incident_evidence(con, incident_id, limit=50, cursor=cursor)
+        if page is not None:
+            add_names(page.items, data.names_of(con))
+    what = f"{d['target_name'] or d['target']} in {d['cc']}" if d["target"] else f"network outage in {d['cc']}"
     chart = charts.stacked_bars(d["series"], title=f"Evidence over time: {what}", start=d["start"], end=d["end"])
     return render(request, "incident.html", d=d, chart=chart)
 
@@ -124,7 +134,9 @@ def measurement(request: Request, con: Con, uid: str) -> HTMLResponse:
     if obj is not None and len(m["raw"]) < 2_000_000:
         from censorwatch.report.render import pretty_json
 
-        raw_text = pretty_json(obj)
+        with contextlib.suppress(RecursionError, ValueError):  # nested too deep to indent: shown as stored
+            raw_text = pretty_json(obj)
+    add_names(m, data.names_of(con))
     return render(request, "measurement.html", m=m, v=m["verdict"], steps=tables, problem=problem, raw_text=raw_text)
 
 
@@ -146,9 +158,10 @@ def search(
                             status=f["status"], since=f["since"], until=f["until"], limit=50, cursor=cursor)
     query = {k: v for k, v in {"cc": cc, "asn": asn, "target": target, "method": method, "status": status,
                                "since": since, "until": until}.items() if v}
+    names = data.names_of(con)
     return render(request, "search.html", f=f, query=query, statuses=STATUSES,
-                  incidents=[data.incident_out(i) for i in incs.items], inext=incs.next,
-                  measurements=ms.items, mnext=ms.next)
+                  incidents=add_names([data.incident_out(i) for i in incs.items], names), inext=incs.next,
+                  measurements=add_names(ms.items, names), mnext=ms.next)
 
 
 @router.get("/docs", response_class=HTMLResponse)

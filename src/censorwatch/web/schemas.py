@@ -23,8 +23,10 @@ class Incident(BaseModel):
     id: str
     cc: str
     target: str | None
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     kind: str
     asns: list[str]
+    network_names: list[str | None] | None = Field(None, description="the name of each of asns, same order")
     methods: list[str]
     start: datetime
     end: datetime | None
@@ -51,8 +53,11 @@ class Event(BaseModel):
     detector: str
     cc: str
     asn: str | None
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     asns: list[str] | None
+    network_names: list[str | None] | None = Field(None, description="the name of each of asns, same order")
     target: str | None
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     start: datetime
     end: datetime | None
     method: str | None
@@ -73,6 +78,7 @@ class SeriesPoint(BaseModel):
 
 class NetworkRow(BaseModel):
     probe_asn: str
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     total: int
     ok: int
     anomaly: int
@@ -112,9 +118,11 @@ class EvidenceItem(BaseModel):
     measurement_start_time: datetime | None = None
     probe_cc: str | None = None
     probe_asn: str | None = None
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     test_name: str | None = None
     input: str | None = None
     domain: str | None = None
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     status: str | None = None
     method: str | None = None
     rule: str | None = None
@@ -126,9 +134,11 @@ class MeasurementItem(BaseModel):
     measurement_start_time: datetime
     probe_cc: str
     probe_asn: str
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     test_name: str
     input: str | None
     domain: str | None
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     status: str | None
     method: str | None
 
@@ -139,8 +149,10 @@ class MeasurementDetail(BaseModel):
     test_name: str
     input: str | None
     domain: str | None
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     probe_cc: str
     probe_asn: str
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     measurement_start_time: datetime
     software_name: str | None
     software_version: str | None
@@ -157,7 +169,9 @@ class AggregateRow(BaseModel):
     t: datetime
     probe_cc: str
     probe_asn: str
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     domain: str
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     total: int
     ok: int
     anomaly: int
@@ -199,7 +213,9 @@ class Home(BaseModel):
 
 class HeatCell(BaseModel):
     domain: str
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     row: str
+    row_name: str | None = Field(None, description="the network's name when rows are networks")
     t: datetime
     status: str
     total: int
@@ -212,6 +228,7 @@ class HeatCell(BaseModel):
 
 class TargetSummary(BaseModel):
     domain: str
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     total: int
     ok: int
     anomaly: int
@@ -223,7 +240,9 @@ class TargetSummary(BaseModel):
 class Outage(BaseModel):
     id: str
     asn: str | None
+    network_name: str | None = Field(None, description="the network's name (model.networks): known, or as measured")
     asns: list[str] | None
+    network_names: list[str | None] | None = Field(None, description="the name of each of asns, same order")
     start: datetime
     end: datetime | None
     confidence: str | None
@@ -243,6 +262,7 @@ class CountryDetail(BaseModel):
 
 class TargetDetail(BaseModel):
     domain: str
+    target_name: str | None = Field(None, description="the target as people know it: X, WireGuard 198.18.5.1:51820")
     window: Window
     bucket: str
     countries: list[str]

@@ -122,8 +122,8 @@ def detect(cc: str, asn: str, samples: Sequence[Sample], until: datetime | None,
             rch[i] += s.reachable
     # the network's usual share of non-empty bins, up to its last measurement (a silence going on now
     # must not lower the baseline it is judged against), robust to earlier gaps (the upper 80 %)
-    seen = [i for i in range(min(pending, nb)) if tot[i]]
-    base = [1 if c else 0 for c in tot[: seen[-1] + 1]] if seen else [1]
+    measured = [i for i in range(min(pending, nb)) if tot[i]]
+    base = [1 if c else 0 for c in tot[: measured[-1] + 1]] if measured else [1]
     nonempty = sorted(base)[len(base) // 5 :] or [1]
     if sum(1 for c in tot if c) < p.min_history_bins:
         return []

@@ -13,11 +13,11 @@ from typing import Final
 
 from censorwatch.analysis.experiments.common import Outcomes, bogon_hosts, host_of, method_for, scan
 from censorwatch.analysis.fingerprints import Fingerprints
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.registry import Family
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.verdict import Verdict
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.observations import Observations, TLSHandshake
 
 #: Mechanism names for a failure at each step.

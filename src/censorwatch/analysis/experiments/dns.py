@@ -10,11 +10,11 @@ from typing import Any
 
 from censorwatch.analysis.experiments.common import is_network_failure, median_ms, method_for
 from censorwatch.analysis.fingerprints import Fingerprints
-from censorwatch.analysis.netaddr import is_bogon
 from censorwatch.analysis.registry import Family
 from censorwatch.analysis.verdicts import make_verdict
 from censorwatch.analysis.wording import say
 from censorwatch.model import failures as F
+from censorwatch.model.addresses import is_bogon
 from censorwatch.model.measurement import Measurement
 from censorwatch.model.observations import DNSQuery, Observations
 from censorwatch.model.verdict import Verdict

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from censorwatch.analysis.fingerprints.patterns import PatternSet
 from censorwatch.analysis.fingerprints.rule import FingerprintRule
 from censorwatch.analysis.fingerprints.sets import FingerprintSet, identity
-from censorwatch.analysis.netaddr import LAB_NET, parse_ip
+from censorwatch.analysis.netaddr import parse_ip
+from censorwatch.model.addresses import LAB_NET
 from censorwatch.model.observations import HTTPResponse
 
 

@@ -77,3 +77,17 @@ def run(store: Store, *, fingerprints: Any = None, master: str = "local[2]") -> 
         "aggregates": {"engine": "spark", **{k: v for k, v in loaded.items()},
                        "spark_seconds": round(t2 - t1, 3), "seconds": round(time.perf_counter() - t0, 3)},
     }
+
+
+def load(store: Store, out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Load a Spark job's outputs (``job.py --out DIR``, e.g. a cluster run over the archive) into
+    ``store``: its verdicts replace those of the same uids, its aggregates replace the tables."""
+    t0 = time.perf_counter()
+    missing = [t for t in ("verdicts", "agg_hourly", "volume_hourly") if not (out_dir / t).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{out_dir}: not a Spark job's output (no {', '.join(missing)})")
+    loaded = sql.load_engine_outputs(store.con, out_dir)
+    seconds = round(time.perf_counter() - t0, 3)
+    return {"verdicts": {"loaded": loaded["verdicts"], "seconds": seconds},
+            "aggregates": {"engine": "spark", **{k: v for k, v in loaded.items() if k != "verdicts"},
+                           "seconds": seconds}}

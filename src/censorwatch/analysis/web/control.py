@@ -2,6 +2,10 @@
 
 Old helpers lack ``tls_handshake``/``ip_info``; failed calls leave ``{}`` or null. Lengths and codes
 of ``-1`` mean "failed" and are kept as given; nothing here raises.
+
+The ``*_outcome`` methods answer "what did the control see at this step?" in the convention of the
+facts (``analysis/web/facts.py``): ``None`` the control has no record of it, ``""`` it worked, else
+the canonical failure.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from censorwatch.analysis.netaddr import canonical_ip, parse_ip, split_endpoint
+from censorwatch.analysis.netaddr import parse_ip, split_endpoint
+from censorwatch.analysis.web.addresses import canonical_ip
 from censorwatch.model import failures
 
 #: The TH's spellings of NXDOMAIN (current, legacy Python helper, measurement-kit).
@@ -58,17 +63,14 @@ class Control:
     dns_failure: str | None = None
     dns_raw_failure: str | None = None
     dns_addrs: list[str] = field(default_factory=list)
+    #: the IP addresses among ``dns_addrs`` (old helpers also list CNAME targets there)
+    dns_ips: list[str] = field(default_factory=list)
     http: ControlHTTP | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     _tcp: dict[str, ControlEndpoint] | None = None
     _tls: dict[str, ControlTLS] | None = None
     _ip_asn: dict[str, int] | None = None
     _ip_flags: dict[str, int] | None = None
-
-    @property
-    def dns_ips(self) -> list[str]:
-        """The IP addresses among the control's DNS answers (old helpers also list CNAME targets)."""
-        return [a for a in self.dns_addrs if parse_ip(a) is not None]
 
     @property
     def dns_failed(self) -> bool:
@@ -84,6 +86,59 @@ class Control:
             self.dns_present and self.dns_failure is None and not self.dns_ips and self.http is not None
             and self.http.failure == failures.DNS_NXDOMAIN
         )
+
+    def dns_outcome(self) -> str | None:
+        """The control's own lookup of the URL's host: ``""`` addresses, else why not (NXDOMAIN for a
+        dangling CNAME whose fetch failed with NXDOMAIN, ``dns_no_answer`` for an empty answer)."""
+        if not self.dns_present:
+            return None
+        if self.dns_ips and self.dns_failure is None:
+            return ""
+        if self.dns_nxdomain:
+            return failures.DNS_NXDOMAIN
+        if self.dns_failure is not None:
+            return self.dns_failure
+        return "" if self.dns_ips else failures.DNS_NO_ANSWER
+
+    def http_outcome(self) -> str | None:
+        """The control's fetch of the URL (redirects followed): ``""`` a page, else its failure."""
+        if self.http is None:
+            return None
+        return self.http.failure or ""
+
+    def _entry(self, key: str, ip: str, port: int | None) -> dict[str, Any] | None:
+        """The helper's own record for ``ip:port`` (it spells IPv6 in brackets), looked up directly."""
+        raw = self.raw.get(key)
+        if not isinstance(raw, dict):
+            return None
+        v = raw.get(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+        return v if isinstance(v, dict) else None
+
+    def tcp_outcome(self, ip: str, port: int | None) -> str | None:
+        """The control's connect to ``ip:port`` (canonical ``ip``)."""
+        v = self._entry("tcp_connect", ip, port)
+        if v is None:
+            c = self.tcp.get(f"{ip}:{port}")  # another spelling of the address
+            if c is None:
+                return None
+            return "" if c.ok else (c.failure or failures.unknown("control connect failed"))
+        return "" if v.get("status") is True else (failures.normalize(v.get("failure"))
+                                                   or failures.unknown("control connect failed"))
+
+    def tls_outcome(self, ip: str, port: int | None, server_name: str | None) -> str | None:
+        """The control's handshake on ``ip:port`` with the same SNI (another SNI says nothing)."""
+        v = self._entry("tls_handshake", ip, port)
+        if v is None:
+            c = self.tls.get(f"{ip}:{port}")  # another spelling of the address
+            if c is None:
+                return None
+            ok, failure, sn = c.ok, c.failure, c.server_name
+        else:
+            ok, failure = v.get("status") is True, failures.normalize(v.get("failure"))
+            sn = v.get("server_name") if isinstance(v.get("server_name"), str) else None
+        if server_name and sn and sn.lower() != server_name.lower():
+            return None
+        return "" if ok else (failure or failures.unknown("control handshake failed"))
 
     @property
     def tcp(self) -> dict[str, ControlEndpoint]:
@@ -169,6 +224,7 @@ class Control:
             addrs = dns.get("addrs")
             if isinstance(addrs, list):
                 c.dns_addrs = [canonical_ip(a) for a in addrs if isinstance(a, str)]
+                c.dns_ips = [a for a in c.dns_addrs if parse_ip(a) is not None]
         http = raw.get("http_request")
         if isinstance(http, dict) and http:
             headers = http.get("headers")
@@ -182,6 +238,6 @@ class Control:
                 status_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
                 body_length=blen if isinstance(blen, int) and not isinstance(blen, bool) else None,
                 title=title if isinstance(title, str) else None,
-                header_names=[str(k) for k in headers] if isinstance(headers, dict) else [],
+                header_names=list(headers) if isinstance(headers, dict) else [],  # JSON keys are strings
             )
         return c
