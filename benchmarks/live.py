@@ -52,7 +52,7 @@ from censorwatch.observatory.receiver import Receiver  # noqa: E402
 
 TOKEN = "benchmark-admin-token"
 NETWORKS = [{"name": "ptcl", "cc": "PK", "asn": "AS17557"}, {"name": "nayatel", "cc": "PK", "asn": "AS23674"},
-            {"name": "jazz", "cc": "PK", "asn": "AS24499"}]
+            {"name": "jazz", "cc": "PK", "asn": "AS45669"}]
 RESULTS = ROOT / "benchmarks" / "results" / "live.md"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from censorwatch.lab.demo import URLS, X_NAMES, Truth, check, demo_scenario, missing
+from censorwatch.model import networks
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -20,7 +21,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 def test_demo_world_and_timeline() -> None:
     sc = demo_scenario(180)
     assert [(n.name, n.cc, n.asn) for n in sc.networks] == [
-        ("ptcl", "PK", "AS17557"), ("nayatel", "PK", "AS23674"), ("jazz", "PK", "AS24499")]
+        ("ptcl", "PK", "AS17557"), ("nayatel", "PK", "AS23674"), ("jazz", "PK", "AS45669")]
     by_net: dict[str, list] = {}
     for e in sc.timeline:
         by_net.setdefault(e.network or "*", []).append(e)
@@ -33,6 +34,9 @@ def test_demo_world_and_timeline() -> None:
     dark = [e for e in by_net["jazz"] if e.censor and e.censor[0].matcher == "shutdown"]
     assert len(dark) == 1 and dark[0].at == 90.0
     assert any("example" in u for u in URLS) and any("x.com" in u for u in URLS)
+    # each network's number is the real operator's, the one the table of known networks names
+    assert {n.asn: networks.network_name(n.asn) for n in sc.networks} == {
+        "AS17557": "PTCL", "AS23674": "Nayatel", "AS45669": "Jazz"}
 
 
 T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
@@ -49,11 +53,11 @@ def _f(kind: str, target: str | None, asns: list[str], start: float, end: float 
 def test_the_findings_are_held_against_the_timeline() -> None:
     truth = Truth.of(T0, 180)  # block at 36 s, jazz dark 90-144 s, end 180 s
     true = [
-        _f("blocking", "x.com", ["AS17557", "AS24499", "AS23674"], 37),
+        _f("blocking", "x.com", ["AS17557", "AS45669", "AS23674"], 37),
         _f("blocking", "x", ["AS23674"], 45),
         _f("blocking", "198.18.5.1", ["AS17557"], 50),  # the WireGuard server, throttled
-        _f("blocking", "openvpn://198.18.5.2:1194?transport=udp", ["AS24499"], 50),
-        _f("outage", None, ["AS24499"], 91, 146),
+        _f("blocking", "openvpn://198.18.5.2:1194?transport=udp", ["AS45669"], 50),
+        _f("outage", None, ["AS45669"], 91, 146),
     ]
     assert check(true, truth) == [] and missing(true, truth) == []
     false = [
@@ -61,8 +65,8 @@ def test_the_findings_are_held_against_the_timeline() -> None:
         _f("blocking", "x.com", ["AS17557"], 10),  # before the block
         _f("blocking", "x.com", ["AS17557"], 40, 60),  # the block never ended
         _f("outage", None, ["AS17557"], 91, 146),  # ptcl never went dark
-        _f("outage", None, ["AS24499"], 20, 40),  # jazz was not dark then
-        _f("outage", None, ["AS24499"], 91),  # jazz came back
+        _f("outage", None, ["AS45669"], 20, 40),  # jazz was not dark then
+        _f("outage", None, ["AS45669"], 91),  # jazz came back
     ]
     got = check(false, truth)
     assert len(got) == len(false), got

@@ -35,7 +35,7 @@ URLS = ("https://x.com/", "https://twitter.com/", "https://abs.twimg.com/", "htt
 NETWORKS = (
     {"name": "ptcl", "cc": "PK", "asn": "AS17557"},
     {"name": "nayatel", "cc": "PK", "asn": "AS23674"},
-    {"name": "jazz", "cc": "PK", "asn": "AS24499"},
+    {"name": "jazz", "cc": "PK", "asn": "AS45669"},
 )
 SNI_RESET = [{"sni": n, "action": "reset"} for n in X_NAMES]
 #: every third round also runs the platform test for X and the VPN checks
