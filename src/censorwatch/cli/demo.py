@@ -208,7 +208,7 @@ class LiveDemo:
                 d = n.delivery
                 sig = "signature verified" if d.verified else "[red]BAD SIGNATURE[/red]"
                 _say(f"[magenta]{when} webhook[/magenta] {n.detail} {inc.get('id')} "
-                     f"({inc.get('target') or 'outage'}, {inc.get('confidence')}): {sig}")
+                     f"({_target(inc) if inc.get('target') else 'outage'}, {inc.get('confidence')}): {sig}")
             elif n.kind == "feed":
                 _say(f"[blue]{when} atom feed[/blue] new entry: {n.detail}")
 
@@ -252,7 +252,7 @@ class LiveDemo:
         for col in ("kind", "target", "networks", "from", "until", "methods", "confidence (rule)", "measurements"):
             table.add_column(col)
         for i in incidents:
-            table.add_row(i["kind"], i["target"] or "-", ", ".join(truth.name(a) for a in i["asns"]),
+            table.add_row(i["kind"], _target(i), _networks(i, truth),
                           _rel(i["start"], truth), _rel(i["end"], truth) if i["end"] else "ongoing",
                           ", ".join(i["methods"]), f"{i['confidence']} ({i['confidence_rule']})",
                           str(i["measurements"]))
@@ -261,8 +261,9 @@ class LiveDemo:
         for col in ("kind", "target", "network", "from", "until", "method", "confidence", "detector"):
             table.add_column(col)
         for e in events:
-            net = truth.name(e["asn"]) if e["asn"] else "country: " + ", ".join(truth.name(a) for a in e["asns"])
-            table.add_row(e["kind"], e["target"] or "-", net, _rel(e["start"], truth),
+            net = (e.get("network_name") or truth.name(e["asn"]) if e["asn"]
+                   else "country: " + _networks(e, truth))
+            table.add_row(e["kind"], _target(e), net, _rel(e["start"], truth),
                           _rel(e["end"], truth) if e["end"] else "ongoing", e["method"] or "-", e["confidence"],
                           e["detector"] + (f" ({e['details'].get('mode')})" if e["details"].get("mode") else ""))
         _wide(table)
@@ -354,7 +355,18 @@ def _rel(iso: str | None, truth: Any) -> str:
 
 
 def _incident_line(inc: dict[str, Any], truth: Any) -> str:
-    what = f"{inc['target']} blocked" if inc["kind"] == "blocking" else "network outage"
-    nets = ", ".join(truth.name(a) for a in inc.get("asns") or [])
+    what = f"{_target(inc)} blocked" if inc["kind"] == "blocking" else "network outage"
+    nets = _networks(inc, truth)
     return (f"{what} in {inc['cc']} on {nets} ({', '.join(inc.get('methods') or [])}; {inc['confidence']}, "
             f"{inc['confidence_rule']})")
+
+
+def _target(x: dict[str, Any]) -> str:
+    """The target as the product names it (``X``, ``WireGuard 198.18.5.1:51820``), else as stored."""
+    return str(x.get("target_name") or x.get("target") or "-")
+
+
+def _networks(x: dict[str, Any], truth: Any) -> str:
+    """The networks of an incident or event as the product names them, else by the lab's names."""
+    names = x.get("network_names") or [None] * len(x.get("asns") or [])
+    return ", ".join(n or truth.name(a) for a, n in zip(x.get("asns") or [], names, strict=False))

@@ -14,8 +14,10 @@ from rich.table import Table
 from censorwatch.cli import service
 from censorwatch.cli.app import app, console, out
 from censorwatch.model.events import iso
+from censorwatch.model.names import add_names
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store, StoreError
+from censorwatch.store.names import names as stored_names
 from censorwatch.store.views import BadQuery
 from censorwatch.web import params
 
@@ -102,10 +104,10 @@ def events_cmd(
             evs = service.call(lambda: client.events(cc=ccu, since=iso(when), kind=kind, detector=detector))
     else:
         with _open(db) as store:
-            evs = [
+            evs = add_names([
                 e.to_dict() for e in sql.load_events(store.con, cc=ccu, since=when, kind=kind)
                 if e.detector in DETECTORS[detector]
-            ]
+            ], stored_names(store.con))
     if fmt == "json":
         _print_json(evs)
         return
@@ -134,7 +136,8 @@ def incidents_cmd(
             incs = service.call(lambda: client.incidents(cc=ccu, since=iso(when)))
     else:
         with _open(db) as store:
-            incs = [i.to_dict() for i in sql.load_incidents(store.con, cc=ccu, since=when)]
+            incs = add_names([i.to_dict() for i in sql.load_incidents(store.con, cc=ccu, since=when)],
+                             stored_names(store.con))
     if fmt == "json":
         _print_json(incs)
         return

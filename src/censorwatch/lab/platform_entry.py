@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from censorwatch.lab import vpn_servers, world
-from censorwatch.lab.entries import PLATFORM_TESTS
+from censorwatch.lab.entries import PLATFORM_TESTS, named
 from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import ProbeConfig, build_context, dns, throughput, vpn
 from censorwatch.probe import platforms as catalogue
@@ -108,7 +108,7 @@ def main() -> int:
         async def measure_and_submit() -> Submission:
             async with Submission(req) as sub:
                 for m in await measure(req):
-                    await sub.put(m)
+                    await sub.put(named(m, req))
                     print(json.dumps(m), flush=True)
             return sub
 

@@ -11,8 +11,8 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
+from censorwatch.lab.entries import named
 from censorwatch.probe import ProbeConfig, run
 
 
@@ -25,18 +25,11 @@ def main() -> int:
     )
     from censorwatch.lab.submission import Submission
 
-    def named(m: dict[str, Any]) -> dict[str, Any]:
-        # the network is pinned (cc, asn), so the probe does not learn its name from the control: the
-        # lab's name for it is the one a dashboard shows
-        if m.get("probe_network_name") is None:
-            m["probe_network_name"] = req.get("network_name")
-        return m
-
     async def measure() -> Submission:
         async with Submission(req) as sub:
-            config.on_measurement = lambda m: sub.put_soon(named(m))
+            config.on_measurement = lambda m: sub.put_soon(named(m, req))
             for m in await run(config):
-                print(json.dumps(named(m)), flush=True)
+                print(json.dumps(named(m, req)), flush=True)
         return sub
 
     summary = asyncio.run(measure()).summary()

@@ -17,12 +17,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.model.names import add_names
 from censorwatch.observatory import metrics
 from censorwatch.pipeline.fromlog import log_size
 from censorwatch.pipeline.ingest import ingest
 from censorwatch.store import alerts as store_alerts
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store
+from censorwatch.store.names import names as stored_names
 from censorwatch.store.reader import ReadError
 from censorwatch.web import params
 from censorwatch.web.deps import cursor
@@ -119,17 +121,18 @@ def _since(value: str | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
-@lists.get("/events", summary="Every event matching the filters, oldest first, as `censorwatch events --format json`")
+@lists.get("/events", summary="Every event matching the filters, oldest first, as `censorwatch events --format json`, with names")
 def all_events(con: Con, cc: str | None = None, since: str | None = None,
                kind: str | None = Query(None, pattern="^(blocking|outage)$"),
                detector: str = Query("ours", pattern="^(ours|bayes|volume|cusum|all)$")) -> Any:
     evs = sql.load_events(con, cc=params.cc(cc), since=_since(since), kind=kind)
-    return [e.to_dict() for e in evs if e.detector in DETECTORS[detector]]
+    return add_names([e.to_dict() for e in evs if e.detector in DETECTORS[detector]], stored_names(con))
 
 
-@lists.get("/incidents", summary="Every incident matching the filters, oldest first, as `censorwatch incidents --format json`")
+@lists.get("/incidents", summary="Every incident matching the filters, oldest first, as `censorwatch incidents --format json`, with names")
 def all_incidents(con: Con, cc: str | None = None, since: str | None = None) -> Any:
-    return [i.to_dict() for i in sql.load_incidents(con, cc=params.cc(cc), since=_since(since))]
+    incs = sql.load_incidents(con, cc=params.cc(cc), since=_since(since))
+    return add_names([i.to_dict() for i in incs], stored_names(con))
 
 
 # ---------------------------------------------------------------- admin writes
