@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from censorwatch.model.processes import process_start
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:
@@ -24,15 +26,6 @@ class ServiceInfo:
 
 def state_path(db: Path) -> Path:
     return db.with_name(db.name + ".observatory.json")
-
-
-def process_start(pid: int) -> int:
-    """The process's start time in clock ticks since boot (0 if there is no such process)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(") ", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def write(db: Path, info: ServiceInfo) -> None:
