@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"model", "store", "analysis", "probe"},
     "report": {"model", "store", "analysis"},
     "web": {"model", "store", "analysis", "report", "pipeline"},
+    # the service runs the collector's processes, the pipeline's store loop and the web app together
+    "observatory": {"model", "store", "analysis", "report", "pipeline", "collector", "web"},
     "cli": {"*"},
     "__init__": set(),
     "__main__": {"cli"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from censorwatch.lab.demo import URLS, X_NAMES, demo_scenario, summarize
+from censorwatch.lab.demo import URLS, X_NAMES, Truth, check, demo_scenario, missing
+from censorwatch.model import networks
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -19,25 +21,57 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 def test_demo_world_and_timeline() -> None:
     sc = demo_scenario(180)
     assert [(n.name, n.cc, n.asn) for n in sc.networks] == [
-        ("ptcl", "PK", "AS17557"), ("nayatel", "PK", "AS23674"), ("jazz", "PK", "AS24499")]
+        ("ptcl", "PK", "AS17557"), ("nayatel", "PK", "AS23674"), ("jazz", "PK", "AS45669")]
     by_net: dict[str, list] = {}
     for e in sc.timeline:
         by_net.setdefault(e.network or "*", []).append(e)
     for net in ("ptcl", "jazz"):
         first = by_net[net][0]
-        assert first.at == 45.0 and first.censor is not None
+        assert first.at == 36.0 and first.censor is not None
         assert {r.target for r in first.censor if r.action == "reset"} == set(X_NAMES)
     nay = by_net["nayatel"][0]
     assert nay.resolver is not None and set(nay.resolver.add) == set(X_NAMES)
     dark = [e for e in by_net["jazz"] if e.censor and e.censor[0].matcher == "shutdown"]
-    assert len(dark) == 1 and dark[0].at == 99.0
+    assert len(dark) == 1 and dark[0].at == 90.0
     assert any("example" in u for u in URLS) and any("x.com" in u for u in URLS)
+    # each network's number is the real operator's, the one the table of known networks names
+    assert {n.asn: networks.network_name(n.asn) for n in sc.networks} == {
+        "AS17557": "PTCL", "AS23674": "Nayatel", "AS45669": "Jazz"}
 
 
-def test_summarize_marks_rounds() -> None:
-    rows = [{"round": i, "network": "ptcl", "domain": "x.com", "blocking": b, "method": m}
-            for i, (b, m) in enumerate([(False, None), ("http-failure", "tls.reset"), (None, None)])]
-    assert summarize(rows) == [("ptcl", "x.com", ".X?", "tls.reset")]
+T0 = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
+
+
+def _at(s: float) -> str:
+    return (T0 + dt.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _f(kind: str, target: str | None, asns: list[str], start: float, end: float | None = None) -> dict[str, object]:
+    return {"kind": kind, "target": target, "asns": asns, "start": _at(start), "end": None if end is None else _at(end)}
+
+
+def test_the_findings_are_held_against_the_timeline() -> None:
+    truth = Truth.of(T0, 180)  # block at 36 s, jazz dark 90-144 s, end 180 s
+    true = [
+        _f("blocking", "x.com", ["AS17557", "AS45669", "AS23674"], 37),
+        _f("blocking", "x", ["AS23674"], 45),
+        _f("blocking", "198.18.5.1", ["AS17557"], 50),  # the WireGuard server, throttled
+        _f("blocking", "openvpn://198.18.5.2:1194?transport=udp", ["AS45669"], 50),
+        _f("outage", None, ["AS45669"], 91, 146),
+    ]
+    assert check(true, truth) == [] and missing(true, truth) == []
+    false = [
+        _f("blocking", "www.example.com", ["AS23674"], 40),  # never blocked
+        _f("blocking", "x.com", ["AS17557"], 10),  # before the block
+        _f("blocking", "x.com", ["AS17557"], 40, 60),  # the block never ended
+        _f("outage", None, ["AS17557"], 91, 146),  # ptcl never went dark
+        _f("outage", None, ["AS45669"], 20, 40),  # jazz was not dark then
+        _f("outage", None, ["AS45669"], 91),  # jazz came back
+    ]
+    got = check(false, truth)
+    assert len(got) == len(false), got
+    assert "nothing blocked www.example.com" in got[0] and "only jazz went dark" in got[3]
+    assert missing(false[:1], truth) == ["the block of X", "the shutdown of jazz", "the throttled VPNs"]
 
 
 def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
@@ -63,22 +97,6 @@ def test_bad_scenario_is_reported_with_its_key(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "censor[0].action" in r.stderr and "unknown action 'explode'" in r.stderr
     assert "Traceback" not in r.stderr
-
-
-def test_findings_sentences() -> None:
-    import datetime as dt
-
-    from censorwatch.lab.demo import findings
-
-    rows = [{"round": i, "network": "ptcl", "domain": d, "blocking": b, "method": m}
-            for i in range(3) for d, b, m in [("x.com", "http-failure" if i else False, "tls.reset" if i else None),
-                                              ("www.example.com", False, None)]]
-    rows += [{"round": i, "network": "jazz", "domain": "x.com", "blocking": None, "method": None} for i in (1, 2)]
-    start = dt.datetime(2024, 2, 17, 0, 0)
-    got = findings(rows, start)
-    assert got[0] == "jazz: nothing blocked"
-    assert got[1] == "jazz: dark (no measurement reached anything) in rounds at 01:00, 02:00"
-    assert got[2] == "ptcl: x.com blocked from 01:00 (simulated) by tls.reset; reachable: www.example.com"
 
 
 @pytest.mark.lab

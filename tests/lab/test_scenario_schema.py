@@ -31,7 +31,7 @@ networks:
       - {endpoint: "@isp_proxy:443", action: close}
       - {sni: largefile.com, action: throttle, delay_ms: 300, loss: 0.1, rate_kbps: 150}
       - {shutdown: true}
-  - {name: jazz, cc: PK, asn: AS24499}
+  - {name: jazz, cc: PK, asn: AS45669}
 timeline:
   - {at: 2m, network: jazz, censor: [{shutdown: true}]}
   - {at: 60s, network: ptcl, censor: []}
@@ -45,7 +45,7 @@ def test_full_schema_parses(tmp_path: Path) -> None:
     sc = scenario.load(p)
     assert sc.name == "tls-reset-x" and sc.probe is not None and sc.probe.network == "ptcl"
     ptcl, jazz = sc.networks
-    assert (ptcl.cc, ptcl.asn, jazz.asn) == ("PK", "AS17557", "AS24499")
+    assert (ptcl.cc, ptcl.asn, jazz.asn) == ("PK", "AS17557", "AS45669")
     assert ptcl.resolver.remove == ("www.example.com",)
     assert ptcl.resolver.add["xn--d1acpjx3f.xn--p1ai"] == ("@blockpage",)
     assert [r.matcher for r in ptcl.censor] == ["dns", "dns", "sni", "host", "endpoint", "endpoint", "endpoint",

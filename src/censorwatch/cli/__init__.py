@@ -28,6 +28,8 @@ _COMMAND_MODULES = [
     "censorwatch.cli.collector",
     "censorwatch.cli.verify",
     "censorwatch.cli.platform",
+    "censorwatch.cli.observatory",
+    "censorwatch.cli.annotate",
 ]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from censorwatch.cli import service
 from censorwatch.cli.app import app, console, out
 from censorwatch.store.paths import resolve_db_path as resolve_db
 
@@ -47,9 +48,14 @@ def add(
     except BadQuery as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
-    con = _open(db)
-    hook = store_alerts.add_webhook(con, url, c, t)
-    con.close()
+    info = service.service_of(db)
+    if info is not None:
+        with service.admin(info) as client:
+            hook = service.call(lambda: client.webhook_add(url, c, t))
+    else:
+        con = _open(db)
+        hook = store_alerts.add_webhook(con, url, c, t)
+        con.close()
     out.print(f"webhook {hook['id']} -> {url}")
     out.print(f"secret {hook['secret']}")
 
@@ -59,9 +65,14 @@ def list_(db: Path | None = DbOpt) -> None:
     """List webhooks with their delivery counts."""
     from censorwatch.store import alerts as store_alerts
 
-    con = _open(db)
-    rows = store_alerts.list_webhooks(con)
-    con.close()
+    info = service.service_of(db)
+    if info is not None:
+        with service.admin(info) as client:
+            rows = service.call(client.webhooks)
+    else:
+        con = _open(db)
+        rows = store_alerts.list_webhooks(con)
+        con.close()
     table = Table("id", "url", "cc", "target", "delivered", "failed", "pending")
     for r in rows:
         table.add_row(str(r["id"]), r["url"], r["cc"] or "*", r["target"] or "*", str(r["delivered"]),
@@ -74,9 +85,15 @@ def remove(webhook_id: int = typer.Argument(...), db: Path | None = DbOpt) -> No
     """Remove (deactivate) a webhook; its delivery log is kept."""
     from censorwatch.store import alerts as store_alerts
 
-    con = _open(db)
-    ok = store_alerts.remove_webhook(con, webhook_id)
-    con.close()
+    info = service.service_of(db)
+    if info is not None:
+        with service.admin(info) as client:
+            service.call(lambda: client.webhook_remove(webhook_id))
+        ok = True
+    else:
+        con = _open(db)
+        ok = store_alerts.remove_webhook(con, webhook_id)
+        con.close()
     if not ok:
         console.print(f"[red]error:[/red] no active webhook {webhook_id}")
         raise typer.Exit(1)
@@ -91,6 +108,10 @@ def deliver(
     """Queue alerts for incident changes and POST every due delivery (retries follow the backoff)."""
     from censorwatch.pipeline.alerts import deliver_alerts
 
+    info = service.service_of(db)
+    if info is not None:
+        raise service.refuse(info, f"it delivers alerts itself after each analysis and every few seconds "
+                             f"(`censorwatch analyze --db {resolve_db(db)}` runs a pass now)")
     con = _open(db)
     stats = deliver_alerts(con, base_url)
     con.close()
@@ -102,9 +123,14 @@ def log(webhook_id: int | None = typer.Option(None, "--webhook"), db: Path | Non
     """Show the newest deliveries."""
     from censorwatch.store import alerts as store_alerts
 
-    con = _open(db)
-    rows = store_alerts.deliveries(con, webhook_id)
-    con.close()
+    info = service.service_of(db)
+    if info is not None:
+        with service.admin(info) as client:
+            rows = service.call(lambda: client.deliveries(webhook_id))
+    else:
+        con = _open(db)
+        rows = store_alerts.deliveries(con, webhook_id)
+        con.close()
     table = Table("id", "webhook", "incident", "event", "status", "attempts", "last code", "last error", "next")
     for r in rows:
         table.add_row(str(r["id"]), str(r["webhook_id"]), r["incident_id"], r["event"], r["status"],

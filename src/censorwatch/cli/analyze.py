@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -42,6 +43,18 @@ def analyze_cmd(
     if engine not in ENGINES:
         console.print(f"error: --engine must be one of {', '.join(ENGINES)}, not {engine!r}", markup=False)
         raise typer.Exit(2)
+    from censorwatch.cli import service
+
+    info = service.service_of(db)
+    if info is not None:
+        if engine != "local" or fingerprints is not None:
+            raise service.refuse(info, "it analyses with the local engine and its own fingerprints: leave out "
+                                 "--engine and --fingerprints, or stop it to run this analysis")
+        client = service.admin(info)
+        with console.status("analysing in the observatory"):
+            results = service.call(client.analyze)
+        _print_results(results, f"analyze {info.dashboard}")
+        return
     fps = load_fingerprints_or_exit(console, fingerprints)
     store = open_store(console, db, memory_limit, threads, temp_dir)
     tasks: dict[str, TaskID] = {}
@@ -63,9 +76,13 @@ def analyze_cmd(
             # (failed deliveries are retried by later runs, `alerts deliver` or `serve --deliver-every`)
             results["alerts"] = asdict(deliver_alerts(store))
     except (SparkUnavailable, FileNotFoundError) as exc:  # no PySpark or Java, no output: said plainly
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
-    table = Table(title=f"analyze {store.path}", header_style="bold")
+    _print_results(results, f"analyze {store.path}")
+
+
+def _print_results(results: dict[str, Any], title: str) -> None:
+    table = Table(title=title, header_style="bold")
     table.add_column("stage")
     table.add_column("result")
     for stage, res in results.items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,8 @@ from platformdirs import user_data_dir
 from rich.progress import Progress
 
 from censorwatch.cli.app import app, console, out
-from censorwatch.model.measurement import Measurement
 from censorwatch.store.evidence import EvidenceStore, evidence_dir
 from censorwatch.store.paths import resolve_db_path
-from censorwatch.store.reader import ReadError
 
 collector_app = typer.Typer(help="The collector: intake of measurements and the evidence log.", no_args_is_help=True)
 app.add_typer(collector_app, name="collector")
@@ -140,37 +137,29 @@ def submit(
 
 def _ingest_once(path: Path, fps: Any) -> int:
     """One incremental pass from the evidence log into the DuckDB store; returns the exit code."""
-    from censorwatch.pipeline.ingest import ingest
+    from censorwatch.pipeline.fromlog import NoLog, ingest_from_log, log_size
     from censorwatch.store.db import Store, StoreError
-    from censorwatch.store.evidence import ingest_watermark, measurements, set_ingest_watermark
 
-    ev_path = evidence_dir(path) / "evidence.sqlite"
-    if not ev_path.exists():
-        console.print(f"[red]error:[/] {ev_path}: no evidence log here (has the collector run?)", soft_wrap=True)
+    size = log_size(path)
+    if size is None:
+        console.print(f"[red]error:[/] {evidence_dir(path) / 'evidence.sqlite'}: no evidence log here "
+                      "(has the collector run?)", soft_wrap=True)
         return 2
-    ev = EvidenceStore(ev_path, readonly=True)
     try:
-        sth = orjson.loads(ev.latest_sth() or b"{}")
-        log_id, size = str(sth.get("log_id", "")), int(sth.get("tree_size", 0))
+        store = Store(path)
+    except StoreError as exc:
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return 3
+    with store, Progress(console=console) as progress:
+        task = progress.add_task("ingest from the log", total=None)
         try:
-            store = Store(path)
-        except StoreError as exc:
-            console.print(f"error: {exc}", markup=False)
-            return 3
-        with store, Progress(console=console) as progress:
-            start = ingest_watermark(store, log_id)
-            task = progress.add_task("ingest from the log", total=max(0, size - start))
-
-            def counted(items: Iterator[Measurement | ReadError]) -> Iterator[Measurement | ReadError]:
-                for item in items:
-                    progress.advance(task)
-                    yield item
-
-            stats = ingest(store, counted(measurements(ev, start, size)), fingerprints=fps)
-            set_ingest_watermark(store, log_id, max(start, size))
-    finally:
-        ev.close()
-    out.print(f"leaves {start}..{max(start, size)}: {stats.new} new, {stats.duplicates} already stored, "
+            run = ingest_from_log(store, fingerprints=fps,
+                                  on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except NoLog as exc:
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            return 2
+    stats = run.stats
+    out.print(f"leaves {run.start}..{run.end}: {stats.new} new, {stats.duplicates} already stored, "
               f"{stats.bad} unreadable, {stats.unclassified} unclassified")
     return 1 if stats.bad or stats.unclassified else 0
 
@@ -188,9 +177,14 @@ def ingest_cmd(
     """
     import time
 
+    from censorwatch.cli import service
     from censorwatch.cli.reading import load_fingerprints_or_exit
 
     path = _db(db)
+    info = service.service_of(path)
+    if info is not None:
+        raise service.refuse(info, "it stores every leaf of the log itself as it arrives (its /metrics shows "
+                             "how far it is): there is nothing to do")
     fps = load_fingerprints_or_exit(console, fingerprints)
     while True:
         code = _ingest_once(path, fps)

@@ -11,10 +11,13 @@ import orjson
 import typer
 from rich.table import Table
 
+from censorwatch.cli import service
 from censorwatch.cli.app import app, console, out
 from censorwatch.model.events import iso
+from censorwatch.model.names import add_names
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store, StoreError
+from censorwatch.store.names import names as stored_names
 from censorwatch.store.views import BadQuery
 from censorwatch.web import params
 
@@ -95,17 +98,22 @@ def events_cmd(
         console.print(f"error: --kind must be blocking or outage, not {kind!r}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
     when = _since(since)
-    with _open(db) as store:
-        evs = [
-            e for e in sql.load_events(store.con, cc=ccu, since=when, kind=kind)
-            if e.detector in DETECTORS[detector]
-        ]
+    info = service.service_of(db)
+    if info is not None:
+        with service.reader(info) as client:
+            evs = service.call(lambda: client.events(cc=ccu, since=iso(when), kind=kind, detector=detector))
+    else:
+        with _open(db) as store:
+            evs = add_names([
+                e.to_dict() for e in sql.load_events(store.con, cc=ccu, since=when, kind=kind)
+                if e.detector in DETECTORS[detector]
+            ], stored_names(store.con))
     if fmt == "json":
-        _print_json([e.to_dict() for e in evs])
+        _print_json(evs)
         return
     rows = [
-        [e.kind, e.cc, e.asn or f"country:{','.join(e.asns)}", e.target or "-", iso(e.start) or "", iso(e.end) or "ongoing",
-         e.method or "-", e.confidence, str(e.measurements), e.detector]
+        [e["kind"], e["cc"], e["asn"] or f"country:{','.join(e['asns'])}", e["target"] or "-", e["start"] or "",
+         e["end"] or "ongoing", e["method"] or "-", e["confidence"], str(e["measurements"]), e["detector"]]
         for e in evs
     ]
     _print_text(["kind", "cc", "asn", "target", "start", "end", "method", "confidence", "n", "detector"], rows,
@@ -122,14 +130,20 @@ def incidents_cmd(
     """Incidents: one target's events merged across a country's networks, with a confidence."""
     ccu = _check(cc, fmt)
     when = _since(since)
-    with _open(db) as store:
-        incs = sql.load_incidents(store.con, cc=ccu, since=when)
+    info = service.service_of(db)
+    if info is not None:
+        with service.reader(info) as client:
+            incs = service.call(lambda: client.incidents(cc=ccu, since=iso(when)))
+    else:
+        with _open(db) as store:
+            incs = add_names([i.to_dict() for i in sql.load_incidents(store.con, cc=ccu, since=when)],
+                             stored_names(store.con))
     if fmt == "json":
-        _print_json([i.to_dict() for i in incs])
+        _print_json(incs)
         return
     rows = [
-        [i.kind, i.cc, i.target or "-", ",".join(i.asns), iso(i.start) or "", iso(i.end) or "ongoing",
-         ",".join(i.methods) or "-", i.confidence, i.confidence_rule, str(len(i.evidence))]
+        [i["kind"], i["cc"], i["target"] or "-", ",".join(i["asns"]), i["start"] or "", i["end"] or "ongoing",
+         ",".join(i["methods"]) or "-", i["confidence"], i["confidence_rule"], str(len(i["evidence"]))]
         for i in incs
     ]
     _print_text(["kind", "cc", "target", "networks", "start", "end", "methods", "confidence", "rule", "evidence"],

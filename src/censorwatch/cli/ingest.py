@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -20,12 +21,13 @@ from censorwatch.cli.storeopts import memory_option, open_store, temp_option, th
 from censorwatch.cli.sync import ENDPOINT_HELP, run_sync
 from censorwatch.pipeline.archive.sync import s3_prefixes
 from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest
+from censorwatch.store.paths import resolve_db_path
 from censorwatch.store.reader import ReadError
 
 EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
 
 
-def _summary(stats: IngestStats, db: Path) -> Table:
+def _summary(stats: IngestStats, db: Path | str) -> Table:
     t = Table(title=f"ingest into {db}", show_header=True, header_style="bold")
     for col in ("read", "new", "duplicates", "conflicts", "bad", "seconds", "msmt/s"):
         t.add_column(col, justify="right")
@@ -38,6 +40,48 @@ def _summary(stats: IngestStats, db: Path) -> Table:
     if stats.unclassified:
         t.caption = f"{stats.unclassified:,} stored without a verdict (classification failed; `analyze` retries)"
     return t
+
+
+#: the most raw bytes one admin-API request carries
+SERVICE_BATCH_BYTES = 16 * 2**20
+
+
+def _through_service(client: Any, paths: list[str], batch_size: int) -> IngestStats:
+    """Read the files here (bad records reported here, with file:line) and send the good ones to the
+    observatory's admin API in batches; its statistics added up."""
+    from censorwatch.cli.service import call
+    from censorwatch.pipeline.ingest import raw_bytes_of
+
+    total = IngestStats()
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+
+    def send() -> None:
+        nonlocal batch, size
+        if batch:
+            res = call(lambda: client.ingest(batch))
+            for k in ("read", "new", "duplicates", "conflicts", "bad", "unclassified", "observations"):
+                setattr(total, k, getattr(total, k) + int(res.get(k, 0)))
+            total.seconds += float(res.get("seconds", 0.0))
+            for e in res.get("errors", []):
+                console.print(e, markup=False, highlight=False, soft_wrap=True, style="red")
+        batch, size = [], 0
+
+    with byte_progress(console, "ingest") as progress:
+        task = progress.add_task("ingest", total=None, records=0)
+        for item in tracked(paths, progress, task):
+            if isinstance(item, ReadError):
+                print_error(progress.console, item)
+                total.read += 1
+                total.bad += 1
+                continue
+            raw = raw_bytes_of(item)
+            batch.append((item.source or "-", raw))
+            size += len(raw)
+            if len(batch) >= batch_size or size >= SERVICE_BATCH_BYTES:
+                send()
+        send()
+    return total
 
 
 @app.command("ingest")
@@ -74,6 +118,16 @@ def ingest_cmd(
             raise typer.Exit(EXIT_USAGE) from None
         run_sync(prefixes, db=db, endpoint_url=endpoint_url, fingerprints=fingerprints, batch_size=batch_size,
                  memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+    from censorwatch.cli import service
+
+    info = service.service_of(db)
+    if info is not None:
+        if fingerprints is not None:
+            raise service.refuse(info, "it classifies with its own fingerprints (its --fingerprints setting): "
+                                 "leave --fingerprints out")
+        stats = _through_service(service.admin(info), paths, batch_size)
+        out.print(_summary(stats, f"{resolve_db_path(db)} (through the observatory at {info.dashboard})"))
+        raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.conflicts or stats.unclassified else EXIT_OK)
     fps = load_fingerprints_or_exit(console, fingerprints)
     store = open_store(console, db, memory_limit, threads, temp_dir, streaming=True)
     with store, byte_progress(console, "ingest") as progress:

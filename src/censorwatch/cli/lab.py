@@ -99,17 +99,29 @@ def run(
 def up(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     foreground: Annotated[bool, typer.Option(help="Stay in the foreground until Ctrl-C.")] = False,
+    collector: Annotated[str | None, typer.Option(
+        "--collector", help="HOST:PORT of a collector on this machine (e.g. the observatory's): the world's "
+        "collector host (http://collector.lab.censorwatch.test/, 198.18.0.80) relays to it.")] = None,
 ) -> None:
     """Start a world and keep it running for manual use (``lab exec``, ``lab down``)."""
     (sc,) = _load([scenario_file])
     _root()
+    from censorwatch.lab import relay
     from censorwatch.lab.instance import LabInstance
 
+    if collector is not None:
+        try:
+            relay.parse_upstream(collector)
+        except LabError as exc:
+            raise _fail(f"--collector: {exc}") from None
     lab = LabInstance(sc)
     try:
         lab.up()
         lab.apply_timeline(0)
+        if collector is not None:
+            relay.start(lab, collector)
     except (LabError, ScenarioError) as exc:
+        lab.down()
         raise _fail(str(exc), 1) from None
     run_id = lab.topo.run_id
     out.print(f"lab world {run_id} is up ({lab.timings['up_s']:.2f}s): scenario {sc.name}", highlight=False, soft_wrap=True)
@@ -123,6 +135,12 @@ def up(
     if lab.control is not None:
         out.print(f"  control server: {CONTROL_URL}  public DoH: {DOH_URL}", highlight=False, soft_wrap=True)
     first = sc.networks[0].name
+    if collector is not None:
+        from censorwatch.lab.world import COLLECTOR_NAME
+
+        out.print(f"  collector host: http://{COLLECTOR_NAME}/ ({relay.URL}) relays to {collector}; probes submit "
+                  f"with: censorwatch lab exec {first} -- censorwatch probe URL --lab --submit {relay.URL}",
+                  highlight=False, soft_wrap=True)
     out.print(f"use it:  censorwatch lab exec {first} -- curl --cacert {lab.certs.ca_file} https://www.example.com/\n"
               f"         censorwatch lab exec {first} -- python -m censorwatch.lab.probe_entry < request.json\n"
               f"stop it: censorwatch lab down {run_id}", highlight=False, soft_wrap=True)

@@ -221,6 +221,12 @@ def probe_cmd(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         probe_cc=cc, probe_asn=asn, no_asn=no_asn, source_address=source_address,
     )
+    if db is not None:
+        from censorwatch.cli import service
+
+        info = service.service_of(db)
+        if info is not None:
+            raise service.refuse(info, f"send the measurements to its collector instead: --submit {info.collector}")
     if platform:
         try:
             measure.platform_names(platform, catalogue_path)

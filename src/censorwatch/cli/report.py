@@ -13,7 +13,7 @@ from censorwatch.store.paths import resolve_db_path as resolve_db
 @app.command()
 def report(
     incident_id: str = typer.Argument(..., help="incident id (as on /incident/{id})"),
-    fmt: str = typer.Option("html", "--format", "-f", help="html | pdf | md"),
+    fmt: str = typer.Option("html", "--format", "-f", help="html | pdf | md | json (with the log's inclusion proofs, for `censorwatch verify report`)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="output file (default incident-<id>.<format>)"),
     db: Path | None = typer.Option(None, "--db", help="DuckDB store (default $CENSORWATCH_DB)"),
 ) -> None:
@@ -24,6 +24,16 @@ def report(
     if fmt not in rep.FORMATS:
         console.print(f"[red]error:[/red] --format: one of {', '.join(rep.FORMATS)}, got {fmt!r}")
         raise typer.Exit(2)
+    from censorwatch.cli import service
+
+    dest = out or Path(f"incident-{incident_id}.{fmt}")
+    info = service.service_of(db)
+    if info is not None:
+        with service.reader(info) as client, console.status(f"building the {fmt} report for {incident_id}"):
+            body = service.call(lambda: client.report(incident_id, fmt))
+        dest.write_bytes(body)
+        console.print(f"wrote {dest} ({len(body)} bytes, from the observatory at {info.dashboard})")
+        return
     path = resolve_db(db)
     try:
         con = open_db(path, read_only=True)
@@ -38,6 +48,5 @@ def report(
         raise typer.Exit(1) from None
     finally:
         con.close()
-    dest = out or Path(f"incident-{incident_id}.{fmt}")
     dest.write_bytes(body)
     console.print(f"wrote {dest} ({len(body)} bytes)")

@@ -26,17 +26,21 @@ def serve(
     """Serve the dashboard, JSON API (/api/v1, /docs) and Atom feed. Admin needs CENSORWATCH_ADMIN_TOKEN."""
     import uvicorn
 
+    from censorwatch.cli import service
     from censorwatch.store.views import open_db
     from censorwatch.web.app import create_app
 
     path = resolve_db(db)
+    info = service.service_of(path)
+    if info is not None:
+        raise service.refuse(info, f"its dashboard is already at {info.dashboard}")
     try:
         con = open_db(path, read_only=read_only)
     except (OSError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
-    except Exception as e:  # duckdb lock / format errors
-        console.print(f"[red]error:[/red] cannot open {path}: {e}")
+    except Exception as e:  # held by another process (StoreError says by whom), or not a database
+        console.print(f"error: {e}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     token = os.environ.get("CENSORWATCH_ADMIN_TOKEN") or None
     application = create_app(con, db_path=path, admin_token=token, read_only=read_only,

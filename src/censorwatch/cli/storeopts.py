@@ -49,5 +49,5 @@ def open_store(console: Console, db: Path | None, memory_limit: str | None = Non
     try:
         return Store(db, settings=DuckDBSettings(memory_limit, threads, temp_dir, default))
     except StoreError as exc:
-        console.print(f"error: {exc}", markup=False)
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_STORE) from exc

@@ -16,6 +16,7 @@ from censorwatch.collector.verify import (
     check_inclusion,
     check_log,
     check_receipt,
+    check_report,
     load_key,
 )
 
@@ -153,3 +154,17 @@ def log(
               "you obtained before with --key, or pass --accept-export-key to accept an integrity check only.",
               soft_wrap=True)
     raise typer.Exit(EXIT_UNAUTHENTICATED)
+
+
+@verify_app.command("report")
+def report_cmd(
+    report_file: Path = typer.Argument(..., help="An incident report in JSON (censorwatch report ID --format json)."),
+    key: Path = KEY,
+    measurements: Path | None = typer.Option(None, "--measurements",
+                                             help="Also check each proven leaf is one of these (JSON lines)."),
+) -> None:
+    """Are an incident report's evidence measurements in the log its signed tree head describes?"""
+    v = _key(key)
+    also = f", and each proven leaf against {measurements}" if measurements is not None else ""
+    _run(f"the evidence of the report {report_file}{also}; {_with(key, v)}",
+         lambda: check_report(report_file, v, measurements))

@@ -322,6 +322,7 @@ class HttpProtocol(asyncio.Protocol):
         try:
             url = httptools.parse_url(req.url)
         except httptools.HttpParserInvalidURLError:
+            self.col.metrics.rejected["bad_request"] += 1
             self._write(req, error_reply(400, "bad_request", "the request target is not a URL"))
             return
         path = unquote(url.path.decode("latin-1")) if url.path else "/"
@@ -330,6 +331,7 @@ class HttpProtocol(asyncio.Protocol):
             if method == b"POST":
                 self._submit(req)
             else:
+                self.col.metrics.rejected["method_not_allowed"] += 1
                 self._write(req, method_not_allowed("POST"))
             return
         if method == b"GET" or method == b"HEAD":
@@ -345,6 +347,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self._write(req, reply)
             return
+        self.col.metrics.rejected["method_not_allowed"] += 1
         self._write(req, method_not_allowed("GET"))
 
     def _submit(self, req: _Request) -> None:

@@ -284,3 +284,74 @@ def check_log(export_dir: Path, verifier: LogVerifier | None, sth_path: Path | N
     else:
         report.ok(f"recomputed root of {tree.size} leaves equals the signed tree head")
     return report
+
+
+REPORT_FORMAT = "censorwatch-incident-proofs/1"
+
+
+def check_report(report_path: Path, verifier: LogVerifier, measurements: Path | None = None) -> Report:
+    """An incident report in JSON (``censorwatch report ID --format json``): its signed tree head, the
+    inclusion proof of every evidence measurement against it, and (``measurements``: a JSON-lines
+    file, e.g. what your probes wrote) that each proven leaf is byte for byte one of those."""
+    report = Report()
+    doc = load_json(report_path, "incident report")
+    if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT:
+        raise BadInput(f"{report_path}: not an incident report with proofs (censorwatch report ID --format json)")
+    log = doc.get("log")
+    evidence = [e.get("measurement_uid") for e in doc.get("evidence") or [] if isinstance(e, dict)]
+    if not isinstance(log, dict) or not isinstance(log.get("sth"), dict):
+        report.fail("the report carries no signed tree head: its evidence did not come through an evidence log")
+        return report
+    sth = sth_of(log["sth"], report_path)
+    problem = verifier.check_sth(sth)
+    if problem:
+        report.fail(f"tree head: {problem}")
+        return report
+    root, size = _hex32(sth["root_hash"], "root_hash"), sth["tree_size"]
+    report.ok(f"tree head signature valid (log {verifier.log_id[:16]}..., size {size}, root {root.hex()[:16]}...)")
+    proofs = log.get("proofs")
+    if not isinstance(proofs, list):
+        raise BadInput(f"{report_path}: log.proofs must be a list")
+    proven: dict[str, bytes] = {}
+    bad: list[str] = []
+    for p in proofs:
+        if not isinstance(p, dict) or not all(k in p for k in ("measurement_uid", "leaf_index", "leaf_hash", "audit_path")):
+            raise BadInput(f"{report_path}: a proof needs measurement_uid, leaf_index, leaf_hash, audit_path")
+        h = _hex32(p["leaf_hash"], "leaf_hash")
+        path = [_hex32(x, "audit_path item") for x in p["audit_path"]]
+        if p.get("tree_size", size) == size and verify_inclusion(h, p["leaf_index"], size, path, root):
+            proven[p["measurement_uid"]] = h
+        else:
+            bad.append(f"{p['measurement_uid']} (leaf {p['leaf_index']})")
+    if bad:
+        report.fail(f"{len(bad)} inclusion proofs do not lead to the signed root (altered, moved or dropped): "
+                    + ", ".join(bad[:5]))
+    if proven:
+        report.ok(f"{len(proven)} evidence measurements are in the signed log (inclusion proofs to the root)")
+    unproven = [u for u in evidence if u not in proven]
+    if unproven:
+        report.fail(f"{len(unproven)} of {len(evidence)} evidence measurements have no valid proof in the report: "
+                    + ", ".join(map(str, unproven[:5])))
+    if measurements is not None:
+        _match_measurements(report, measurements, proven)
+    return report
+
+
+def _match_measurements(report: Report, path: Path, proven: dict[str, bytes]) -> None:
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the measurements: {exc.strerror or exc}") from None
+    mine: set[bytes] = set()
+    for i, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                mine.add(leaf_hash(canonical_bytes(decode(line))))
+            except (orjson.JSONDecodeError, NotCanonicalisable) as exc:
+                raise BadInput(f"{path}:{i}: not a JSON measurement: {exc}") from None
+    strangers = [u for u, h in proven.items() if h not in mine]
+    if strangers:
+        report.fail(f"{len(strangers)} proven evidence measurements are not in {path.name}: "
+                    + ", ".join(strangers[:5]))
+    else:
+        report.ok(f"every proven evidence measurement is byte for byte one of the {len(mine)} in {path.name}")

@@ -17,6 +17,7 @@ MAX_NETWORKS: Final = 100
 
 BLOCKPAGE: Final = "198.18.66.66"
 CONTROL: Final = "198.18.0.10"
+COLLECTOR: Final = "198.18.0.80"  # the world's collector host (lab/relay.py)
 PUBLIC_RESOLVERS: Final = ("198.18.0.53", "198.18.0.54")
 BENCH: Final = "198.18.9.1"
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from censorwatch.lab import netns
-from censorwatch.lab.topology import STATE_ROOT, Topology, process_start, teardown_namespaces
+from censorwatch.lab.topology import STATE_ROOT, Topology, teardown_namespaces
+from censorwatch.model.processes import process_start
 
 _NS_RE = re.compile(r"^cw([0-9a-f]{5})-(inet|i\d+|c\d+)$")
 

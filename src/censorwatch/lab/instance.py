@@ -173,7 +173,7 @@ class LabInstance:
         assert self.daemon is not None
         with _LOCK:
             _LIVE.pop(self.topo.run_id, None)
-        from censorwatch.lab.topology import process_start
+        from censorwatch.model.processes import process_start
 
         self.topo.owner_pid = self.daemon.pid
         self.topo.owner_start = process_start(self.daemon.pid)

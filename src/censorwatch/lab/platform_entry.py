@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from censorwatch.lab import vpn_servers, world
-from censorwatch.lab.entries import PLATFORM_TESTS
+from censorwatch.lab.entries import PLATFORM_TESTS, named
 from censorwatch.model.addresses import AddressPolicy
 from censorwatch.probe import ProbeConfig, build_context, dns, throughput, vpn
 from censorwatch.probe import platforms as catalogue
@@ -103,8 +103,18 @@ def main() -> int:
         req = json.loads(sys.stdin.read())
         if not isinstance(req, dict):
             raise ValueError("the request must be a JSON object")
-        for m in asyncio.run(measure(req)):
-            print(json.dumps(m), flush=True)
+        from censorwatch.lab.submission import Submission
+
+        async def measure_and_submit() -> Submission:
+            async with Submission(req) as sub:
+                for m in await measure(req):
+                    await sub.put(named(m, req))
+                    print(json.dumps(m), flush=True)
+            return sub
+
+        summary = asyncio.run(measure_and_submit()).summary()
+        if summary is not None:
+            print(json.dumps(summary), flush=True)
     except (ValueError, KeyError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2

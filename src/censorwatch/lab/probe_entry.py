@@ -1,5 +1,6 @@
 """Runs inside an ISP namespace (through ``nsrun``): reads a JSON probe request on stdin, prints one
-measurement per line.
+measurement per line (and, when the request says where to submit, sends each to the collector:
+``lab/submission.py``; then a last ``{"submission": ...}`` line).
 
 Kept tiny so the probe's own code does the measuring (``censorwatch.probe.run``).
 """
@@ -11,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from censorwatch.lab.entries import named
 from censorwatch.probe import ProbeConfig, run
 
 
@@ -21,12 +23,18 @@ def main() -> int:
         trust_system=False, lab=True, public_resolver=req.get("public_resolver"), doh_url=req.get("doh_url"),
         system_resolver=req.get("system_resolver"), probe_cc=req.get("cc"), probe_asn=req.get("asn"), url_deadline=float(req.get("url_deadline", 60)),
     )
-    for m in asyncio.run(run(config)):
-        # the network is pinned (cc, asn), so the probe does not learn its name from the control: the
-        # lab's name for it is the one a dashboard shows
-        if m.get("probe_network_name") is None:
-            m["probe_network_name"] = req.get("network_name")
-        print(json.dumps(m), flush=True)
+    from censorwatch.lab.submission import Submission
+
+    async def measure() -> Submission:
+        async with Submission(req) as sub:
+            config.on_measurement = lambda m: sub.put_soon(named(m, req))
+            for m in await run(config):
+                print(json.dumps(named(m, req)), flush=True)
+        return sub
+
+    summary = asyncio.run(measure()).summary()
+    if summary is not None:
+        print(json.dumps(summary), flush=True)
     return 0
 
 

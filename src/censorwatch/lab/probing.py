@@ -22,9 +22,12 @@ PROBE_TIMEOUT = 120.0
 PROBE_PRELOAD = f"{PROBE_ENTRY},censorwatch.probe"
 
 
-def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0) -> dict[str, Any]:
+def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline: float = 60.0,
+                  submit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The entry's request; ``submit`` = ``{"submit": URL, "spool": DIR[, "submit_wait": S]}`` makes
+    the probe send each measurement to the collector too (``lab/submission.py``)."""
     net = lab.scenario.network(network)
-    return {
+    return {**(submit or {}),
         "urls": urls, "control_url": CONTROL_URL, "ca_file": str(lab.certs.ca_file),
         "public_resolver": f"{A.PUBLIC_RESOLVERS[0]}:53", "doh_url": f"https://{A.PUBLIC_RESOLVERS[0]}/dns-query",
         "cc": net.cc, "asn": net.asn, "network_name": net.name, "url_deadline": url_deadline,
@@ -34,9 +37,11 @@ def probe_request(lab: LabInstance, network: str, urls: list[str], url_deadline:
 
 
 def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
-              timeout: float = PROBE_TIMEOUT, url_deadline: float = 60.0) -> list[dict[str, Any]]:
-    """Measure ``urls`` from inside ``network`` (a pre-imported probe process from the warm pool)."""
-    req = probe_request(lab, network, urls, url_deadline)
+              timeout: float = PROBE_TIMEOUT, url_deadline: float = 60.0,
+              submit: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Measure ``urls`` from inside ``network`` (a pre-imported probe process from the warm pool);
+    ``submit``: see ``probe_request``."""
+    req = probe_request(lab, network, urls, url_deadline, submit)
     if test in SUPPORTED_TESTS:
         entry, preload = PROBE_ENTRY, PROBE_PRELOAD
     elif test in PLATFORM_TESTS:
@@ -55,6 +60,7 @@ def run_probe(lab: LabInstance, network: str, test: str, urls: list[str],
         proc.wait()
         raise LabError(f"the probe in {network} did not finish within {timeout:.0f}s") from None
     out = [json.loads(line) for line in stdout.splitlines() if line.strip().startswith("{")]
+    out = [o for o in out if not (len(o) == 1 and "submission" in o)]
     errors = [o["error"] for o in out if "error" in o and len(o) == 1]
     if errors or proc.returncode != 0:
         log = lab.topo.state_dir / f"probe-{network}.log"

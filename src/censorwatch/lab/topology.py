@@ -18,6 +18,7 @@ from pathlib import Path
 from censorwatch.lab import addresses as A
 from censorwatch.lab import netns
 from censorwatch.lab.world import World
+from censorwatch.model.processes import process_start
 
 STATE_ROOT = Path(os.environ.get("CENSORWATCH_LAB_STATE", "/run/censorwatch-lab"))
 PREFIX = "cw"
@@ -131,14 +132,6 @@ class Topology:
 
         Returns the problems met (empty when everything is gone)."""
         return teardown_namespaces(self.namespaces(), self.state_dir)
-
-
-def process_start(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(") ", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def teardown_namespaces(names: list[str], state_dir: Path | None) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Final
 from censorwatch.lab import addresses as A
 
 CONTROL_NAMES: Final = ("control.lab.censorwatch.test", "th.lab.censorwatch.test")
+COLLECTOR_NAME: Final = "collector.lab.censorwatch.test"
 DOH_NAMES: Final = ("dns.resolver.test", "dns2.resolver.test")
 BADSSL_NAMES: Final = ("expired.badssl.com", "wrong.host.badssl.com", "untrusted-root.badssl.com")
 IDNA_NAME: Final = "яндекс.рф".encode("idna").decode("ascii")  # xn--d1acpjx3f.xn--p1ai
@@ -81,6 +82,8 @@ DEFAULT_HOSTS: Final[tuple[Host, ...]] = (
     _h("198.18.1.8", IDNA_NAME, https=False, title="Яндекс"),
     _h(A.BLOCKPAGE, "blockpage.lab.censorwatch.test", kind="blockpage", https=False, alias="@blockpage"),
     _h(A.CONTROL, *CONTROL_NAMES, kind="control", http=False, https=False, alias="@control"),
+    # served by lab/relay.py when a collector is given (probes submit there)
+    _h(A.COLLECTOR, COLLECTOR_NAME, kind="collector", http=False, https=False, alias="@collector"),
     _h(A.PUBLIC_RESOLVERS[0], DOH_NAMES[0], kind="doh", http=False),
     _h(A.PUBLIC_RESOLVERS[1], DOH_NAMES[1], kind="doh", http=False),
     # platform hosts (issues 7-8)
@@ -154,7 +157,7 @@ class World:
 
 
 DEFAULT_WORLD: Final = World()
-ALIASES: Final = ("@blockpage", "@isp_proxy", "@badssl", "@control")
+ALIASES: Final = ("@blockpage", "@isp_proxy", "@badssl", "@control", "@collector")
 
 
 def lookup(zone: dict[str, list[str]], name: str) -> list[str] | None:

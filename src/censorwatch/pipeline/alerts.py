@@ -9,6 +9,10 @@ Everything is recorded in ``webhook_deliveries``.
 
 Receivers verify ``X-Censorwatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>`` over the exact
 body bytes, with a constant-time comparison.
+
+Events: ``started``, ``confidence_changed``, ``ended``, and ``withdrawn`` (detection revised the
+incident away: later data no longer supports it). An incident revised under a new id (a live
+detector moved its start) keeps alerting as the same incident; ``replaces`` names the id it had.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ def payload(ev: store_alerts.AlertEvent, base_url: str | None, names: Names | No
         "event": ev.event,
         "incident": inc,
         "previous_confidence": ev.previous_confidence,
-        "url": f"{base_url.rstrip('/')}/incident/{ev.incident_id}" if base_url else None,
+        "replaces": ev.replaces,
+        "url": f"{base_url.rstrip('/')}/incident/{ev.incident_id}" if base_url and ev.event != "withdrawn" else None,
         "created_at": _iso(datetime.now(UTC).replace(tzinfo=None)),
     }
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)

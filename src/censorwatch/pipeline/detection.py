@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from censorwatch.analysis.detect import bayes, cusum, incidents, outage, run
+from censorwatch.analysis.detect import bayes, cusum, incidents, live, outage, run
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event
 from censorwatch.store import detection as sql
@@ -26,7 +27,8 @@ Progress = Callable[[str, int, int], None]
 
 #: stored with the events: a new version of any detector re-detects the whole history
 DETECTION_VERSION = (
-    f"bayes{bayes.VERSION}-cusum{cusum.VERSION}-volume{outage.VERSION}-incidents{incidents.RULES_VERSION}"
+    f"bayes{bayes.VERSION}-cusum{cusum.VERSION}-volume{outage.VERSION}-live{live.VERSION}"
+    f"-incidents{incidents.RULES_VERSION}"
 )
 
 
@@ -38,19 +40,24 @@ def aggregates(store: Store) -> dict[str, Any]:
     return out
 
 
-def detect_network(store: Store, cc: str, asn: str) -> tuple[list[Event], int]:
+def detect_network(store: Store, cc: str, asn: str, until: datetime | None = None) -> tuple[list[Event], int]:
     """Every detector over one network: (events to store, blocking events suppressed by outages)."""
     vol = [outage.VolumeRow(h, t, r) for h, t, r in sql.network_volume(store.con, cc, asn)]
     rows = (VerdictRow(*r) for r in sql.network_rows(store.con, cc, asn))
-    return run.detect_network(cc, asn, rows, vol, sql.data_end(store.con))
+    return run.detect_network(cc, asn, rows, vol, until or sql.latest_time(store.con))
 
 
 def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:
+    """Re-detect the networks with queued series, and the densely measured networks that have gone
+    quiet while the rest of the data moved on (their silence is news although nothing of theirs is)."""
     t0 = time.perf_counter()
-    nets = sql.pending_networks(store.con)
+    until = sql.latest_time(store.con)
+    pending = sql.pending_networks(store.con)
+    quiet = [n for n in sql.quiet_live_networks(store.con, until, live.WINDOW) if n not in set(pending)]
+    nets = sorted({*pending, *quiet})
     n_events = suppressed = 0
     for i, (cc, asn) in enumerate(nets, 1):
-        evs, dropped = detect_network(store, cc, asn)
+        evs, dropped = detect_network(store, cc, asn, until)
         sql.replace_network_events(store.con, cc, asn, evs)
         n_events += len(evs)
         suppressed += dropped
@@ -62,7 +69,7 @@ def events(store: Store, on_progress: Progress | None = None) -> dict[str, Any]:
         sql.replace_country_events(store.con, cc, cevs)
         n_events += len(cevs)
     return {
-        "networks": len(nets), "events": n_events, "suppressed_by_outage": suppressed,
+        "networks": len(nets), "quiet_networks": len(quiet), "events": n_events, "suppressed_by_outage": suppressed,
         "countries": countries, "seconds": round(time.perf_counter() - t0, 3),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from censorwatch.report.render import environment, network, networks, ts
 from censorwatch.store import views
 from censorwatch.store.names import names as stored_names
 
-FORMATS = ("html", "pdf", "md")
+FORMATS = ("html", "pdf", "md", "json")
 EVIDENCE_IN_REPORT = 1000
 CHROMIUM = "/usr/bin/chromium"
 
@@ -183,7 +184,41 @@ def render_pdf(html: str, out: Path, *, timeout: float = 90.0) -> None:
             raise ReportError(f"chromium failed to print the PDF (exit {proc.returncode}): {tail}")
 
 
+PROOFS_FORMAT = "censorwatch-incident-proofs/1"
+
+
+def render_json(data: ReportData) -> bytes:
+    """The report as data, with what ``censorwatch verify report`` checks offline: the signed tree head
+    as the log signed it and, per evidence measurement in the log, its leaf and inclusion proof."""
+    import orjson
+
+    def when(v: Any) -> Any:
+        return ts(v) if isinstance(v, datetime) else v
+
+    inc = {k: when(v) for k, v in data.incident.items() if k not in ("annotations",)}
+    inc["annotations"] = [{k: when(v) for k, v in a.items()} for a in data.incident.get("annotations") or []]
+    log: dict[str, Any] | None = None
+    if data.log is not None:
+        sth = json.loads(base64.b64decode(data.log.sth_b64)) if data.log.sth_b64 else None
+        log = {
+            "tree_size": data.log.tree_size, "root_hash": data.log.root_hash, "sth": sth,
+            "proofs": [{"measurement_uid": uid, "leaf_index": p.index, "leaf_hash": p.leaf_hash,
+                        "tree_size": data.log.tree_size, "audit_path": p.audit_path}
+                       for uid, p in sorted(data.log.leaves.items(), key=lambda kv: kv[1].index)],
+        }
+    doc = {
+        "format": PROOFS_FORMAT, "generated_at": ts(data.generated_at), "censorwatch": __version__,
+        "incident": inc, "networks": [{k: when(v) for k, v in n.items()} for n in data.networks],
+        "rules_versions": data.rules_versions,
+        "evidence": [{k: when(v) for k, v in e.items()} for e in data.evidence],
+        "evidence_truncated": data.evidence_truncated, "log": log,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str)
+
+
 def render(data: ReportData, fmt: str) -> bytes:
+    if fmt == "json":
+        return render_json(data)
     if fmt == "html":
         return render_html(data).encode()
     if fmt == "md":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -98,20 +98,42 @@ def webhook_secret(con: duckdb.DuckDBPyConnection, webhook_id: int) -> str | Non
 @dataclass(slots=True)
 class AlertEvent:
     incident_id: str
-    event: str  # started | confidence_changed | ended
+    event: str  # started | confidence_changed | ended | withdrawn
     incident: dict[str, Any]
     previous_confidence: str | None
+    replaces: str | None = None  # the id the same incident was alerted under before it was revised
 
 
-def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
-    """Incidents that started, changed confidence or ended since the last call; updates the state.
+_INCIDENT_COLS = ("id", "cc", "target", "kind", "asns", "methods", "start_time", "end_time", "confidence",
+                  "confidence_rule", "confidence_reason", "measurements")
 
-    False positives (admin-marked) produce no alerts.
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """The same incident revised: same kind, country and target, overlapping periods."""
+    if (old["kind"], old["cc"], old["target"]) != (new["kind"], new["cc"], new["target"]) or old["start_time"] is None:
+        return False
+    far = datetime.max
+    return bool(old["start_time"] <= (new["end_time"] or far) and new["start_time"] <= (old["end_time"] or far))
+
+
+#: an alerted incident that disappeared is withdrawn only once it stayed gone this long (a live
+#: detector on the edge of its threshold may drop an incident for one pass and find it again)
+WITHDRAW_AFTER = timedelta(seconds=60)
+
+
+def diff_incidents(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> list[AlertEvent]:
+    """Incidents that started, changed confidence, ended or were withdrawn since the last call;
+    updates the state.
+
+    Detection may revise an incident as data arrives (a live detector moves its start when a late
+    measurement fills a gap), which gives it a new id: an alerted incident that disappeared while a
+    new one of the same kind, country and target overlaps it is that one revised (no new
+    ``started``; ``replaces`` names the old id). One that stayed gone ``WITHDRAW_AFTER`` with nothing
+    in its place is ``withdrawn``. False positives (admin-marked) produce no alerts.
     """
     rows = _rows(
         con.execute(
-            """SELECT i.id, i.cc, i.target, i.kind, i.asns, i.methods, i.start_time, i.end_time,
-                      i.confidence, i.confidence_rule, i.confidence_reason, i.measurements,
+            f"""SELECT {", ".join("i." + c for c in _INCIDENT_COLS)},
                       s.confidence AS prev_confidence, s.ended AS prev_ended, s.incident_id IS NOT NULL AS seen
                FROM incidents i LEFT JOIN alert_state s ON s.incident_id = i.id
                LEFT JOIN (
@@ -124,25 +146,50 @@ def diff_incidents(con: duckdb.DuckDBPyConnection) -> list[AlertEvent]:
                ORDER BY i.start_time, i.id"""
         )
     )
+    vanished = _rows(con.execute(
+        "SELECT s.incident_id AS id, s.kind, s.cc, s.target, s.start_time, s.end_time, s.confidence, s.ended, "
+        "s.gone_since FROM alert_state s ANTI JOIN incidents i ON i.id = s.incident_id ORDER BY s.start_time"
+    ))
     out: list[AlertEvent] = []
-    now = _now()
+    now = now or _now()
+    con.execute("UPDATE alert_state SET gone_since = NULL WHERE gone_since IS NOT NULL "
+                "AND incident_id IN (SELECT id FROM incidents)")
     for r in rows:
         ended = r["end_time"] is not None
         prev = r.pop("prev_confidence")
         prev_ended = r.pop("prev_ended")
         seen = r.pop("seen")
+        replaces = None
+        if not seen:
+            old = next((v for v in vanished if _same(v, r)), None)
+            if old is not None:
+                vanished.remove(old)
+                con.execute("DELETE FROM alert_state WHERE incident_id = ?", [old["id"]])
+                seen, prev, prev_ended, replaces = True, old["confidence"], old["ended"], old["id"]
         if not seen:
             out.append(AlertEvent(r["id"], "started", r, None))
             if ended:
                 out.append(AlertEvent(r["id"], "ended", r, None))
         else:
             if prev != r["confidence"]:
-                out.append(AlertEvent(r["id"], "confidence_changed", r, prev))
+                out.append(AlertEvent(r["id"], "confidence_changed", r, prev, replaces))
             if ended and not prev_ended:
-                out.append(AlertEvent(r["id"], "ended", r, prev))
+                out.append(AlertEvent(r["id"], "ended", r, prev, replaces))
         con.execute(
-            "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?)", [r["id"], r["confidence"], ended, now]
+            "INSERT OR REPLACE INTO alert_state (incident_id, confidence, ended, seen_at, kind, cc, target, "
+            "start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [r["id"], r["confidence"], ended, now, r["kind"], r["cc"], r["target"], r["start_time"], r["end_time"]],
         )
+    for v in vanished:
+        if v["gone_since"] is None and v["kind"] is not None:
+            con.execute("UPDATE alert_state SET gone_since = ? WHERE incident_id = ?", [now, v["id"]])
+            continue
+        if v["gone_since"] is not None and now - v["gone_since"] < WITHDRAW_AFTER:
+            continue
+        if v["kind"] is not None:  # (state rows from before it kept what the incident was: dropped quietly)
+            inc = {k: v[k] for k in ("id", "kind", "cc", "target", "start_time", "end_time", "confidence")}
+            out.append(AlertEvent(v["id"], "withdrawn", inc, v["confidence"]))
+        con.execute("DELETE FROM alert_state WHERE incident_id = ?", [v["id"]])
     return out
 
 

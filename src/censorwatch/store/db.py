@@ -13,6 +13,7 @@ DuckDB's memory limit, threads and spill directory are set on every open (``Duck
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,21 @@ def _versions(v: str | Collection[str]) -> tuple[str, ...]:
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says why."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def open_error(path: Path | str, exc: Exception) -> StoreError:
+    """One sentence for a failed open: who holds the file when another process does (DuckDB lets one
+    process write a database and no other process even read it meanwhile), else DuckDB's reason."""
+    m = _LOCK_HOLDER.search(str(exc))
+    if m is not None:
+        return StoreError(
+            f"{path} is held by another process (pid {m['pid']}, {Path(m['program']).name}): stop it first, or "
+            "let `censorwatch observatory` hold the store (it stores, analyses and serves at once, and the "
+            "commands go through it)")
+    return StoreError(f"{path}: cannot open database: {exc}")
 
 
 ENV_MEMORY, ENV_THREADS, ENV_TEMP = "CENSORWATCH_DUCKDB_MEMORY", "CENSORWATCH_DUCKDB_THREADS", "CENSORWATCH_DUCKDB_TEMP"
@@ -174,7 +190,7 @@ class Store:
                 raise StoreError(f"{self.path}: no such database")
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+            raise open_error(self.path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database directory: {exc}") from exc
         self._zstd = zstandard.ZstdDecompressor()

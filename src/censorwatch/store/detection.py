@@ -9,7 +9,7 @@ series are queued in ``detect_pending`` for the event stage, which clears them w
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,36 @@ def pending_networks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 def data_end(con: duckdb.DuckDBPyConnection) -> datetime | None:
     row = con.execute("SELECT max(hour) FROM volume_hourly").fetchone()
     return _utc(row[0]) if row and row[0] else None
+
+
+def latest_time(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The newest measurement time among the verdicts (the end of the data), never later than now:
+    a probe whose clock runs ahead does not make every other network look silent."""
+    row = con.execute("SELECT max(measurement_start_time) FROM verdicts").fetchone()
+    if not row or row[0] is None:
+        return None
+    return min(row[0].replace(tzinfo=UTC), datetime.now(UTC))
+
+
+def quiet_live_networks(
+    con: duckdb.DuckDBPyConnection, until: datetime | None, window: timedelta, *,
+    quiet_after: timedelta = timedelta(seconds=30), dense: int = 12,
+) -> list[tuple[str, str]]:
+    """Networks measured densely (``dense`` measurements in the hour before their last one) whose
+    last measurement is between ``quiet_after`` and one hour before ``until``, within ``window``."""
+    if until is None:
+        return []
+    hour = timedelta(hours=1)
+    lo = _naive(until - min(window, hour))
+    rows = con.execute(
+        """WITH last AS (SELECT probe_cc, probe_asn, max(measurement_start_time) AS l FROM verdicts
+                         WHERE measurement_start_time >= ? GROUP BY ALL)
+           SELECT v.probe_cc, v.probe_asn FROM verdicts v JOIN last USING (probe_cc, probe_asn)
+           WHERE last.l <= ? AND v.measurement_start_time >= ? AND v.measurement_start_time >= last.l - INTERVAL 1 HOUR
+           GROUP BY ALL HAVING count(*) >= ? ORDER BY 1, 2""",
+        [lo, _naive(until - quiet_after), _naive(until - min(window, hour) - hour), dense],
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def network_volume(

@@ -10,8 +10,8 @@ from censorwatch.model.columns import Column
 from censorwatch.model.observations import OBSERVATION_ROW
 from censorwatch.model.verdict import VERDICT_ROW
 
-SCHEMA_VERSION = 5  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
-#    network_names, target_inputs; 5: verdicts.fingerprints
+SCHEMA_VERSION = 6  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -318,6 +318,14 @@ MIGRATIONS = [
     "ALTER TABLE measurements ADD COLUMN IF NOT EXISTS probe_network_name VARCHAR",
     # version 5: the fingerprint set each verdict read (staleness per family, analysis/registry.py)
     "ALTER TABLE verdicts ADD COLUMN IF NOT EXISTS fingerprints VARCHAR",
+    # version 6: what an alerted incident was, so that one revised under another id (a live detector
+    # moved its start) is recognised, and one that disappeared is withdrawn (store/alerts.py)
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS kind VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS cc VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS target VARCHAR",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS start_time TIMESTAMP",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS end_time TIMESTAMP",
+    "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS gone_since TIMESTAMP",
 ]
 #: fills target_inputs of a store written before it existed (run when that table is empty)
 BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements

@@ -40,16 +40,22 @@ class Page:
 
 
 def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store. Read-write creates missing tables (additive DDL); read-only requires them."""
+    """Open the store. Read-write creates missing tables (additive DDL); read-only requires them.
+    ``StoreError`` (one sentence) when it cannot be opened, e.g. another process holds it."""
     if read_only and not path.exists():
         raise FileNotFoundError(f"{path}: no such database")
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        from censorwatch.store.db import open_error
+
+        raise open_error(path, exc) from None
     if not read_only:
         for ddl in schema.ALL:
             con.execute(ddl)
         for ddl in schema.MIGRATIONS:
             con.execute(ddl)
-        _ensure_indexes(con)
+        ensure_indexes(con)
     else:
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         missing = [t for t in ("measurements", "verdicts", "incidents", "agg_daily") if t not in have]
@@ -59,7 +65,7 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return con
 
 
-def _ensure_indexes(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_indexes(con: duckdb.DuckDBPyConnection) -> None:
     # Point lookups the pages do besides primary keys.
     con.execute("CREATE INDEX IF NOT EXISTS annotations_incident ON annotations(incident_id)")
 

@@ -112,7 +112,8 @@ def incident_report(con: Con, incident_id: str, fmt: str, path: Annotated[Path |
         body = report.render(rd, fmt)
     except report.ReportError as e:
         raise HTTPException(404 if "not found" in str(e) else 500, str(e)) from None
-    media = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}[fmt]
+    media = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf",
+             "json": "application/json"}[fmt]
     headers = {"Content-Disposition": f'attachment; filename="incident-{incident_id}.{fmt}"'}
     if fmt == "html":
         # the report is self-contained: its one inline stylesheet is allowed by hash, nothing else

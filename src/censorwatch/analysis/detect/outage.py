@@ -119,35 +119,43 @@ def detect(
             1 - p.rho_outage
         )
         emis.append((norm, out))
-    path = _viterbi(emis, p.switch)
     events: list[Event] = []
-    i = 0
-    while i < nb:
+    for i, j, llr in segments(viterbi(emis, p.switch), emis, p.min_bins, p.min_llr):
+        start = t0 + timedelta(hours=i * b)
+        end = t0 + timedelta(hours=(j + 1) * b) if j + 1 < nb else None
+        seen = sum(bt[i : j + 1])
+        events.append(
+            Event(
+                kind="outage", detector=DETECTOR, cc=cc, asn=asn, target=None, start=start, end=end,
+                method="outage", confidence="likely" if (j - i + 1) * b >= 3 else "suspected",
+                measurements=seen, asns=[asn],
+                details={
+                    "detector_version": VERSION, "bin_hours": b, "llr": round(llr, 2),
+                    "bins": j - i + 1, "measurements_in_outage": seen,
+                    "reachable_in_outage": sum(br[i : j + 1]),
+                },
+            )
+        )
+    return events
+
+
+def segments(path: Sequence[int], emis: Sequence[tuple[float, float]], min_bins: int,
+             min_llr: float) -> list[tuple[int, int, float]]:
+    """(first bin, last bin, log-likelihood ratio) of each outage run of ``path`` with enough evidence."""
+    out: list[tuple[int, int, float]] = []
+    i, n = 0, len(path)
+    while i < n:
         if not path[i]:
             i += 1
             continue
         j = i
-        while j + 1 < nb and path[j + 1]:
+        while j + 1 < n and path[j + 1]:
             j += 1
         llr = sum(emis[k][1] - emis[k][0] for k in range(i, j + 1))
-        if j - i + 1 >= p.min_bins and llr >= p.min_llr:
-            start = t0 + timedelta(hours=i * b)
-            end = t0 + timedelta(hours=(j + 1) * b) if j + 1 < nb else None
-            seen = sum(bt[i : j + 1])
-            events.append(
-                Event(
-                    kind="outage", detector=DETECTOR, cc=cc, asn=asn, target=None, start=start, end=end,
-                    method="outage", confidence="likely" if (j - i + 1) * b >= 3 else "suspected",
-                    measurements=seen, asns=[asn],
-                    details={
-                        "detector_version": VERSION, "bin_hours": b, "llr": round(llr, 2),
-                        "bins": j - i + 1, "measurements_in_outage": seen,
-                        "reachable_in_outage": sum(br[i : j + 1]),
-                    },
-                )
-            )
+        if j - i + 1 >= min_bins and llr >= min_llr:
+            out.append((i, j, llr))
         i = j + 1
-    return events
+    return out
 
 
 def _time_of_day_q(bt: Sequence[int], i: int, per_day: int, days: int, day_q: float) -> float:
@@ -169,7 +177,7 @@ def _time_of_day_q(bt: Sequence[int], i: int, per_day: int, days: int, day_q: fl
     return min(max(q, 0.05), 0.995)
 
 
-def _viterbi(emis: Sequence[tuple[float, float]], switch: float) -> list[int]:
+def viterbi(emis: Sequence[tuple[float, float]], switch: float) -> list[int]:
     lsw, lst = math.log(switch), math.log(1 - switch)
     s0, s1 = math.log(0.99) + emis[0][0], math.log(0.01) + emis[0][1]
     n = len(emis)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
 
-from censorwatch.analysis.detect import bayes, cusum, incidents, outage
+from censorwatch.analysis.detect import bayes, cusum, incidents, live, outage
 from censorwatch.analysis.detect.series import VerdictRow
 from censorwatch.model.events import Event, Incident
 
@@ -18,14 +18,20 @@ COUNTRY_PARAMS = bayes.BayesParams(min_blocked=6, min_llr=16.0)
 def detect_network(
     cc: str, asn: str, rows: Iterable[VerdictRow], volume: Sequence[outage.VolumeRow], until: datetime | None
 ) -> tuple[list[Event], int]:
-    """``rows`` of one network ordered by (target, time): (events, blocking events suppressed by outages)."""
+    """``rows`` of one network ordered by (target, time): (events, blocking events suppressed by outages).
+
+    ``until``: the newest measurement time of the store (the end of the data). Outages come from the
+    hourly volume detector and, for a densely measured network, from the live one (``live.py``)."""
     outs = outage.detect(cc, asn, volume, until=until)
     ours: list[Event] = []
     base: list[Event] = []
+    samples: list[live.Sample] = []
     for _target, group in groupby(rows, key=lambda r: r.target):
         series = list(group)
+        samples.extend(live.Sample(r.time, live.reached(r.status, r.method)) for r in series)
         ours.extend(bayes.detect(series))
         base.extend(cusum.detect(series))
+    outs += live.without_overlap(live.detect(cc, asn, samples, until), outs)
     kept_ours, dropped = outage.suppress(ours, outs)
     kept_base, _ = outage.suppress(base, outs)
     return [*outs, *kept_ours, *kept_base], len(dropped)
@@ -61,7 +67,7 @@ def detect_corpus(rows: Iterable[VerdictRow]) -> tuple[list[Event], list[Inciden
         nets[(r.cc, r.asn)].append(r)
     if not nets:
         return [], []
-    until = max(r.time for rs in nets.values() for r in rs).replace(minute=0, second=0, microsecond=0)
+    until = max(r.time for rs in nets.values() for r in rs)
     events: list[Event] = []
     for (cc, asn), rs in sorted(nets.items()):
         rs.sort(key=lambda r: (r.target, r.time, r.uid))
@@ -74,4 +80,4 @@ def detect_corpus(rows: Iterable[VerdictRow]) -> tuple[list[Event], list[Inciden
         rs.sort(key=lambda r: (r.target, r.time, r.uid))
         events.extend(detect_country(rs))
     ours = [e for e in events if e.detector in (bayes.DETECTOR, outage.DETECTOR)]
-    return events, incidents.merge(ours, until)
+    return events, incidents.merge(ours, until.replace(minute=0, second=0, microsecond=0))
