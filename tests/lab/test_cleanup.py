@@ -112,10 +112,29 @@ def test_killed_run_is_cleaned(tmp_path: Path) -> None:
     p.wait(timeout=10)
     time.sleep(0.2)
     assert traces(run_id), "SIGKILL cannot clean up: leftovers expected before `lab clean`"
-    r = cli("clean")
+    r = cli("clean", run_id)  # scoped: another suite's `lab clean` on this machine must not race this one
     assert r.returncode == 0, r.stderr
     assert run_id in r.stdout
     assert traces(run_id) == []
+
+
+def test_scoped_clean_leaves_other_dead_worlds(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    p1, first = start_foreground(tmp_path / "a")
+    p2, second = start_foreground(tmp_path / "b")
+    for p in (p1, p2):
+        p.kill()
+        p.wait(timeout=10)
+    try:
+        r = cli("clean", first)
+        assert r.returncode == 0, r.stderr
+        assert first in r.stdout and second not in r.stdout
+        assert traces(first) == []
+        assert traces(second), "a scoped `lab clean` removed a world it was not given"
+    finally:
+        cli("clean", second)
+    assert traces(second) == []
 
 
 def test_up_exec_down(tmp_path: Path) -> None:
@@ -130,7 +149,7 @@ def test_up_exec_down(tmp_path: Path) -> None:
         assert "nameserver 198.18.53.2" in e.stdout  # network "two" is ISP 1: its own resolver
         e = cli("exec", "nope", "--run", run_id, "--", "true")
         assert e.returncode == 2 and "no network 'nope'" in e.stderr
-        assert cli("clean").returncode == 0
+        assert cli("clean", run_id).returncode == 0
         assert traces(run_id), "`lab clean` must not remove a world that `lab up` keeps running"
     finally:
         d = cli("down", run_id)

@@ -20,7 +20,7 @@ from censorwatch.cli.reading import (
 from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
 from censorwatch.cli.sync import ENDPOINT_HELP, run_sync
 from censorwatch.pipeline.archive.sync import s3_prefixes
-from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest
+from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest, ingest_through
 from censorwatch.store.paths import resolve_db_path
 from censorwatch.store.reader import ReadError
 
@@ -42,46 +42,18 @@ def _summary(stats: IngestStats, db: Path | str) -> Table:
     return t
 
 
-#: the most raw bytes one admin-API request carries
-SERVICE_BATCH_BYTES = 16 * 2**20
-
-
 def _through_service(client: Any, paths: list[str], batch_size: int) -> IngestStats:
-    """Read the files here (bad records reported here, with file:line) and send the good ones to the
-    observatory's admin API in batches; its statistics added up."""
+    """Read the files here (bad records reported here, with file:line) and hand the good ones to the
+    observatory's admin API."""
     from censorwatch.cli.service import call
-    from censorwatch.pipeline.ingest import raw_bytes_of
-
-    total = IngestStats()
-    batch: list[tuple[str, bytes]] = []
-    size = 0
-
-    def send() -> None:
-        nonlocal batch, size
-        if batch:
-            res = call(lambda: client.ingest(batch))
-            for k in ("read", "new", "duplicates", "conflicts", "bad", "unclassified", "observations"):
-                setattr(total, k, getattr(total, k) + int(res.get(k, 0)))
-            total.seconds += float(res.get("seconds", 0.0))
-            for e in res.get("errors", []):
-                console.print(e, markup=False, highlight=False, soft_wrap=True, style="red")
-        batch, size = [], 0
 
     with byte_progress(console, "ingest") as progress:
         task = progress.add_task("ingest", total=None, records=0)
-        for item in tracked(paths, progress, task):
-            if isinstance(item, ReadError):
-                print_error(progress.console, item)
-                total.read += 1
-                total.bad += 1
-                continue
-            raw = raw_bytes_of(item)
-            batch.append((item.source or "-", raw))
-            size += len(raw)
-            if len(batch) >= batch_size or size >= SERVICE_BATCH_BYTES:
-                send()
-        send()
-    return total
+        return ingest_through(
+            lambda batch: call(lambda: client.ingest(batch)), tracked(paths, progress, task),
+            batch_size=batch_size, on_error=lambda e: print_error(progress.console, e),
+            on_remote_error=lambda e: progress.console.print(e, markup=False, highlight=False, soft_wrap=True,
+                                                             style="red"))
 
 
 @app.command("ingest")

@@ -203,11 +203,13 @@ def down(run_id: Annotated[str | None, typer.Argument(help="World id; default: e
 
 
 @lab_app.command("clean")
-def clean(everything: Annotated[bool, typer.Option("--all", help="Also remove worlds whose owner is alive.")] = False
+def clean(run_ids: Annotated[list[str] | None, typer.Argument(
+              help="Only these worlds (ids from `lab list`); default: every world on this machine.")] = None,
+          everything: Annotated[bool, typer.Option("--all", help="Also remove worlds whose owner is alive.")] = False
           ) -> None:
     """Remove leftovers of dead runs: namespaces (with their veths and rules), processes, state files."""
     _root()
-    removed, problems = cleanup.clean(everything=everything)
+    removed, problems = cleanup.clean(everything=everything, only=set(run_ids) if run_ids else None)
     out.print(f"removed {len(removed)} world(s)" + (f": {', '.join(removed)}" if removed else ""), highlight=False, soft_wrap=True)
     for p in problems:
         console.print(f"[yellow]warning:[/yellow] {p}", highlight=False, soft_wrap=True)

@@ -82,18 +82,23 @@ def remove(info: RunInfo) -> list[str]:
     return teardown_namespaces(_namespaces_of(info), STATE_ROOT / info.run_id)
 
 
-def clean(*, everything: bool = False) -> tuple[list[str], list[str]]:
-    """Remove worlds whose owner is dead (``everything``: all worlds). Returns (removed ids, problems)."""
+def clean(*, everything: bool = False, only: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """Remove worlds whose owner is dead (``everything``: all worlds; ``only``: just these run ids).
+
+    Returns (removed ids, problems).
+    """
     removed, problems = [], []
     for info in runs():
-        if info.alive and not everything:
+        if (info.alive and not everything) or (only is not None and info.run_id not in only):
             continue
         problems += remove(info)
         removed.append(info.run_id)
     if netns.ETC_NETNS.is_dir():  # resolv.conf directories whose namespace is gone
         live = set(netns.list_netns())
         for p in netns.ETC_NETNS.iterdir():
-            if _NS_RE.match(p.name) and p.name not in live and (everything or not _owned_by_live(p.name)):
+            m = _NS_RE.match(p.name)
+            if (m and p.name not in live and (only is None or m.group(1) in only)
+                    and (everything or not _owned_by_live(p.name))):
                 shutil.rmtree(p, ignore_errors=True)
     return removed, problems
 

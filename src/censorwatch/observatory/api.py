@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.model.measurement import Measurement
 from censorwatch.model.names import add_names
 from censorwatch.observatory import metrics
 from censorwatch.pipeline.fromlog import log_size
@@ -25,7 +25,7 @@ from censorwatch.store import alerts as store_alerts
 from censorwatch.store import detection as sql
 from censorwatch.store.db import Store
 from censorwatch.store.names import names as stored_names
-from censorwatch.store.reader import ReadError
+from censorwatch.store.reader import ReadError, read_record
 from censorwatch.web import params
 from censorwatch.web.deps import cursor
 from censorwatch.web.security import require_admin
@@ -150,11 +150,7 @@ def _parse_ingest(body: bytes) -> list[Measurement | ReadError]:
                 raise TypeError("source and raw must be strings")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise HTTPException(400, f"line {n}: expected {{\"source\": str, \"raw\": str}} ({exc})") from None
-        data = raw.encode()
-        try:
-            items.append(Measurement.from_raw(orjson.loads(data), source=source, raw_bytes=data))
-        except (orjson.JSONDecodeError, InvalidMeasurement) as exc:
-            items.append(ReadError(source, str(exc)))
+        items.extend(read_record(raw.encode(), source))
     return items
 
 

@@ -103,6 +103,53 @@ def ingest(
     return stats
 
 
+#: the most raw bytes one batch handed to a running observatory carries
+SERVICE_BATCH_BYTES = 16 * 2**20
+_STAT_COUNTS = ("read", "new", "duplicates", "conflicts", "bad", "unclassified", "observations")
+
+
+def ingest_through(
+    send: Callable[[list[tuple[str, bytes]]], dict[str, Any]],
+    items: Iterable[Measurement | ReadError],
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_error: Callable[[ReadError], None] | None = None,
+    on_remote_error: Callable[[str], None] | None = None,
+) -> IngestStats:
+    """Hand the good measurements of ``items`` to a running observatory in batches of (source, raw
+    bytes); ``send`` delivers one batch and returns its statistics. Bad records are reported here
+    (``on_error``, with file:line), the service's own errors through ``on_remote_error``; the
+    statistics of every batch are added up."""
+    total = IngestStats()
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if batch:
+            res = send(batch)
+            for k in _STAT_COUNTS:
+                setattr(total, k, getattr(total, k) + int(res.get(k, 0)))
+            total.seconds += float(res.get("seconds", 0.0))
+            if on_remote_error is not None:
+                for e in res.get("errors", []):
+                    on_remote_error(str(e))
+        batch, size = [], 0
+
+    for item in items:
+        if isinstance(item, ReadError):
+            total.read += 1
+            _report(total, on_error, item)
+            continue
+        raw = raw_bytes_of(item)
+        batch.append((item.source or "-", raw))
+        size += len(raw)
+        if len(batch) >= batch_size or size >= SERVICE_BATCH_BYTES:
+            flush()
+    flush()
+    return total
+
+
 def _report(stats: IngestStats, on_error: Callable[[ReadError], None] | None, err: ReadError) -> None:
     stats.bad += 1
     if on_error is not None:

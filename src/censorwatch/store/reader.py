@@ -241,6 +241,16 @@ def _parse_record(s: bytes, source: str) -> Iterator[Measurement | ReadError]:
     yield from _from_value(value, source, s)
 
 
+def read_record(data: bytes, source: str, *, limits: Limits | None = None) -> Iterator[Measurement | ReadError]:
+    """The measurements of one record already in memory (a JSON object or a list of them), each bad one
+    a ``ReadError`` naming ``source``: the same checks and limits as a line of a file."""
+    limit = (limits or DEFAULT_LIMITS).max_record_bytes
+    if len(data) > limit:
+        yield ReadError(source, f"record of {len(data):,} bytes is over the {limit:,}-byte record limit: skipped")
+        return
+    yield from _parse_record(data.strip(), source)
+
+
 def _read_lines(fh: IO[bytes], label: str, limits: Limits) -> Iterator[Measurement | ReadError]:
     """JSON lines from ``fh``, one ``readline`` at a time: a line over the record limit is skipped in
     pieces (never held whole), a file over the decompressed limit stops with a located error."""
