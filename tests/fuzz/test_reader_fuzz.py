@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from censorwatch.model.measurement import Measurement
@@ -35,6 +35,8 @@ def _file(tmp: Path, seed: int, n: int, kind: str) -> tuple[Path, list[bytes]]:
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(seed=0, n=2, kind="json")  # a damaged object line, then 42: JSON lines, each located
+@example(seed=4639, n=2, kind="json")  # a damaged line, then one over the record limit: both located
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 40), kind=st.sampled_from(["jsonl", "jsonl.gz", "json"]))
 def test_every_record_is_stored_or_located(tmp_path_factory, seed: int, n: int, kind: str) -> None:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("reader-fuzz")

@@ -98,3 +98,22 @@ def test_a_json_document_over_the_record_limit(tmp_path: Path) -> None:
     (err,) = list(read_paths([pretty], limits=lim))
     assert isinstance(err, ReadError) and err.source == f"{pretty}:1" and "record limit" in err.reason
     assert [type(x).__name__ for x in read_paths([lines], limits=lim)] == ["Measurement"] * 5
+
+
+def test_json_lines_under_a_json_name_with_no_readable_object_line(tmp_path: Path) -> None:
+    """Damaged JSON lines under a .json name, none of them a whole object in the first record's worth of
+    bytes: still JSON lines, each line located (not one error for the file)."""
+    lim = Limits(max_record_bytes=len(_m(1)) + 10)
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(_m(1)[:-5] + b"\xc9\n42\n")
+    assert [e.source for e in read_paths([damaged], limits=lim)] == [f"{damaged}:1", f"{damaged}:2"]
+    cut = tmp_path / "cut.json"  # over the record limit; the second line is cut off at the limit
+    cut.write_bytes(_m(1)[:-5] + b"\n" + _m(2)[:-1] + b', "pad": "' + b"x" * len(_m(1)) + b'"}\n' + _m(3) + b"\n")
+    items = list(read_paths([cut], limits=lim))
+    assert [(type(x).__name__, x.source) for x in items] == [
+        ("ReadError", f"{cut}:1"), ("ReadError", f"{cut}:2"), ("Measurement", f"{cut}:3")]
+    assert "record limit" in items[1].reason  # type: ignore[union-attr]
+    pretty = tmp_path / "pretty.json"  # a damaged pretty-printed document stays one error at its line
+    pretty.write_bytes(orjson.dumps(orjson.loads(_m(1)), option=orjson.OPT_INDENT_2).replace(b'",\n', b'"\n', 1))
+    (err,) = list(read_paths([pretty]))
+    assert isinstance(err, ReadError) and err.source == f"{pretty}:3" and "invalid JSON" in err.reason

@@ -312,8 +312,10 @@ class _Prepend(io.RawIOBase):
 
 
 def _holds_an_object_line(data: bytes) -> bool:
-    """Whether one of the first 64 non-empty lines is a whole JSON object on its own: JSON lines
-    (some of them damaged), where a pretty-printed document has no such line."""
+    """Whether ``data`` (a file's start) is JSON lines, some of them damaged or cut off, rather than one
+    document: one of its first 64 non-empty lines is a whole JSON object on its own, or, with more than
+    one line, starts a compact object at its first column (``{"``, no trailing comma). A pretty-printed
+    document has neither: its ``{`` lines stand alone and its members are indented."""
     lines = [ln for ln in data.split(b"\n", 256)[:256] if ln.strip()][:64]
     for ln in lines:
         try:
@@ -321,7 +323,7 @@ def _holds_an_object_line(data: bytes) -> bool:
                 return True
         except orjson.JSONDecodeError:
             continue
-    return False
+    return len(lines) > 1 and any(ln.startswith(b'{"') and not ln.rstrip().endswith(b",") for ln in lines)
 
 
 def _read_document(fh: IO[bytes], label: str, jsonc: bool, limits: Limits) -> Iterator[Measurement | ReadError]:
