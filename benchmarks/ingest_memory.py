@@ -37,6 +37,14 @@ def _size_mib(db: Path) -> int:
     return sum(f.stat().st_size for f in files if f.is_file()) // 2**20
 
 
+def _stored(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM measurements").fetchone()
+    return int(row[0]) if row else 0
+
+
 def measure(count: int, work: Path, baseline: bool) -> list[dict[str, object]]:
     corpus, n = simulated_corpus(count, work)
     rows: list[dict[str, object]] = []
@@ -49,7 +57,11 @@ def measure(count: int, work: Path, baseline: bool) -> list[dict[str, object]]:
         for p in (db, Path(f"{db}.wal"), Path(f"{db}.raw"), Path(f"{db}.tmp")):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         log(f"{cmd}{label} of {n:,} measurements")
-        r = run_cli([cmd, str(corpus), "--db", str(db), *extra])
+        # one file of n measurements: past the reader's 4 GiB per-file default from ~800k on
+        r = run_cli([cmd, str(corpus), "--db", str(db), "--max-file-size", "0", *extra])
+        stored = _stored(db)
+        if stored != n:
+            raise SystemExit(f"ingest stored {stored:,} of {n:,} measurements:\n{r['stdout'][-2000:]}")
         rows.append({"what": f"ingest{label}", "n": n, **r, "size": _size_mib(db)})
         log(f"  {r['s']:.0f} s, peak RSS {r['rss_mib']} MiB")
         if not extra:

@@ -189,3 +189,33 @@ def test_an_over_long_line_is_refused_with_bounded_memory(huge_lines: tuple[Path
         with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
             row = con.execute("SELECT count(*) FROM measurements").fetchone()
         assert row is not None and row[0] == 2  # good(1) and good(2): the same in both files
+
+
+def test_max_file_size(tmp_path: Path) -> None:
+    f = tmp_path / "m.jsonl"
+    lines = [orjson.dumps(good(i)) + b"\n" for i in range(10)]
+    f.write_bytes(b"".join(lines))
+    cut = sum(len(x) for x in lines[:4]) + 1  # past it during the fifth line
+    r = cw("classify", f, "--max-file-size", str(cut))
+    assert r.returncode == 1, r.stderr
+    assert len(r.stdout.splitlines()) == 5
+    assert _reported(r.stderr, f) == [f"{f}:5: over {cut:,} bytes decompressed (the per-file limit, "
+                                      "--max-file-size): the rest of the file is not read"]
+    r = cw("ingest", f, "--db", tmp_path / "s.duckdb", "--max-file-size", "0")  # 0: no limit
+    assert r.returncode == 0, r.stderr
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM measurements").fetchone() == (10,)
+    r = cw("classify", f, "--max-file-size", "2GiB")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 10, r.stderr
+    r = cw("classify", f, "--max-file-size", "lots")
+    assert r.returncode == 2 and "--max-file-size: not a size: 'lots'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_parse_size() -> None:
+    from censorwatch.cli.reading import parse_size
+
+    assert [parse_size(s) for s in ("0", "1024", "4GiB", "500MB", "1.5k", "2 TiB", "7b")] == [
+        0, 1024, 4 * 2**30, 500 * 10**6, 1500, 2 * 2**40, 7]
+    for bad in ("", "-1", "4 GiBs", "GiB", "1e9"):
+        with pytest.raises(ValueError, match="not a size"):
+            parse_size(bad)

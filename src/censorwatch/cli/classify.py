@@ -17,7 +17,9 @@ from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import (
     FINGERPRINTS_HELP,
     byte_progress,
+    limits_or_exit,
     load_fingerprints_or_exit,
+    max_file_option,
     print_error,
     tracked,
 )
@@ -75,6 +77,7 @@ def classify_cmd(
     paths: list[str] = typer.Argument(..., metavar="PATH...", help="Measurement files or directories ('-' = stdin)."),
     fmt: Format = typer.Option(Format.json, "--format", "-f", help="json: one JSON object a line; text: a table."),
     fingerprints: Path | None = typer.Option(None, "--fingerprints", help=FINGERPRINTS_HELP),
+    max_file_size: str | None = max_file_option(),
 ) -> None:
     """Classify measurements without a database: one verdict per measurement on stdout.
 
@@ -82,13 +85,14 @@ def classify_cmd(
     on stderr as `path:line: reason` and every good one is still printed.
     Exit code: 0 every record classified, 1 some records were bad (the rest printed), 2 usage error.
     """
+    limits = limits_or_exit(console, max_file_size)
     fps = load_fingerprints_or_exit(console, fingerprints)
     bad = 0
     collected: list[Verdict] = []
     write = sys.stdout.buffer.write
     with byte_progress(console, "classify") as progress:
         task = progress.add_task("classify", total=None, records=0)
-        for item in tracked(paths, progress, task):
+        for item in tracked(paths, progress, task, limits):
             if isinstance(item, ReadError):
                 bad += 1
                 print_error(progress.console, item)

@@ -13,7 +13,9 @@ from censorwatch.cli.reading import (
     DB_HELP,
     FINGERPRINTS_HELP,
     byte_progress,
+    limits_or_exit,
     load_fingerprints_or_exit,
+    max_file_option,
     print_error,
     tracked,
 )
@@ -22,7 +24,7 @@ from censorwatch.cli.sync import ENDPOINT_HELP, run_sync
 from censorwatch.pipeline.archive.sync import s3_prefixes
 from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest, ingest_through
 from censorwatch.store.paths import resolve_db_path
-from censorwatch.store.reader import ReadError
+from censorwatch.store.reader import Limits, ReadError
 
 EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +44,7 @@ def _summary(stats: IngestStats, db: Path | str) -> Table:
     return t
 
 
-def _through_service(client: Any, paths: list[str], batch_size: int) -> IngestStats:
+def _through_service(client: Any, paths: list[str], batch_size: int, limits: Limits) -> IngestStats:
     """Read the files here (bad records reported here, with file:line) and hand the good ones to the
     observatory's admin API."""
     from censorwatch.cli.service import call
@@ -50,7 +52,7 @@ def _through_service(client: Any, paths: list[str], batch_size: int) -> IngestSt
     with byte_progress(console, "ingest") as progress:
         task = progress.add_task("ingest", total=None, records=0)
         return ingest_through(
-            lambda batch: call(lambda: client.ingest(batch)), tracked(paths, progress, task),
+            lambda batch: call(lambda: client.ingest(batch)), tracked(paths, progress, task, limits),
             batch_size=batch_size, on_error=lambda e: print_error(progress.console, e),
             on_remote_error=lambda e: progress.console.print(e, markup=False, highlight=False, soft_wrap=True,
                                                              style="red"))
@@ -68,6 +70,7 @@ def ingest_cmd(
     memory_limit: str | None = memory_option(),
     threads: int | None = threads_option(),
     temp_dir: Path | None = temp_option(),
+    max_file_size: str | None = max_file_option(),
 ) -> None:
     """Store measurements (raw bytes, observations, verdict); re-ingesting adds nothing.
 
@@ -92,12 +95,13 @@ def ingest_cmd(
                  memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     from censorwatch.cli import service
 
+    limits = limits_or_exit(console, max_file_size)
     info = service.service_of(db)
     if info is not None:
         if fingerprints is not None:
             raise service.refuse(info, "it classifies with its own fingerprints (its --fingerprints setting): "
                                  "leave --fingerprints out")
-        stats = _through_service(service.admin(info), paths, batch_size)
+        stats = _through_service(service.admin(info), paths, batch_size, limits)
         out.print(_summary(stats, f"{resolve_db_path(db)} (through the observatory at {info.dashboard})"))
         raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.conflicts or stats.unclassified else EXIT_OK)
     fps = load_fingerprints_or_exit(console, fingerprints)
@@ -109,7 +113,7 @@ def ingest_cmd(
             print_error(progress.console, err)
 
         stats = ingest(
-            store, tracked(paths, progress, task), fingerprints=fps, batch_size=batch_size, on_error=report
+            store, tracked(paths, progress, task, limits), fingerprints=fps, batch_size=batch_size, on_error=report
         )
     out.print(_summary(stats, store.path))
     raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.conflicts or stats.unclassified else EXIT_OK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,7 +22,38 @@ from rich.progress import (
 )
 
 from censorwatch.model.measurement import Measurement
-from censorwatch.store.reader import ReadError, iter_files, read_file
+from censorwatch.store.reader import DEFAULT_LIMITS, Limits, ReadError, iter_files, read_file
+
+MAX_FILE_HELP = ("Stop reading one file after this many bytes once inflated, e.g. 4GiB (the default), "
+                 "64GiB, 500MB; 0 = no limit. A bound on time against decompression bombs.")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def max_file_option() -> str | None:
+    return typer.Option(None, "--max-file-size", metavar="SIZE", help=MAX_FILE_HELP)  # type: ignore[no-any-return]
+
+
+def parse_size(text: str) -> int:
+    """``4GiB``, ``500MB``, ``1.5g``, ``1024`` as bytes (``KiB`` and friends are powers of 1024, ``KB`` of
+    1000); ``ValueError`` saying what is expected."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (expected e.g. 4GiB, 500MB, 0)")
+    unit, binary = (m.group(2) or "").lower(), bool(m.group(3))
+    return int(float(m.group(1)) * ((1024 if binary else 1000) ** _UNITS[unit] if unit else 1))
+
+
+def limits_or_exit(console: Console, max_file_size: str | None) -> Limits:
+    """The reader's limits with ``--max-file-size`` applied, or exit 2 saying what is wrong with it."""
+    if max_file_size is None:
+        return DEFAULT_LIMITS
+    try:
+        size = parse_size(max_file_size)
+    except ValueError as exc:
+        console.print(f"error: --max-file-size: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    return Limits(max_record_bytes=DEFAULT_LIMITS.max_record_bytes, max_decompressed_bytes=size or 2**63)
 
 
 def byte_progress(console: Console, label: str) -> Progress:
@@ -60,7 +92,7 @@ def _size(path: Path) -> int:
 
 
 def tracked(
-    paths: Iterable[str | Path], progress: Progress, task: TaskID
+    paths: Iterable[str | Path], progress: Progress, task: TaskID, limits: Limits | None = None
 ) -> Iterator[Measurement | ReadError]:
     """``read_paths`` with the progress bar advanced by the bytes each record came from."""
     files = list(iter_files(paths))
@@ -75,7 +107,7 @@ def tracked(
         size = sizes.get(id(f), 0)
         ratio = size / max(_uncompressed_size(f, size), 1)
         consumed = 0.0
-        for item in read_file(f):
+        for item in read_file(f, limits=limits):
             records += 1
             if isinstance(item, Measurement) and item.raw_bytes is not None:
                 consumed += (len(item.raw_bytes) + 1) * ratio

@@ -285,8 +285,8 @@ def _read_lines(fh: IO[bytes], label: str, limits: Limits) -> Iterator[Measureme
             if s:
                 yield from _parse_record(s, f"{label}:{lineno}")
         if total > max_total:
-            yield ReadError(f"{label}:{lineno}", f"over {max_total:,} bytes decompressed (the per-file limit): "
-                                                  "the rest of the file is not read")
+            yield ReadError(f"{label}:{lineno}", f"over {max_total:,} bytes decompressed (the per-file limit, "
+                                                  "--max-file-size): the rest of the file is not read")
             return
 
 
