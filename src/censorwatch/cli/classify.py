@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from censorwatch.analysis import classify
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import (
     FINGERPRINTS_HELP,
@@ -24,8 +23,8 @@ from censorwatch.cli.reading import (
     tracked,
 )
 from censorwatch.model.verdict import Verdict
+from censorwatch.pipeline.verdicts import classify_items
 from censorwatch.store.reader import ReadError
-from censorwatch.store.uid import NoUid, stable_uid
 
 EXIT_OK, EXIT_BAD_RECORDS = 0, 1
 
@@ -92,26 +91,19 @@ def classify_cmd(
     write = sys.stdout.buffer.write
     with byte_progress(console, "classify") as progress:
         task = progress.add_task("classify", total=None, records=0)
-        for item in tracked(paths, progress, task, limits):
-            if isinstance(item, ReadError):
-                bad += 1
-                print_error(progress.console, item)
-                continue
-            try:  # whatever one record raises (a rule bug, its uid) is reported against it, never a crash
-                uid = stable_uid(item)
-                v = classify(item, fps)
-                if v.measurement_uid is None:
-                    v.measurement_uid = uid
-                line = verdict_line(v)
-            except NoUid as exc:
-                bad += 1
-                print_error(progress.console, ReadError(item.source or "-", f"no uid for this record: {exc}"))
-                continue
-            except Exception as exc:
-                bad += 1
-                print_error(progress.console, ReadError(item.source or "-", f"classification failed: {exc!r}"))
-                continue
+
+        def report(err: ReadError) -> None:
+            nonlocal bad
+            bad += 1
+            print_error(progress.console, err)
+
+        for v in classify_items(tracked(paths, progress, task, limits), fps, report):
             if fmt is Format.json:
+                try:
+                    line = verdict_line(v)
+                except orjson.JSONEncodeError as exc:  # a value from the measurement JSON cannot carry
+                    report(ReadError(v.source or "-", f"verdict cannot be written as JSON: {exc}"))
+                    continue
                 write(line)
             else:
                 collected.append(v)

@@ -9,7 +9,7 @@ the whole history from the raw measurements kept in the store, and nothing else.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -18,14 +18,41 @@ from censorwatch import analysis
 from censorwatch.analysis.fingerprints import Fingerprints, default_fingerprints
 from censorwatch.analysis.registry import fingerprints_identity, registry
 from censorwatch.model.measurement import InvalidMeasurement, Measurement
+from censorwatch.model.verdict import Verdict
 from censorwatch.pipeline.ingest import no_cyclic_gc
 from censorwatch.store.db import CurrentRules, Store
+from censorwatch.store.reader import ReadError
 from censorwatch.store.rows import RowBatch
+from censorwatch.store.uid import NoUid, stable_uid
 
 BATCH_SIZE = 1000
 
 #: ``on_progress(stage, done, total)``
 Progress = Callable[[str, int, int], None]
+
+
+def classify_items(
+    items: Iterable[Measurement | ReadError], fingerprints: Fingerprints, on_error: Callable[[ReadError], None]
+) -> Iterator[Verdict]:
+    """The verdict of every measurement in ``items``, without a store, its ``measurement_uid`` OONI's or
+    the one the store would give it. A bad record, or whatever one measurement raises (a rule bug, no
+    uid), goes to ``on_error`` against its source; the rest go on."""
+    for item in items:
+        if isinstance(item, ReadError):
+            on_error(item)
+            continue
+        try:
+            uid = stable_uid(item)
+            v = analysis.classify(item, fingerprints)
+        except NoUid as exc:
+            on_error(ReadError(item.source or "-", f"no uid for this record: {exc}"))
+            continue
+        except Exception as exc:
+            on_error(ReadError(item.source or "-", f"classification failed: {exc!r}"))
+            continue
+        if v.measurement_uid is None:
+            v.measurement_uid = uid
+        yield v
 
 
 def current_rules(fingerprints: Fingerprints) -> CurrentRules:
