@@ -86,7 +86,8 @@ def run_python(args: list[str], env: dict[str, str] | None = None) -> dict[str, 
         if line.startswith("PEAK_RSS_KB="):
             a, b = line.split()
             rss_kb, cpu = int(a.split("=")[1]), float(b.split("=")[1])
-    return {"s": wall, "cpu_s": cpu, "rss_mib": rss_kb // 1024, "stdout": p.stdout, "load": load()}
+    return {"s": wall, "cpu_s": cpu, "rss_mib": rss_kb // 1024, "stdout": p.stdout, "stderr": p.stderr,
+            "code": p.returncode, "load": load()}
 
 
 def append_results(path: Path, text: str) -> None:

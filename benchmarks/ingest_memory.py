@@ -61,7 +61,9 @@ def measure(count: int, work: Path, baseline: bool) -> list[dict[str, object]]:
         r = run_cli([cmd, str(corpus), "--db", str(db), "--max-file-size", "0", *extra])
         stored = _stored(db)
         if stored != n:
-            raise SystemExit(f"ingest stored {stored:,} of {n:,} measurements:\n{r['stdout'][-2000:]}")
+            raise SystemExit(f"ingest stored {stored:,} of {n:,} measurements (exit {r['code']}, "
+                             f"{r['s']:.0f} s, peak RSS {r['rss_mib']} MiB):\n{r['stdout'][-2000:]}\n"
+                             f"{r['stderr'][-3000:]}")
         rows.append({"what": f"ingest{label}", "n": n, **r, "size": _size_mib(db)})
         log(f"  {r['s']:.0f} s, peak RSS {r['rss_mib']} MiB")
         if not extra:
