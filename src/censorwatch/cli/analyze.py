@@ -12,7 +12,7 @@ from rich.table import Table
 
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit
-from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
+from censorwatch.cli.storeopts import memory_option, open_store, store_failures, temp_option, threads_option
 from censorwatch.pipeline import ENGINES, run_analysis
 from censorwatch.pipeline.alerts import deliver_alerts
 from censorwatch.pipeline.spark.engine import SparkUnavailable
@@ -69,7 +69,7 @@ def analyze_cmd(
         progress.update(tasks[stage], completed=done, total=total)
 
     try:
-        with store, progress:
+        with store, store_failures(console, store), progress:
             results = run_analysis(store, "spark" if spark_output else engine, fingerprints=fps,
                                    on_progress=on_progress, spark_output=spark_output)
             # incidents that started, changed confidence or ended go to the webhooks now

@@ -19,7 +19,7 @@ from censorwatch.cli.reading import (
     print_error,
     tracked,
 )
-from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
+from censorwatch.cli.storeopts import memory_option, open_store, store_failures, temp_option, threads_option
 from censorwatch.cli.sync import ENDPOINT_HELP, run_sync
 from censorwatch.pipeline.archive.sync import s3_prefixes
 from censorwatch.pipeline.ingest import BATCH_SIZE, IngestStats, ingest, ingest_through
@@ -79,7 +79,8 @@ def ingest_cmd(
     `s3://bucket/prefix` paths are synced like `censorwatch sync` (every measurement object under
     the prefix, fetched anonymously, resumable; exit code 4 when some could not be fetched).
     Exit code: 0 all records stored or already present, 1 some records were bad or conflicting (the
-    rest are stored), 2 usage error, 3 the database cannot be opened.
+    rest are stored), 2 usage error, 3 the database cannot be opened or failed midway (out of its
+    memory budget: what was stored before is kept, and running again goes on from there).
     """
     remote = [p for p in paths if p.startswith("s3://")]
     if remote:
@@ -106,7 +107,7 @@ def ingest_cmd(
         raise typer.Exit(EXIT_BAD_RECORDS if stats.bad or stats.conflicts or stats.unclassified else EXIT_OK)
     fps = load_fingerprints_or_exit(console, fingerprints)
     store = open_store(console, db, memory_limit, threads, temp_dir, streaming=True)
-    with store, byte_progress(console, "ingest") as progress:
+    with store, store_failures(console, store), byte_progress(console, "ingest") as progress:
         task = progress.add_task("ingest", total=None, records=0)
 
         def report(err: ReadError) -> None:

@@ -6,8 +6,11 @@ Each option wins over its environment variable (``CENSORWATCH_DUCKDB_MEMORY``, `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -51,3 +54,17 @@ def open_store(console: Console, db: Path | None, memory_limit: str | None = Non
     except StoreError as exc:
         console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_STORE) from exc
+
+
+@contextmanager
+def store_failures(console: Console, store: Store) -> Iterator[None]:
+    """Exit 3 with one sentence when the store fails midway (DuckDB out of its memory budget, a full
+    disk): what was committed before stays, and the sentence says so and how to go on."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        console.print(f"error: {store.out_of_memory(exc)}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_STORE) from None
+    except StoreError as exc:
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_STORE) from None

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from censorwatch.cli.app import app, console, out
 from censorwatch.cli.reading import DB_HELP, FINGERPRINTS_HELP, load_fingerprints_or_exit, print_error
-from censorwatch.cli.storeopts import memory_option, open_store, temp_option, threads_option
+from censorwatch.cli.storeopts import memory_option, open_store, store_failures, temp_option, threads_option
 from censorwatch.pipeline.archive import s3 as s3mod
 from censorwatch.pipeline.archive.layout import BUCKET, LAYOUTS, LEGACY_BUCKET, Selection, parse_when
 from censorwatch.pipeline.archive.sync import Plan, Source, SyncStats, first_raw_day, plan, sync
@@ -118,7 +118,7 @@ def run_sync(
         raise typer.Exit(EXIT_USAGE)
     fps = None if dry_run else load_fingerprints_or_exit(console, fingerprints)
     store = open_store(console, db, memory_limit, threads, temp_dir, streaming=True)
-    with store:
+    with store, store_failures(console, store):
         try:
             client = s3mod.client(endpoint_url)
             with console.status("listing the archive", spinner="dots"):

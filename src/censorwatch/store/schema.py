@@ -10,8 +10,9 @@ from censorwatch.model.columns import Column
 from censorwatch.model.observations import OBSERVATION_ROW
 from censorwatch.model.verdict import VERDICT_ROW
 
-SCHEMA_VERSION = 6  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
-#    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description
+SCHEMA_VERSION = 7  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
+#    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description;
+#    7: new stores' measurements and verdicts carry no primary-key index (see UID_KEYED)
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -20,14 +21,12 @@ SQL_TYPES: dict[str, str] = {
 }
 
 
-def table_ddl(name: str, row: tuple[Column, ...], *, primary_key: str | None = None) -> str:
+def table_ddl(name: str, row: tuple[Column, ...]) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for a row defined in ``model/`` (one column per ``Column``)."""
     lines = []
     for i, c in enumerate(row):
         line = f"        {c.name} {SQL_TYPES[c.type]}"
-        if c.name == primary_key:
-            line += " PRIMARY KEY"
-        elif not c.nullable:
+        if not c.nullable:
             line += " NOT NULL"
         if i < len(row) - 1:
             line += ","
@@ -36,6 +35,16 @@ def table_ddl(name: str, row: tuple[Column, ...], *, primary_key: str | None = N
         lines.append(line)
     body = "\n".join(lines)
     return f"\n    CREATE TABLE IF NOT EXISTS {name} (\n{body}\n    )\n"
+
+#: Why ``measurements`` and ``verdicts`` have no PRIMARY KEY on ``measurement_uid``: DuckDB keeps the
+#: parts of a primary-key index (an ART) that a lookup or an insert touched in memory, outside what it
+#: can evict, so an index over every stored uid ends up resident. A 10M-measurement ingest with the
+#: 256MB streaming budget stopped with DuckDB out of memory at 9,456,000 stored, and 200 lookups of
+#: uids spread over that store's index pin 200 MB of it (``benchmarks/results/scale.md``). Each uid is
+#: stored once because the store's single writer (``Store.write``) anti-joins every batch against
+#: what is stored and refuses a batch that repeats a uid. Stores created before schema version 7
+#: keep their index and work as before.
+UID_KEYED = ("measurements", "verdicts")
 
 CORE = [
     """
@@ -49,7 +58,7 @@ CORE = [
     # set, for stores written before schema version 2.
     """
     CREATE TABLE IF NOT EXISTS measurements (
-        measurement_uid VARCHAR PRIMARY KEY,
+        measurement_uid VARCHAR NOT NULL,
         report_id VARCHAR,
         test_name VARCHAR NOT NULL,
         input VARCHAR,
@@ -89,7 +98,7 @@ CORE = [
     # One flat row per network step (OONI pipeline style) and one row per verdict: derived from the
     # row definitions in model/ (see table_ddl)
     table_ddl("observations", OBSERVATION_ROW),
-    table_ddl("verdicts", VERDICT_ROW, primary_key="measurement_uid"),
+    table_ddl("verdicts", VERDICT_ROW),
 ]
 
 DETECTION = [
