@@ -38,7 +38,7 @@ def analyze_cmd(
     With --spark-output, the verdicts and aggregates of a Spark job run elsewhere (a cluster over
     OONI's archive) are loaded instead, then events and incidents run here.
     Exit code: 0 done, 1 some measurements could not be classified, 2 usage error, 3 the database
-    cannot be opened.
+    cannot be opened or failed midway (out of its memory budget: rerun with a larger --memory-limit).
     """
     if engine not in ENGINES:
         console.print(f"error: --engine must be one of {', '.join(ENGINES)}, not {engine!r}", markup=False)

@@ -26,7 +26,7 @@ EXIT_STORE = 3
 
 MEMORY_HELP = (f"DuckDB memory limit, e.g. 512MB, 4GB (default: $CENSORWATCH_DUCKDB_MEMORY, else "
                f"{STREAMING_MEMORY_LIMIT} for ingest and sync, {DEFAULT_MEMORY_LIMIT} otherwise); work "
-               "beyond it spills to --temp-dir.")
+               "beyond it spills to --temp-dir; out of it, the command stops (exit 3) keeping what it stored.")
 THREADS_HELP = "DuckDB threads (default: $CENSORWATCH_DUCKDB_THREADS, else one per core)."
 TEMP_HELP = "Where DuckDB spills (default: $CENSORWATCH_DUCKDB_TEMP, else <db>.tmp)."
 
