@@ -39,8 +39,9 @@ def _insert(con: duckdb.DuckDBPyConnection, rows: Sequence[VerdictRow]) -> None:
         "t": pa.array([r.time.replace(tzinfo=None) for r in rows], pa.timestamp("us")),
     })
     con.register("_rows", tbl)
+    con.execute("DELETE FROM verdicts WHERE measurement_uid IN (SELECT uid FROM _rows)")  # re-classified
     con.execute(
-        "INSERT OR REPLACE INTO verdicts (measurement_uid, rules_version, status, method, rule, test_name, "
+        "INSERT INTO verdicts (measurement_uid, rules_version, status, method, rule, test_name, "
         "probe_cc, probe_asn, input, domain, measurement_start_time) SELECT uid, '1', status, method, 'r', "
         "'web_connectivity', cc, asn, 'https://' || target || '/', target, t FROM _rows"
     )

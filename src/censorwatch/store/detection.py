@@ -129,8 +129,11 @@ def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[s
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM verdicts WHERE measurement_uid IN (SELECT measurement_uid FROM {src('verdicts')})")
+        # one verdict per uid (the table has no unique index: store/schema.py UID_KEYED), should the
+        # job have met one measurement twice (an archive can hold a measurement in two files)
         con.execute(
-            f"INSERT INTO verdicts ({_VERDICT_NAMES}) SELECT {_VERDICT_COLS} FROM {src('verdicts')}"
+            f"INSERT INTO verdicts ({_VERDICT_NAMES}) SELECT {_VERDICT_COLS} FROM {src('verdicts')} "
+            "QUALIFY row_number() OVER (PARTITION BY measurement_uid ORDER BY rules_version) = 1"
         )
         counts["verdicts"] = _one(con, f"SELECT count(*) FROM {src('verdicts')}")
         for table, keys, _expr, tname in _AGGS:

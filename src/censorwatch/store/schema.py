@@ -12,7 +12,7 @@ from censorwatch.model.verdict import VERDICT_ROW
 
 SCHEMA_VERSION = 7  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
 #    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description;
-#    7: new stores' measurements and verdicts carry no primary-key index (see UID_KEYED)
+#    7: new stores' measurements, verdicts and detect_seen carry no primary-key index (UID_KEYED)
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -36,15 +36,16 @@ def table_ddl(name: str, row: tuple[Column, ...]) -> str:
     body = "\n".join(lines)
     return f"\n    CREATE TABLE IF NOT EXISTS {name} (\n{body}\n    )\n"
 
-#: Why ``measurements`` and ``verdicts`` have no PRIMARY KEY on ``measurement_uid``: DuckDB keeps the
+#: Why the tables with a row per measurement have no PRIMARY KEY on ``measurement_uid``: DuckDB keeps the
 #: parts of a primary-key index (an ART) that a lookup or an insert touched in memory, outside what it
 #: can evict, so an index over every stored uid ends up resident. A 10M-measurement ingest with the
 #: 256MB streaming budget stopped with DuckDB out of memory at 9,456,000 stored, and 200 lookups of
 #: uids spread over that store's index pin 200 MB of it (``benchmarks/results/scale.md``). Each uid is
 #: stored once because the store's single writer (``Store.write``) anti-joins every batch against
-#: what is stored and refuses a batch that repeats a uid. Stores created before schema version 7
-#: keep their index and work as before.
-UID_KEYED = ("measurements", "verdicts")
+#: what is stored and refuses a batch that repeats a uid; ``detect_seen`` is rewritten from the
+#: verdicts, one row each (``store/detection.py``). Stores created before schema version 7 keep their
+#: index and work as before.
+UID_KEYED = ("measurements", "verdicts", "detect_seen")
 
 CORE = [
     """
@@ -223,7 +224,7 @@ DETECTION = [
     # that differ from it (new, re-classified, deleted) mark the hours to recompute.
     """
     CREATE TABLE IF NOT EXISTS detect_seen (
-        measurement_uid VARCHAR PRIMARY KEY,
+        measurement_uid VARCHAR NOT NULL,  -- one row per uid, without an index (UID_KEYED)
         probe_cc VARCHAR NOT NULL,
         probe_asn VARCHAR NOT NULL,
         domain VARCHAR NOT NULL,
