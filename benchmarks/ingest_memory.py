@@ -60,11 +60,13 @@ def measure(count: int, work: Path, baseline: bool) -> list[dict[str, object]]:
         # one file of n measurements: past the reader's 4 GiB per-file default from ~800k on
         r = run_cli([cmd, str(corpus), "--db", str(db), "--max-file-size", "0", *extra])
         stored = _stored(db)
-        if stored != n:
+        # exit 0: every record was stored or was already there (a corpus can repeat a measurement)
+        if r["code"] != 0 or stored < n * 0.999:
             raise SystemExit(f"ingest stored {stored:,} of {n:,} measurements (exit {r['code']}, "
                              f"{r['s']:.0f} s, peak RSS {r['rss_mib']} MiB):\n{r['stdout'][-2000:]}\n"
                              f"{r['stderr'][-3000:]}")
-        rows.append({"what": f"ingest{label}", "n": n, **r, "size": _size_mib(db)})
+        repeats = f", {n - stored:,} repeated in the corpus" if stored < n else ""
+        rows.append({"what": f"ingest{label} ({stored:,} stored{repeats})", "n": n, **r, "size": _size_mib(db)})
         log(f"  {r['s']:.0f} s, peak RSS {r['rss_mib']} MiB")
         if not extra:
             log(f"analyze of {n:,} measurements")
