@@ -82,3 +82,17 @@ def test_a_country_with_one_dark_network_gets_one_suspected_outage_incident() ->
     assert [e.asn for e in outages] == ["AS2"]
     (inc,) = incidents
     assert inc.kind == "outage" and inc.asns == ["AS2"] and inc.confidence == "suspected"
+
+
+def test_a_network_keeps_only_its_last_day_for_the_live_detector() -> None:
+    # three days of one measurement per 7.5 s (one target), dark for two minutes near the end: the
+    # live outage found from the rows of a whole history is the one found from the last day alone
+    s = _samples(3 * 24 * 60, 7.5, 3, dark=(3 * 24 * 60 - 10, 3 * 24 * 60 - 8), per_round=1)
+    until = T0 + timedelta(days=3)
+    rows = [VerdictRow(x.time, "PK", "AS1", "t.example", "ok" if x.reachable else "failure", None, f"u{i}")
+            for i, x in enumerate(s)]
+    events, _ = run.detect_network("PK", "AS1", rows, [], until)
+    live_events = [e for e in events if e.details.get("mode") == "live"]
+    assert live_events == live.detect("PK", "AS1", s, until)
+    (e,) = live_events
+    assert abs(_m(e.start - T0) - (3 * 24 * 60 - 10)) <= 1
