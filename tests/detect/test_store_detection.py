@@ -91,13 +91,25 @@ def test_incremental_recompute_touches_only_new_hours(db: _Db) -> None:
     assert after == before
     # nothing new: nothing recomputed, no network re-run
     third = _run(db)
-    assert third["aggregates"]["changed_verdicts"] == 0  # type: ignore[index]
+    assert third["aggregates"]["changed_hours"] == 0  # type: ignore[index]
     assert third["events"]["networks"] == 0  # type: ignore[index]
     # a re-classification moves counts
     uid = rows[0].uid
     db.con.execute("UPDATE verdicts SET status = 'down' WHERE measurement_uid = ?", [uid])
     fourth = _run(db)
     assert fourth["aggregates"]["agg_hourly"] == 1  # type: ignore[index]
+    # so do a method that changes alone and a verdict that goes away, each in its own hour only
+    hour_of = {r.uid: r.time.replace(minute=0, second=0, microsecond=0, tzinfo=None) for r in rows}
+    db.con.execute("UPDATE verdicts SET method = 'dns' WHERE measurement_uid = ?", [uid])
+    gone = rows[-1].uid
+    db.con.execute("DELETE FROM verdicts WHERE measurement_uid = ?", [gone])
+    fifth = _run(db)
+    assert fifth["aggregates"]["changed_hours"] == len({hour_of[uid], hour_of[gone]})  # type: ignore[index]
+    fresh = db.con.execute("SELECT sum(total) FROM agg_hourly").fetchone()
+    assert fresh == db.con.execute("SELECT count(*) FROM verdicts").fetchone()
+    (methods,) = db.con.execute("SELECT methods FROM agg_hourly WHERE hour = ? AND methods IS NOT NULL "
+                                "AND methods->>'dns' IS NOT NULL", [hour_of[uid]]).fetchone() or (None,)
+    assert methods is not None
     assert db.con.execute("SELECT sum(down) FROM agg_hourly").fetchone() == (
         1 + sum(r.status == "down" for r in rows),
     )

@@ -247,5 +247,5 @@ class StoreLoop:
 def _brief(results: dict[str, Any]) -> str:
     """The counts of a pass, one line: ``verdicts 12, events 3 (2 networks), incidents 1``."""
     v, e, i = (results.get(k) or {} for k in ("verdicts", "events", "incidents"))
-    return (f"verdicts {v.get('classified', 0)}, changed {(results.get('aggregates') or {}).get('changed_verdicts', 0)}, "
+    return (f"verdicts {v.get('classified', 0)}, changed {(results.get('aggregates') or {}).get('changed_hours', 0)} hours, "
             f"events {e.get('events', 0)} ({e.get('networks', 0)} networks), incidents {i.get('incidents', 0)}")

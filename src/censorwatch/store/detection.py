@@ -1,9 +1,12 @@
 """SQL of detection: incremental aggregates, verdict rows for the detectors, events and incidents.
 
-Incrementality: ``detect_seen`` holds, per verdict, what the aggregates were last computed from.
-The verdicts that differ from it (new, re-classified or deleted measurements) give the dirty
-(cc, asn, target, hour) keys; only those hours (and their days) are recomputed, and the touched
-series are queued in ``detect_pending`` for the event stage, which clears them when done.
+Incrementality: ``detect_sums`` holds, per (cc, asn, target, hour), what the aggregates were last
+computed from: the number of verdicts and the sum of a 64-bit hash of each one's (uid, status,
+method). Each pass computes the same from the verdicts (one streaming aggregate: memory follows the
+number of hours, not of verdicts); the hours whose row differs (new, re-classified or deleted
+measurements, whatever wrote them) are the dirty keys. Only those hours (and their days) are
+recomputed, and the touched series are queued in ``detect_pending`` for the event stage, which
+clears them when done.
 """
 
 from __future__ import annotations
@@ -23,26 +26,35 @@ from censorwatch.store.sqlwhere import RUNNING_SINCE, where_equal
 
 TARGET = "coalesce(domain, input, test_name)"
 
-_CUR = f"""
-CREATE OR REPLACE TEMP TABLE _cur AS
-SELECT measurement_uid, probe_cc, probe_asn, {TARGET} AS domain,
-       date_trunc('hour', measurement_start_time) AS hour, status, method
-FROM verdicts
+#: the verdict rows the aggregates count, with their target and hour
+_ROWS = f"""SELECT measurement_uid, probe_cc, probe_asn, {TARGET} AS domain,
+       date_trunc('hour', measurement_start_time) AS hour, status, method FROM verdicts"""
+#: per (cc, asn, target, hour): how many verdicts, and the sum of DuckDB's 64-bit hash of each one's
+#: (uid, status, method). Should a DuckDB upgrade change its hash, every hour differs once and the
+#: next pass recomputes all aggregates: slower, never wrong.
+_SUMS = f"""
+CREATE OR REPLACE TEMP TABLE _sums AS
+SELECT probe_cc, probe_asn, domain, hour, count(*) AS n,
+       sum(hash(measurement_uid, status, coalesce(method, '')))::HUGEINT AS sig
+FROM ({_ROWS}) GROUP BY ALL
 """
-_CHG = """
-CREATE OR REPLACE TEMP TABLE _chg AS
-(SELECT * FROM _cur EXCEPT SELECT * FROM detect_seen)
-UNION ALL
-(SELECT * FROM detect_seen EXCEPT SELECT * FROM _cur)
+#: the (cc, asn, target, hour) keys whose verdicts changed since the aggregates were computed
+_DIRTY = """
+CREATE OR REPLACE TEMP TABLE _dirty AS
+SELECT DISTINCT probe_cc, probe_asn, domain, hour FROM (
+    (SELECT * FROM _sums EXCEPT SELECT * FROM detect_sums)
+    UNION ALL
+    (SELECT * FROM detect_sums EXCEPT SELECT * FROM _sums))
 """
 
 
-def _counts_sql(keys: Sequence[str], time_expr: str, time_name: str, dirty: str) -> str:
+def _counts_sql(keys: Sequence[str], time_expr: str, time_name: str, dirty: str, source: str) -> str:
+    """The aggregate rows of the ``dirty`` keys, counted from every verdict row of ``source``."""
     k = ", ".join(keys)
     on = " AND ".join(f"r.{c} = d.{c}" for c in keys)
     counts = ", ".join(f"count(*) FILTER (WHERE status = '{s}')::INTEGER" for s in STATUSES)
     return f"""
-    WITH r AS (SELECT {k}, {time_expr} AS {time_name}, status, method FROM _cur),
+    WITH r AS (SELECT {k}, {time_expr} AS {time_name}, status, method FROM {source}),
     rows AS (SELECT r.* FROM r SEMI JOIN {dirty} d ON {on} AND r.{time_name} = d.{time_name}),
     m AS (SELECT {k}, {time_name}, method, count(*) AS n FROM rows WHERE method IS NOT NULL
           GROUP BY ALL),
@@ -69,25 +81,24 @@ def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Recompute the aggregates of the hours touched since the last call; queue touched series."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(_CUR)
-        con.execute(_CHG)
-        changed = _one(con, "SELECT count(DISTINCT measurement_uid) FROM _chg")
-        out: dict[str, int] = {"changed_verdicts": changed}
+        con.execute(_SUMS)
+        con.execute(_DIRTY)
+        out: dict[str, int] = {"changed_hours": _one(con, "SELECT count(*) FROM _dirty")}
         for table, keys, time_expr, time_name in _AGGS:
             k = ", ".join(keys)
             dirty = f"_dirty_{table}"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {dirty} AS "
-                f"SELECT DISTINCT {k}, {time_expr} AS {time_name} FROM _chg"
+                f"SELECT DISTINCT {k}, {time_expr} AS {time_name} FROM _dirty"
             )
             on = " AND ".join(f"a.{c} = d.{c}" for c in (*keys, time_name))
             con.execute(f"DELETE FROM {table} a USING {dirty} d WHERE {on}")
             con.execute(f"INSERT INTO {table} ({_agg_columns(keys, time_name)}) "
-                        + _counts_sql(keys, time_expr, time_name, dirty))
+                        + _counts_sql(keys, time_expr, time_name, dirty, f"({_ROWS})"))
             out[table] = _one(con, f"SELECT count(*) FROM {dirty}")
             con.execute(f"DROP TABLE {dirty}")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _dv AS SELECT DISTINCT probe_cc, probe_asn, hour FROM _chg"
+            "CREATE OR REPLACE TEMP TABLE _dv AS SELECT DISTINCT probe_cc, probe_asn, hour FROM _dirty"
         )
         con.execute(
             "DELETE FROM volume_hourly a USING _dv d WHERE a.probe_cc = d.probe_cc "
@@ -95,17 +106,23 @@ def update_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         )
         con.execute(
             "INSERT INTO volume_hourly SELECT c.probe_cc, c.probe_asn, c.hour, count(*)::INTEGER, "
-            "(count(*) FILTER (WHERE status <> 'failure'))::INTEGER FROM _cur c "
+            f"(count(*) FILTER (WHERE status <> 'failure'))::INTEGER FROM ({_ROWS}) c "
             "SEMI JOIN _dv d ON c.probe_cc = d.probe_cc AND c.probe_asn = d.probe_asn AND c.hour = d.hour "
             "GROUP BY ALL"
         )
         out["volume_hourly"] = _one(con, "SELECT count(*) FROM _dv")
         con.execute(
-            "INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM _chg"
+            "INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM _dirty"
         )
-        con.execute("DELETE FROM detect_seen WHERE measurement_uid IN (SELECT measurement_uid FROM _chg)")
-        con.execute("INSERT INTO detect_seen SELECT c.* FROM _cur c SEMI JOIN _chg USING (measurement_uid)")
-        for t in ("_cur", "_chg", "_dv"):
+        con.execute(
+            "DELETE FROM detect_sums a USING _dirty d WHERE a.probe_cc = d.probe_cc AND a.probe_asn = d.probe_asn "
+            "AND a.domain = d.domain AND a.hour = d.hour"
+        )
+        con.execute(
+            "INSERT INTO detect_sums SELECT s.* FROM _sums s SEMI JOIN _dirty d ON s.probe_cc = d.probe_cc "
+            "AND s.probe_asn = d.probe_asn AND s.domain = d.domain AND s.hour = d.hour"
+        )
+        for t in ("_sums", "_dirty", "_dv"):
             con.execute(f"DROP TABLE {t}")
         con.execute("COMMIT")
     except BaseException:
@@ -151,11 +168,11 @@ def load_engine_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[s
             f"FROM {src('volume_hourly')}"
         )
         counts["volume_hourly"] = _one(con, "SELECT count(*) FROM volume_hourly")
-        con.execute(_CUR)
-        con.execute("DELETE FROM detect_seen")
-        con.execute("INSERT INTO detect_seen SELECT * FROM _cur")
-        con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM _cur")
-        con.execute("DROP TABLE _cur")
+        con.execute(_SUMS)
+        con.execute("DELETE FROM detect_sums")
+        con.execute("INSERT INTO detect_sums SELECT * FROM _sums")
+        con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM _sums")
+        con.execute("DROP TABLE _sums")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -169,7 +186,7 @@ def requeue_on_new_version(con: duckdb.DuckDBPyConnection, version: str) -> bool
     row = con.execute("SELECT value FROM meta WHERE key = 'detect_version'").fetchone()
     if row is not None and row[0] == version:
         return False
-    con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM detect_seen")
+    con.execute("INSERT OR IGNORE INTO detect_pending SELECT DISTINCT probe_cc, probe_asn, domain FROM detect_sums")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_version', ?)", [version])
     return True
 

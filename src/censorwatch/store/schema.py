@@ -12,7 +12,8 @@ from censorwatch.model.verdict import VERDICT_ROW
 
 SCHEMA_VERSION = 7  # 3: aggregates count measured verdicts apart; 4: measurements.probe_network_name,
 #    network_names, target_inputs; 5: verdicts.fingerprints; 6: alert_state's incident description;
-#    7: new stores' measurements, verdicts and detect_seen carry no primary-key index (UID_KEYED)
+#    7: new stores' measurements and verdicts carry no primary-key index (UID_KEYED); detect_sums
+#    (per hour) replaces detect_seen (per verdict)
 
 #: SQL type of each column type of ``model/columns.py``
 SQL_TYPES: dict[str, str] = {
@@ -42,10 +43,9 @@ def table_ddl(name: str, row: tuple[Column, ...]) -> str:
 #: 256MB streaming budget stopped with DuckDB out of memory at 9,456,000 stored, and 200 lookups of
 #: uids spread over that store's index pin 200 MB of it (``benchmarks/results/scale.md``). Each uid is
 #: stored once because the store's single writer (``Store.write``) anti-joins every batch against
-#: what is stored and refuses a batch that repeats a uid; ``detect_seen`` is rewritten from the
-#: verdicts, one row each (``store/detection.py``). Stores created before schema version 7 keep their
-#: index and work as before.
-UID_KEYED = ("measurements", "verdicts", "detect_seen")
+#: what is stored and refuses a batch that repeats a uid. Stores created before schema version 7 keep
+#: their index and work as before.
+UID_KEYED = ("measurements", "verdicts")
 
 CORE = [
     """
@@ -220,17 +220,17 @@ DETECTION = [
         PRIMARY KEY (probe_cc, domain, day)
     )
     """,
-    # What the aggregates were last computed from: (uid, status, method) per verdict. The verdicts
-    # that differ from it (new, re-classified, deleted) mark the hours to recompute.
+    # What the aggregates were last computed from: per (cc, asn, target, hour), the number of verdicts
+    # and the sum of a hash of each one's (uid, status, method). An hour whose verdicts now give
+    # another row (new, re-classified or deleted measurements) is recomputed (store/detection.py).
     """
-    CREATE TABLE IF NOT EXISTS detect_seen (
-        measurement_uid VARCHAR NOT NULL,  -- one row per uid, without an index (UID_KEYED)
+    CREATE TABLE IF NOT EXISTS detect_sums (
         probe_cc VARCHAR NOT NULL,
         probe_asn VARCHAR NOT NULL,
         domain VARCHAR NOT NULL,
         hour TIMESTAMP NOT NULL,
-        status VARCHAR NOT NULL,
-        method VARCHAR
+        n BIGINT NOT NULL,
+        sig HUGEINT NOT NULL
     )
     """,
     # Series (cc, asn, domain) whose aggregates changed since detection last ran over them.
@@ -336,6 +336,9 @@ MIGRATIONS = [
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS start_time TIMESTAMP",
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS end_time TIMESTAMP",
     "ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS gone_since TIMESTAMP",
+    # version 7: what the aggregates were computed from is kept per hour (detect_sums, filled by the
+    # next analyze, which then recomputes every aggregate once)
+    "DROP TABLE IF EXISTS detect_seen",
 ]
 #: fills target_inputs of a store written before it existed (run when that table is empty)
 BACKFILL_TARGETS = """INSERT INTO target_inputs SELECT domain, min(test_name), min(input) FROM measurements
