@@ -180,8 +180,8 @@ def sync_cmd(
     archive's hour (when OONI received a measurement). Bad records are reported on stderr as
     `s3://bucket/key:line: reason`; every good record is kept.
     Exit code: 0 done, 1 some records were bad (the rest are stored), 2 usage error, 3 the database
-    cannot be opened or failed midway (out of its memory budget: rerun with more), 4 the archive could not be listed or some objects could not be fetched (run
-    again to resume).
+    cannot be opened or failed midway (out of its memory budget: rerun with more), 4 the archive
+    could not be listed or some objects could not be fetched (run again to resume).
     """
     stop = _when(until, "--until", end=True) if until else datetime.now(UTC).replace(tzinfo=None)
     if since is not None:

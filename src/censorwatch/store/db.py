@@ -5,8 +5,8 @@ to DuckDB as one Arrow table with ``INSERT ... SELECT`` and an anti-join on ``me
 writing the same measurement twice adds nothing. The anti-join reads only the stored uids between
 the batch's least and greatest (``_stored_uids``): uids begin with their measurement's time, so
 DuckDB's per-row-group min/max skips the rest of the store and a batch costs the same at 10M stored
-as at 10k (no primary-key index does this job: ``schema.UID_KEYED`` says why). Raw measurements are kept as the exact bytes they
-were read from, in zstd-compressed Parquet parts beside the database (``store/rawstore.py``); the
+as at 10k (no primary-key index does this job: ``schema.UID_KEYED`` says why). Raw measurements are
+kept as the exact bytes they were read from, in zstd-compressed Parquet parts beside the database (``store/rawstore.py``); the
 ``measurements`` row points at them.
 
 DuckDB allows one read-write process per file; ``read_only=True`` opens a shared read-only handle.
@@ -260,12 +260,11 @@ class Store:
         column = pa.array(set(uids), pa.string())
         if not len(column):
             return set()
-        bounds = pc.min_max(column)
         self.con.register("_probe_uids", pa.table({"measurement_uid": column}))
         try:
             rows = self.con.execute(
                 f"SELECT p.measurement_uid FROM _probe_uids p SEMI JOIN {_stored_uids('measurements')} m "
-                "ON m.measurement_uid = p.measurement_uid", [bounds["min"].as_py(), bounds["max"].as_py()]
+                "ON m.measurement_uid = p.measurement_uid", _uid_range(column)
             ).fetchall()
         finally:
             self.con.unregister("_probe_uids")
@@ -354,8 +353,8 @@ class Store:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return StoreError(
             f"{self.path}: DuckDB ran out of its {self.settings['memory_limit']} memory budget ({reason}); "
-            f"nothing stored before this point is lost{kept}: run the same command again with a larger --memory-limit "
-            f"(or ${ENV_MEMORY}) and it goes on from there")
+            f"nothing stored before this point is lost{kept}: run the same command again with a larger "
+            f"--memory-limit (or ${ENV_MEMORY}) and it goes on from there")
 
     # -- reads -----------------------------------------------------------------------------------
     def _decompress(self, blob: bytes) -> bytes:

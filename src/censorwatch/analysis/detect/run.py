@@ -28,10 +28,10 @@ def detect_network(
     # only the samples of the live window are kept (``live.detect`` reads no others): a network's
     # memory here is its last day's measurements, not its whole history
     samples: list[live.Sample] = []
-    since = until - live.WINDOW if until is not None else None
     for _target, group in groupby(rows, key=lambda r: r.target):
         series = list(group)
-        if since is not None and until is not None:
+        if until is not None:
+            since = until - live.WINDOW
             samples.extend(live.Sample(r.time, live.reached(r.status, r.method))
                            for r in series if since <= r.time <= until)
         ours.extend(bayes.detect(series))
