@@ -19,8 +19,13 @@ from collector.helpers import CollectorProcess, cli, make_measurement
 POST = "/api/v1/measurements"
 
 
-async def _load(url: str, clients: int, stop: asyncio.Event) -> tuple[dict[str, dict[str, Any]], int]:
-    """``clients`` workers submitting distinct measurements until ``stop``; returns acked uid -> answer."""
+async def _load(url: str, clients: int, stop: asyncio.Event,
+                killed: asyncio.Event) -> tuple[dict[str, dict[str, Any]], int]:
+    """``clients`` workers submitting distinct measurements until ``stop``; returns acked uid -> answer.
+
+    Once ``killed`` is set, a 503 ``unavailable`` counts as an unacknowledged submission like a dropped
+    connection: a front-end process sees its link to the dead writer close before the kernel's
+    PR_SET_PDEATHSIG kill reaches it, and answers what it had in flight with that reason."""
     acked: dict[str, dict[str, Any]] = {}
     counter = itertools.count()
     errors = 0
@@ -34,6 +39,9 @@ async def _load(url: str, clients: int, stop: asyncio.Event) -> tuple[dict[str, 
             except httpx.TransportError:
                 errors += 1
                 await asyncio.sleep(0.05)
+                continue
+            if killed.is_set() and r.status_code == 503 and r.json().get("error") == "unavailable":
+                errors += 1
                 continue
             assert r.status_code in (200, 201), r.text
             doc = r.json()
@@ -54,8 +62,8 @@ def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path, workers:
     early_sth: dict[str, Any] = {}
 
     async def scenario() -> tuple[dict[str, dict[str, Any]], int]:
-        stop = asyncio.Event()
-        load = asyncio.create_task(_load(proc.url, 40, stop))
+        stop, killed = asyncio.Event(), asyncio.Event()
+        load = asyncio.create_task(_load(proc.url, 40, stop, killed))
         async with httpx.AsyncClient(base_url=proc.url, timeout=10) as c:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -65,6 +73,7 @@ def test_sigkill_during_load_loses_nothing_acknowledged(tmp_path: Path, workers:
                     early_sth.update(sth)
                 if sth["tree_size"] >= 250:
                     break
+        killed.set()
         proc.kill()  # SIGKILL while 40 clients are mid-request
         await asyncio.sleep(0.3)
         stop.set()
